@@ -1,0 +1,67 @@
+# pf-figma: `make demo` shows the product, `make test` proves it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+PIP         := $(VENV)/bin/pip
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+export KUBECONFIG ?= $(CLUSTER_DIR)/kubeconfig
+BIN_DIR      = $(shell hack/build-binaries.sh print-dir)
+include hack/versions.env
+KUBECTL      = $(BIN_DIR)/kubernetes-$(K8S_VERSION)/kubectl
+PYTEST_ARGS ?=
+
+.PHONY: help install cluster-up cluster-down crds run demo test test-unit test-integration \
+        lint bench quality clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required" >&2; exit 1; }
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv with the project and its dev dependencies
+
+cluster-up: ## start the local cluster (builds and caches binaries on first use)
+	hack/cluster.sh up
+
+cluster-down: ## stop the local cluster
+	hack/cluster.sh down
+
+crds: ## apply crds/ to the cluster in $KUBECONFIG
+	$(KUBECTL) apply --server-side --field-manager=pf-figma -f crds/
+
+run: install crds ## run the operator in the foreground against $KUBECONFIG
+	$(VENV)/bin/pf-figma operator
+
+demo: install cluster-up crds ## from a fresh clone: cluster, operator, examples, result
+	hack/demo.sh
+
+test: install ## unit + integration tests (starts the local cluster when needed)
+	hack/ensure-test-deps.sh
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: install ## unit tests only (no cluster)
+	$(VENV)/bin/pytest tests/unit tests/agents -m "not cluster" $(PYTEST_ARGS)
+
+test-integration: install ## integration tests against the local cluster
+	$(VENV)/bin/pytest tests/integration -m cluster $(PYTEST_ARGS)
+
+lint: install ## ruff + mypy on the pure modules
+	$(VENV)/bin/ruff check operator agents tests hack
+	$(VENV)/bin/mypy operator/model.py operator/render operator/scheduler.py operator/workqueue.py
+
+bench: install cluster-up crds ## benchmarks (print tables, write bench/results/*.json)
+	$(PY) hack/bench.py
+
+quality: install ## every Figma fixture through analyze -> generate -> test -> qa, as a table
+	$(PY) hack/quality.py
+
+clean: ## remove local state (cluster, venv); the binary cache stays
+	-hack/cluster.sh down
+	rm -rf $(VENV) $(CLUSTER_DIR) out

@@ -1,0 +1,194 @@
+"""Pydantic v2 models of the part of the Figma REST API schema that pf-figma uses.
+
+Unknown fields are ignored (the API grows all the time); every field we read is optional with the
+API's documented default, so partial or older responses still validate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Color(_Model):
+    r: float = 0.0
+    g: float = 0.0
+    b: float = 0.0
+    a: float = 1.0
+
+
+class Vector(_Model):
+    x: float = 0.0
+    y: float = 0.0
+
+
+class Rect(_Model):
+    x: float = 0.0
+    y: float = 0.0
+    width: float = 0.0
+    height: float = 0.0
+
+
+class ColorStop(_Model):
+    position: float = 0.0
+    color: Color = Field(default_factory=Color)
+
+
+class Paint(_Model):
+    type: str = "SOLID"
+    visible: bool = True
+    opacity: float = 1.0
+    color: Color | None = None
+    blendMode: str | None = None
+    gradientHandlePositions: list[Vector] | None = None
+    gradientStops: list[ColorStop] | None = None
+    scaleMode: str | None = None
+    imageRef: str | None = None
+
+
+class Effect(_Model):
+    type: str
+    visible: bool = True
+    radius: float = 0.0
+    color: Color | None = None
+    offset: Vector | None = None
+    spread: float = 0.0
+    blendMode: str | None = None
+
+
+class TypeStyle(_Model):
+    fontFamily: str | None = None
+    fontPostScriptName: str | None = None
+    italic: bool = False
+    fontWeight: float = 400
+    fontSize: float = 16
+    textCase: str | None = None
+    textDecoration: str | None = None
+    textAutoResize: str | None = None
+    textAlignHorizontal: str | None = None
+    textAlignVertical: str | None = None
+    letterSpacing: float = 0.0
+    lineHeightPx: float | None = None
+    lineHeightPercent: float | None = None
+    lineHeightPercentFontSize: float | None = None
+    lineHeightUnit: str | None = None
+
+
+class ComponentPropertyDefinition(_Model):
+    type: str
+    defaultValue: Any = None
+    variantOptions: list[str] | None = None
+
+
+class ComponentProperty(_Model):
+    type: str
+    value: Any = None
+
+
+class Path(_Model):
+    path: str
+    windingRule: str | None = None
+
+
+class Node(_Model):
+    """A scene-graph node (any type). Children are nodes too."""
+
+    id: str = ""
+    name: str = ""
+    type: str = "FRAME"
+    visible: bool = True
+    children: list[Node] = Field(default_factory=list)
+    absoluteBoundingBox: Rect | None = None
+    # paints and effects
+    fills: list[Paint] = Field(default_factory=list)
+    strokes: list[Paint] = Field(default_factory=list)
+    strokeWeight: float | None = None
+    strokeAlign: str | None = None
+    strokeDashes: list[float] | None = None
+    individualStrokeWeights: dict[str, float] | None = None
+    cornerRadius: float | None = None
+    rectangleCornerRadii: list[float] | None = None
+    effects: list[Effect] = Field(default_factory=list)
+    opacity: float = 1.0
+    blendMode: str | None = None
+    isMask: bool = False
+    clipsContent: bool = False
+    styles: dict[str, str] = Field(default_factory=dict)
+    # auto layout
+    layoutMode: str | None = None
+    layoutWrap: str | None = None
+    primaryAxisSizingMode: str | None = None
+    counterAxisSizingMode: str | None = None
+    primaryAxisAlignItems: str | None = None
+    counterAxisAlignItems: str | None = None
+    paddingLeft: float = 0.0
+    paddingRight: float = 0.0
+    paddingTop: float = 0.0
+    paddingBottom: float = 0.0
+    itemSpacing: float = 0.0
+    counterAxisSpacing: float | None = None
+    layoutAlign: str | None = None
+    layoutGrow: float = 0.0
+    layoutPositioning: str | None = None
+    layoutSizingHorizontal: str | None = None
+    layoutSizingVertical: str | None = None
+    minWidth: float | None = None
+    maxWidth: float | None = None
+    # text
+    characters: str | None = None
+    style: TypeStyle | None = None
+    # components
+    componentId: str | None = None
+    componentProperties: dict[str, ComponentProperty] | None = None
+    componentPropertyDefinitions: dict[str, ComponentPropertyDefinition] | None = None
+    componentPropertyReferences: dict[str, str] | None = None
+    # vector geometry (only when requested with ?geometry=paths)
+    fillGeometry: list[Path] | None = None
+    strokeGeometry: list[Path] | None = None
+
+
+class ComponentMeta(_Model):
+    key: str = ""
+    name: str = ""
+    description: str = ""
+    componentSetId: str | None = None
+
+
+class StyleMeta(_Model):
+    key: str = ""
+    name: str = ""
+    styleType: str = ""
+    description: str = ""
+
+
+class FileResponse(_Model):
+    """GET /v1/files/:key"""
+
+    name: str = "Untitled"
+    lastModified: str | None = None
+    version: str | None = None
+    document: Node
+    components: dict[str, ComponentMeta] = Field(default_factory=dict)
+    componentSets: dict[str, ComponentMeta] = Field(default_factory=dict)
+    styles: dict[str, StyleMeta] = Field(default_factory=dict)
+
+
+class NodeEntry(_Model):
+    document: Node
+    components: dict[str, ComponentMeta] = Field(default_factory=dict)
+    componentSets: dict[str, ComponentMeta] = Field(default_factory=dict)
+    styles: dict[str, StyleMeta] = Field(default_factory=dict)
+
+
+class NodesResponse(_Model):
+    """GET /v1/files/:key/nodes?ids=..."""
+
+    name: str = "Untitled"
+    lastModified: str | None = None
+    version: str | None = None
+    nodes: dict[str, NodeEntry | None]

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# Local Kubernetes for development and tests: real etcd, kube-apiserver,
+# kube-controller-manager and kube-scheduler on loopback, plus KWOK nodes that play
+# pods through their lifecycle. Binaries come from hack/build-binaries.sh (cached).
+#
+# usage: hack/cluster.sh up|down|status|env
+#   state:  ${PF_CLUSTER_DIR:-<repo>/.cluster}  (kubeconfig, pki, logs, pids, etcd data)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "${HERE}/.." && pwd)"
+source "${HERE}/versions.env"
+
+STATE="${PF_CLUSTER_DIR:-${ROOT}/.cluster}"
+PKI="${STATE}/pki"
+LOGS="${STATE}/logs"
+PIDS="${STATE}/pids"
+ETCD_PORT="${PF_ETCD_PORT:-23790}"
+ETCD_PEER_PORT="${PF_ETCD_PEER_PORT:-23800}"
+API_PORT="${PF_API_PORT:-16443}"
+KWOK_NODES="${PF_KWOK_NODES:-4}"
+SERVICE_CIDR="${PF_SERVICE_CIDR:-10.96.0.0/16}"
+POD_CIDR="${PF_POD_CIDR:-10.244.0.0/16}"
+SERVICE_IP="${PF_SERVICE_IP:-10.96.0.1}"
+BIN="$("${HERE}/build-binaries.sh" print-dir)"
+K8S_BIN="${BIN}/kubernetes-${K8S_VERSION}"
+ETCD_BIN="${BIN}/etcd-${ETCD_VERSION}"
+KWOK_BIN="${BIN}/kwok-${KWOK_VERSION}"
+API="https://127.0.0.1:${API_PORT}"
+
+log() { printf '[cluster %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+kubectl() { "${K8S_BIN}/kubectl" --kubeconfig "${STATE}/kubeconfig" "$@"; }
+
+# --- packages -----------------------------------------------------------------------------
+ensure_packages() {
+  local missing=()
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl)
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
+  fi
+}
+
+# --- PKI ----------------------------------------------------------------------------------
+cert() { # cert NAME CN [O] [SANs] : a client/serving cert signed by the cluster CA
+  local name="$1" cn="$2" org="${3:-}" sans="${4:-}"
+  [[ -s "${PKI}/${name}.crt" ]] && return 0
+  local subj="/CN=${cn}"
+  [[ -n "${org}" ]] && subj="/O=${org}${subj}"
+  local ext="${PKI}/${name}.ext"
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "extendedKeyUsage=serverAuth,clientAuth"
+    [[ -n "${sans}" ]] && echo "subjectAltName=${sans}"
+  } >"${ext}"
+  openssl ecparam -name prime256v1 -genkey -noout -out "${PKI}/${name}.key" 2>/dev/null
+  openssl req -new -key "${PKI}/${name}.key" -subj "${subj}" -out "${PKI}/${name}.csr" 2>/dev/null
+  openssl x509 -req -in "${PKI}/${name}.csr" -CA "${PKI}/ca.crt" -CAkey "${PKI}/ca.key" \
+    -CAcreateserial -days 3650 -sha256 -extfile "${ext}" -out "${PKI}/${name}.crt" 2>/dev/null
+  rm -f "${PKI}/${name}.csr" "${ext}"
+}
+
+ensure_pki() {
+  mkdir -p "${PKI}"
+  if [[ ! -s "${PKI}/ca.crt" ]]; then
+    log "creating PKI in ${PKI}"
+    openssl ecparam -name prime256v1 -genkey -noout -out "${PKI}/ca.key" 2>/dev/null
+    openssl req -x509 -new -key "${PKI}/ca.key" -subj "/CN=pf-figma-local-ca" -days 3650 \
+      -sha256 -out "${PKI}/ca.crt" 2>/dev/null
+  fi
+  local host_ips sans
+  host_ips="$(hostname -I 2>/dev/null || true)"
+  sans="DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:${SERVICE_IP}"
+  local ip
+  for ip in ${host_ips}; do [[ "${ip}" == *:* ]] || sans+=",IP:${ip}"; done
+  cert apiserver kube-apiserver "" "${sans}"
+  cert admin kubernetes-admin system:masters
+  cert controller-manager system:kube-controller-manager
+  cert scheduler system:kube-scheduler
+  cert apiserver-kubelet-client kube-apiserver-kubelet-client
+  if [[ ! -s "${PKI}/sa.key" ]]; then
+    openssl genrsa -out "${PKI}/sa.key" 2048 2>/dev/null
+    openssl rsa -in "${PKI}/sa.key" -pubout -out "${PKI}/sa.pub" 2>/dev/null
+  fi
+  # cluster-signing (kube-controller-manager) needs an RSA or EC CA key; reuse the CA.
+}
+
+kubeconfig() { # kubeconfig FILE CERTNAME USER
+  local file="$1" certname="$2" user="$3"
+  cat >"${file}" <<KCFG
+apiVersion: v1
+kind: Config
+clusters:
+- name: pf-figma-local
+  cluster:
+    server: ${API}
+    certificate-authority-data: $(base64 -w0 <"${PKI}/ca.crt")
+users:
+- name: ${user}
+  user:
+    client-certificate-data: $(base64 -w0 <"${PKI}/${certname}.crt")
+    client-key-data: $(base64 -w0 <"${PKI}/${certname}.key")
+contexts:
+- name: pf-figma-local
+  context: {cluster: pf-figma-local, user: ${user}}
+current-context: pf-figma-local
+KCFG
+  chmod 600 "${file}"
+}
+
+# --- processes ----------------------------------------------------------------------------
+start() { # start NAME CMD... : run detached, log to logs/NAME.log, pid in pids/NAME.pid
+  local name="$1"; shift
+  mkdir -p "${LOGS}" "${PIDS}"
+  setsid "$@" >>"${LOGS}/${name}.log" 2>&1 < /dev/null &
+  echo $! >"${PIDS}/${name}.pid"
+}
+
+alive() { local f="${PIDS}/$1.pid"; [[ -s "${f}" ]] && kill -0 "$(cat "${f}")" 2>/dev/null; }
+
+stop_all() {
+  local f pid
+  shopt -s nullglob
+  for f in "${PIDS}"/*.pid; do
+    pid="$(cat "${f}")"
+    kill "${pid}" 2>/dev/null || true
+  done
+  # processes of an earlier run whose pid files are gone (killed session) hold the ports
+  pkill -f -- "--data-dir ${STATE}/etcd" 2>/dev/null || true
+  for f in "${PIDS}"/*.pid; do
+    pid="$(cat "${f}")"
+    for _ in $(seq 50); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "${pid}" 2>/dev/null || true
+    rm -f "${f}"
+  done
+}
+
+wait_for() { # wait_for NAME SECONDS CHECK... : poll CHECK, show the log tail on timeout
+  local name="$1" secs="$2"; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ! alive "${name}"; then
+      log "${name} exited; last lines of ${LOGS}/${name}.log:"; tail -n 40 "${LOGS}/${name}.log" >&2; exit 1
+    fi
+    if ((SECONDS >= deadline)); then
+      log "${name} not healthy after ${secs}s; last lines of ${LOGS}/${name}.log:"
+      tail -n 40 "${LOGS}/${name}.log" >&2; exit 1
+    fi
+    sleep 0.2
+  done
+}
+
+api_get() { curl -sf --cacert "${PKI}/ca.crt" --cert "${PKI}/admin.crt" --key "${PKI}/admin.key" "${API}$1"; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+healthy() {
+  alive etcd && alive kube-apiserver && alive kube-controller-manager && alive kube-scheduler \
+    && alive kwok && api_get /readyz >/dev/null 2>&1
+}
+
+# --- components ---------------------------------------------------------------------------
+start_etcd() {
+  mkdir -p "${STATE}/etcd"
+  start etcd "${ETCD_BIN}/etcd" --name pf-figma --data-dir "${STATE}/etcd" \
+    --listen-client-urls "http://127.0.0.1:${ETCD_PORT}" \
+    --advertise-client-urls "http://127.0.0.1:${ETCD_PORT}" \
+    --listen-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" \
+    --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" \
+    --initial-cluster "pf-figma=http://127.0.0.1:${ETCD_PEER_PORT}" \
+    --auto-compaction-retention=1 --quota-backend-bytes=8589934592 \
+    --unsafe-no-fsync=true --log-level=warn
+  wait_for etcd 30 curl -sf "http://127.0.0.1:${ETCD_PORT}/health"
+}
+
+start_apiserver() {
+  start kube-apiserver "${K8S_BIN}/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
+    --bind-address 127.0.0.1 --secure-port "${API_PORT}" --advertise-address 127.0.0.1 \
+    --tls-cert-file "${PKI}/apiserver.crt" --tls-private-key-file "${PKI}/apiserver.key" \
+    --client-ca-file "${PKI}/ca.crt" \
+    --service-account-key-file "${PKI}/sa.pub" \
+    --service-account-signing-key-file "${PKI}/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-cluster-ip-range "${SERVICE_CIDR}" \
+    --authorization-mode Node,RBAC \
+    --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,Priority,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota,NodeRestriction \
+    --allow-privileged=true \
+    --kubelet-client-certificate "${PKI}/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "${PKI}/apiserver-kubelet-client.key" \
+    --max-requests-inflight 800 --max-mutating-requests-inflight 400 \
+    --event-ttl 1h --v=1
+  wait_for kube-apiserver 60 api_get /readyz
+}
+
+start_controllers() {
+  kubeconfig "${STATE}/controller-manager.kubeconfig" controller-manager system:kube-controller-manager
+  kubeconfig "${STATE}/scheduler.kubeconfig" scheduler system:kube-scheduler
+  start kube-controller-manager "${K8S_BIN}/kube-controller-manager" \
+    --kubeconfig "${STATE}/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "${STATE}/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "${STATE}/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 \
+    --service-account-private-key-file "${PKI}/sa.key" --root-ca-file "${PKI}/ca.crt" \
+    --cluster-signing-cert-file "${PKI}/ca.crt" --cluster-signing-key-file "${PKI}/ca.key" \
+    --service-cluster-ip-range "${SERVICE_CIDR}" --cluster-cidr "${POD_CIDR}" \
+    --use-service-account-credentials --controllers '*' --leader-elect=false \
+    --kube-api-qps 200 --kube-api-burst 400 --concurrent-job-syncs 20 \
+    --concurrent-gc-syncs 40 --concurrent-namespace-syncs 20 --v=1
+  start kube-scheduler "${K8S_BIN}/kube-scheduler" \
+    --kubeconfig "${STATE}/scheduler.kubeconfig" \
+    --authentication-kubeconfig "${STATE}/scheduler.kubeconfig" \
+    --authorization-kubeconfig "${STATE}/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
+    --kube-api-qps 200 --kube-api-burst 400 --v=1
+}
+
+kwok_config() { # KwokConfiguration + upstream node/pod stages + pf-figma's pod stages
+  local stages="${KWOK_BIN}/stages" f
+  {
+    cat "${HERE}/kwok/kwok-config.yaml"
+    for f in node-initialize node-heartbeat-with-lease pod-ready pod-delete; do
+      printf -- '---\n'; cat "${stages}/${f}.yaml"
+    done
+    printf -- '---\n'; cat "${HERE}/kwok/pod-stages.yaml"
+  } >"${STATE}/kwok.yaml"
+}
+
+start_kwok() {
+  kwok_config
+  start kwok "${KWOK_BIN}/kwok" --kubeconfig "${STATE}/kubeconfig" \
+    --config "${STATE}/kwok.yaml" \
+    --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --node-lease-duration-seconds=40 \
+    --server-address=127.0.0.1:0
+  local i nodes=""
+  for i in $(seq 0 $((KWOK_NODES - 1))); do
+    nodes+="$(sed "s/__NAME__/kwok-node-${i}/" "${HERE}/kwok/node.yaml")"$'\n---\n'
+  done
+  printf '%s' "${nodes}" | kubectl apply -f - >/dev/null
+  wait_for kwok 60 nodes_ready
+}
+
+nodes_ready() {
+  local ready
+  ready="$(kubectl get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)"
+  [[ "${ready}" -ge "${KWOK_NODES}" ]]
+}
+
+wait_controllers() {
+  # kube-controller-manager is up when it has created the default ServiceAccount.
+  wait_for kube-controller-manager 60 kubectl get serviceaccount default -n default
+  wait_for kube-scheduler 30 kubectl get lease -n kube-system kube-scheduler --ignore-not-found
+}
+
+up() {
+  ensure_packages
+  "${HERE}/build-binaries.sh" control-plane
+  if healthy; then log "cluster already running (${STATE}/kubeconfig)"; return 0; fi
+  if [[ -d "${PIDS}" ]]; then log "cleaning stale state"; stop_all; fi
+  rm -rf "${STATE}/etcd" "${LOGS}"
+  local p
+  for p in "${ETCD_PORT}" "${ETCD_PEER_PORT}" "${API_PORT}"; do
+    for _ in $(seq 50); do port_free "${p}" && break; sleep 0.2; done
+    port_free "${p}" || die "port ${p} is in use (set PF_ETCD_PORT/PF_API_PORT or stop what uses it)"
+  done
+  local t0=${SECONDS}
+  ensure_pki
+  kubeconfig "${STATE}/kubeconfig" admin kubernetes-admin
+  start_etcd
+  start_apiserver
+  start_controllers
+  start_kwok
+  wait_controllers
+  log "cluster up in $((SECONDS - t0))s: export KUBECONFIG=${STATE}/kubeconfig"
+}
+
+down() {
+  [[ -d "${PIDS}" ]] && stop_all
+  rm -rf "${STATE}/etcd"
+  log "cluster stopped"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) if healthy; then echo running; else echo stopped; exit 1; fi ;;
+  env) echo "export KUBECONFIG=${STATE}/kubeconfig PATH=${K8S_BIN}:${BIN}/helm-${HELM_VERSION}:\$PATH" ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac

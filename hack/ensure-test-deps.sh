@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install what the test suite needs from Debian when it is missing (CI runs on a fresh machine).
+set -euo pipefail
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v git >/dev/null || need+=(git)
+command -v go >/dev/null || { echo "Go is required to build the local cluster" >&2; exit 1; }
+command -v node >/dev/null || { echo "Node.js is required for the qa stage" >&2; exit 1; }
+if ((${#need[@]})); then
+  echo "installing Debian packages: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null; apt-get install -y -q "${need[@]}" >/dev/null; }
+fi

@@ -1,0 +1,302 @@
+"""Pure DesignPipeline state machine: (spec, status, observed Jobs, admission, now) -> Plan.
+
+The reconciler gathers facts (cache reads, the finished Job's termination message), calls
+`plan()`, and carries out the Plan (create a Job, delete Jobs, patch status, record Events).
+Nothing here does I/O, so every transition is unit-tested.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .model import DesignPipelineSpec, Stage, set_condition
+from .render.job import job_name
+
+MAX_ARTIFACTS = 100
+MAX_MESSAGE = 1024
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """What the reconciler observed about one stage-attempt Job."""
+
+    name: str
+    state: str  # "Running" | "Succeeded" | "Failed" | "Missing"
+    reason: str | None = None  # Job condition reason (DeadlineExceeded, BackoffLimitExceeded)
+    message: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    result: dict[str, Any] | None = None  # the agent's result (termination message)
+
+
+@dataclass(frozen=True)
+class Admission:
+    admitted: bool = False
+    position: int | None = None
+    blocked: str | None = None  # why it waits
+    rejected: str | None = None  # why it will never run (queue full)
+
+
+@dataclass
+class Plan:
+    status: dict[str, Any]
+    create_job: tuple[str, int] | None = None  # (stage, attempt)
+    delete_jobs: list[str] = field(default_factory=list)
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+    requeue_after: float | None = None
+    delete_pipeline: bool = False
+    finished: str | None = None  # outcome reason when the pipeline finished in this pass
+    started: bool = False
+    stage_finished: list[tuple[str, str, float, JobFacts]] = field(default_factory=list)
+
+
+def ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def parse_result(message: str | None) -> dict[str, Any] | None:
+    """The agent's result JSON from a termination message (None if it is not one)."""
+    if not message:
+        return None
+    text = message.strip()
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        value = json.loads(text[start:])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and "outcome" in value else None
+
+
+def _conditions(status: dict[str, Any], generation: int | None, now: datetime,
+                updates: list[tuple[str, str, str, str]]) -> list[dict[str, Any]]:
+    conds: Any = status.get("conditions") or []
+    for ctype, cstatus, reason, message in updates:
+        conds = set_condition(conds, ctype, cstatus, reason, message, generation, now)
+    return [c.to_dict() for c in conds]
+
+
+def _stage_entries(spec: DesignPipelineSpec, status: dict[str, Any]) -> list[dict[str, Any]]:
+    by_name = {s.get("name"): dict(s) for s in status.get("stages") or []}
+    return [by_name.get(stage.value, {"name": stage.value, "state": "Pending", "attempts": 0})
+            for stage in spec.stages]
+
+
+def _clip(text: str | None) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def _finish(plan: Plan, status: dict[str, Any], stages: list[dict[str, Any]], reason: str,
+            message: str, now: datetime, generation: int | None, event_type: str) -> None:
+    for entry in stages:
+        if entry["state"] in ("Pending", "Running"):
+            if int(entry.get("attempts") or 0) == 0:
+                entry["state"] = "Skipped"
+            else:
+                entry["state"] = "Failed"
+                entry.setdefault("completionTime", ts(now))
+                if reason in ("Cancelled", "TimedOut"):
+                    entry["message"] = _clip(message)
+    ok = reason == "Succeeded"
+    status["completionTime"] = ts(now)
+    status["currentStage"] = None
+    status["queuePosition"] = None
+    status["conditions"] = _conditions(status, generation, now, [
+        ("Succeeded", "True" if ok else "False", reason, message),
+    ])
+    plan.finished = reason
+    plan.events.append((event_type, reason, message))
+
+
+def plan(
+    *,
+    name: str,
+    spec: DesignPipelineSpec,
+    status: dict[str, Any],
+    generation: int | None,
+    created: datetime,
+    jobs: dict[str, JobFacts],
+    admission: Admission,
+    now: datetime,
+) -> Plan:
+    status = dict(status)
+    stages = _stage_entries(spec, status)
+    status["stages"] = stages
+    status["observedGeneration"] = generation
+    result = Plan(status=status)
+
+    # --- finished: only TTL is left ------------------------------------------------------------
+    done = parse_ts(status.get("completionTime"))
+    if done is not None:
+        if spec.ttl_seconds_after_finished is not None:
+            expires = done + timedelta(seconds=spec.ttl_seconds_after_finished)
+            if now >= expires:
+                result.delete_pipeline = True
+            else:
+                result.requeue_after = (expires - now).total_seconds()
+        return result
+
+    running_jobs = [j.name for j in jobs.values() if j.state == "Running"]
+
+    # --- cancel --------------------------------------------------------------------------------
+    if spec.cancel:
+        result.delete_jobs = running_jobs
+        _finish(result, status, stages, "Cancelled", "cancelled by spec.cancel", now, generation,
+                "Normal")
+        return result
+
+    # --- queued --------------------------------------------------------------------------------
+    started = parse_ts(status.get("startTime"))
+    if started is None:
+        if admission.rejected:
+            status["conditions"] = _conditions(status, generation, now, [
+                ("Admitted", "False", "QueueFull", admission.rejected)])
+            _finish(result, status, stages, "Failed", admission.rejected, now, generation,
+                    "Warning")
+            return result
+        if not admission.admitted:
+            status["queuePosition"] = admission.position
+            message = admission.blocked or (
+                f"waiting for capacity (position {admission.position})" if admission.position
+                else "waiting for admission")
+            status["conditions"] = _conditions(status, generation, now, [
+                ("Succeeded", "Unknown", "Queued", message),
+                ("Admitted", "False", "Queued", message),
+            ])
+            return result
+        started = now
+        status["startTime"] = ts(now)
+        status["queuePosition"] = None
+        status["conditions"] = _conditions(status, generation, now, [
+            ("Admitted", "True", "Admitted", "admitted by the fair-share queue")])
+        result.started = True
+        result.events.append(("Normal", "Started", "admitted; running " +
+                              " -> ".join(s.value for s in spec.stages)))
+
+    # --- pipeline timeout ------------------------------------------------------------------------
+    deadline = started + timedelta(seconds=spec.timeouts.pipeline_seconds)
+    if now >= deadline:
+        result.delete_jobs = running_jobs
+        _finish(result, status, stages, "TimedOut",
+                f"pipeline exceeded timeouts.pipelineSeconds={spec.timeouts.pipeline_seconds}",
+                now, generation, "Warning")
+        return result
+
+    # --- walk the stages ---------------------------------------------------------------------
+    artifacts: list[dict[str, Any]] = list(status.get("artifacts") or [])
+    cost = dict(status.get("cost") or {"inputTokens": 0, "outputTokens": 0, "usd": 0.0})
+    for entry in stages:
+        if entry["state"] in ("Succeeded", "Skipped"):
+            continue
+        stage = entry["name"]
+        attempts = int(entry.get("attempts") or 0)
+        status["currentStage"] = stage
+        if attempts == 0:
+            _start_attempt(result, entry, name, stage, 1, now)
+            break
+        job = jobs.get(entry.get("job") or "")
+        if job is None or job.state == "Missing":
+            if entry["state"] == "Running":
+                # Recorded but not (yet) there, e.g. the operator restarted between recording
+                # the attempt and creating its Job: create it under the same, deterministic name.
+                result.create_job = (stage, attempts)
+            else:  # a retry was due and the failed attempt's Job is gone
+                _start_attempt(result, entry, name, stage, attempts + 1, now)
+            break
+        if job.state == "Running":
+            break
+        # the attempt finished
+        res = job.result or {}
+        seconds = ((job.end or now) - (job.start or job.end or now)).total_seconds()
+        outcome = "Succeeded" if job.state == "Succeeded" else "Failed"
+        if entry["state"] == "Running":  # first time we see this attempt finished
+            result.stage_finished.append((stage, outcome, max(seconds, 0.0), job))
+            usage = res.get("usage") or {}
+            cost = {
+                "inputTokens": int(cost.get("inputTokens", 0)) + int(usage.get("inputTokens", 0)),
+                "outputTokens": int(cost.get("outputTokens", 0)) + int(usage.get("outputTokens", 0)),
+                "usd": round(float(cost.get("usd", 0.0)) + float(usage.get("usd", 0.0)), 6),
+            }
+        if job.state == "Succeeded":
+            entry["state"] = "Succeeded"
+            entry["completionTime"] = ts(job.end or now)
+            entry["message"] = _clip(res.get("message") or "completed")
+            known = {(a.get("stage"), a.get("name")) for a in artifacts}
+            for art in res.get("artifacts") or []:
+                if not isinstance(art, dict) or "name" not in art or "uri" not in art:
+                    continue
+                if (stage, art["name"]) in known or len(artifacts) >= MAX_ARTIFACTS:
+                    continue
+                artifacts.append({"stage": stage, "name": str(art["name"]), "uri": str(art["uri"]),
+                                  "sha256": art.get("sha256"), "size": art.get("size")})
+            continue  # on to the next stage, in this same pass
+        # failed attempt
+        why = _clip(res.get("message") or job.message or job.reason or "the agent failed")
+        if job.reason == "DeadlineExceeded":
+            entry["state"] = "Failed"
+            entry["completionTime"] = ts(job.end or now)
+            entry["message"] = f"stage exceeded timeouts.stageSeconds={spec.timeouts.stage_seconds}"
+            status["artifacts"], status["cost"] = artifacts, cost
+            _finish(result, status, stages, "TimedOut",
+                    f"stage {stage} timed out after {spec.timeouts.stage_seconds}s", now,
+                    generation, "Warning")
+            return result
+        if attempts <= spec.retries.limit:
+            backoff = spec.retries.backoff_seconds * (2 ** (attempts - 1))
+            retry_at = (job.end or now) + timedelta(seconds=backoff)
+            if entry["state"] == "Running":
+                result.events.append(("Warning", "StageRetrying",
+                                      f"{stage} attempt {attempts} failed: {why}; retry "
+                                      f"{attempts + 1}/{spec.retries.limit + 1} in {backoff}s"))
+            entry["state"] = "Pending"
+            entry["message"] = f"attempt {attempts} failed: {why}; retrying at {ts(retry_at)}"
+            if now >= retry_at:
+                _start_attempt(result, entry, name, stage, attempts + 1, now)
+            else:
+                result.requeue_after = (retry_at - now).total_seconds()
+            break
+        entry["state"] = "Failed"
+        entry["completionTime"] = ts(job.end or now)
+        entry["message"] = why
+        status["artifacts"], status["cost"] = artifacts, cost
+        _finish(result, status, stages, "Failed",
+                f"stage {stage} failed after {attempts} attempt(s): {why}", now, generation,
+                "Warning")
+        return result
+    else:
+        status["artifacts"], status["cost"] = artifacts, cost
+        _finish(result, status, stages, "Succeeded",
+                f"all {len(stages)} stages succeeded", now, generation, "Normal")
+        return result
+
+    status["artifacts"], status["cost"] = artifacts, cost
+    current = status.get("currentStage")
+    status["conditions"] = _conditions(status, generation, now, [
+        ("Succeeded", "Unknown", "Running", f"running stage {current}")])
+    remaining = (deadline - now).total_seconds()
+    result.requeue_after = min(result.requeue_after or remaining, remaining)
+    return result
+
+
+def _start_attempt(result: Plan, entry: dict[str, Any], pipeline: str, stage: str,
+                   attempt: int, now: datetime) -> None:
+    entry["attempts"] = attempt
+    entry["state"] = "Running"
+    entry["job"] = job_name(pipeline, stage, attempt)
+    entry.setdefault("startTime", ts(now))
+    entry.pop("completionTime", None)
+    result.create_job = (stage, attempt)
+
+
+__all__ = ["Admission", "JobFacts", "Plan", "Stage", "parse_result", "plan"]

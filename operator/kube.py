@@ -1,0 +1,366 @@
+"""The one place that talks to the Kubernetes API.
+
+A small async client on httpx: server-side apply, create, get, list, delete, status patches and
+Events. kopf owns the watch streams; this module owns every write, so the write path can be
+counted, retried and kept off the event loop's critical sections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import ssl
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+FIELD_MANAGER = "pf-figma"
+
+# kind -> (api prefix, plural, namespaced)
+_RESOURCES: dict[str, tuple[str, str, bool]] = {
+    "Namespace": ("api/v1", "namespaces", False),
+    "ServiceAccount": ("api/v1", "serviceaccounts", True),
+    "ResourceQuota": ("api/v1", "resourcequotas", True),
+    "LimitRange": ("api/v1", "limitranges", True),
+    "Pod": ("api/v1", "pods", True),
+    "Secret": ("api/v1", "secrets", True),
+    "ConfigMap": ("api/v1", "configmaps", True),
+    "Service": ("api/v1", "services", True),
+    "Event": ("api/v1", "events", True),
+    "NetworkPolicy": ("apis/networking.k8s.io/v1", "networkpolicies", True),
+    "Role": ("apis/rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "ClusterRole": ("apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Job": ("apis/batch/v1", "jobs", True),
+    "Lease": ("apis/coordination.k8s.io/v1", "leases", True),
+    "CustomResourceDefinition": (
+        "apis/apiextensions.k8s.io/v1",
+        "customresourcedefinitions",
+        False,
+    ),
+    "SubjectAccessReview": ("apis/authorization.k8s.io/v1", "subjectaccessreviews", False),
+    "Tenant": ("apis/pffigma.dev/v1alpha1", "tenants", False),
+    "DesignPipeline": ("apis/pffigma.dev/v1alpha1", "designpipelines", True),
+}
+
+
+class ApiError(Exception):
+    """A non-2xx answer from the API server, with its Status reason and message."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in (409, 429) or self.status >= 500
+
+
+@dataclass(frozen=True)
+class Credentials:
+    server: str
+    ca_file: str | None
+    cert_file: str | None
+    key_file: str | None
+    token_file: str | None
+    token: str | None
+    insecure: bool = False
+
+
+def load_credentials(kubeconfig: str | None = None) -> Credentials:
+    """In-cluster credentials when running in a pod, else the kubeconfig's current context."""
+    token_path = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(
+        token_path
+    ):
+        host = os.environ["KUBERNETES_SERVICE_HOST"]
+        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        if ":" in host:
+            host = f"[{host}]"
+        return Credentials(
+            server=f"https://{host}:{port}",
+            ca_file="/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+            cert_file=None,
+            key_file=None,
+            token_file=token_path,
+            token=None,
+        )
+    from kubernetes import client, config  # the official loader handles every kubeconfig form
+
+    cfg = client.Configuration()
+    config.load_kube_config(
+        config_file=kubeconfig or os.environ.get("KUBECONFIG"), client_configuration=cfg
+    )
+    token = (cfg.api_key or {}).get("authorization")
+    return Credentials(
+        server=cfg.host.rstrip("/"),
+        ca_file=cfg.ssl_ca_cert,
+        cert_file=cfg.cert_file,
+        key_file=cfg.key_file,
+        token_file=None,
+        token=token.removeprefix("Bearer ").strip() if token else None,
+        insecure=not cfg.verify_ssl,
+    )
+
+
+def resource_path(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    try:
+        prefix, plural, namespaced = _RESOURCES[kind]
+    except KeyError:
+        raise ValueError(f"unknown kind {kind!r}") from None
+    path = f"/{prefix}"
+    if namespaced and namespace:
+        path += f"/namespaces/{quote(namespace)}"
+    path += f"/{plural}"
+    if name:
+        path += f"/{quote(name)}"
+    return path
+
+
+def object_path(obj: Mapping[str, Any]) -> str:
+    meta = obj["metadata"]
+    return resource_path(obj["kind"], meta.get("namespace"), meta["name"])
+
+
+class Kube:
+    """Async Kubernetes API client (one per process)."""
+
+    def __init__(self, creds: Credentials, *, max_connections: int = 64) -> None:
+        self.creds = creds
+        ctx = ssl.create_default_context(cafile=creds.ca_file) if creds.ca_file else None
+        if ctx is None:
+            ctx = ssl.create_default_context()
+        if creds.insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if creds.cert_file and creds.key_file:
+            ctx.load_cert_chain(creds.cert_file, creds.key_file)
+        self._client = httpx.AsyncClient(
+            base_url=creds.server,
+            verify=ctx,
+            timeout=httpx.Timeout(30.0, connect=5.0),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"Accept": "application/json", "User-Agent": "pf-figma-operator"},
+        )
+        self.writes = 0  # write requests sent (for tests and benchmarks)
+        self._token: tuple[float, str] | None = None
+
+    @classmethod
+    def from_environment(cls, kubeconfig: str | None = None) -> Kube:
+        return cls(load_credentials(kubeconfig))
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    def _auth(self) -> dict[str, str]:
+        if self.creds.token:
+            return {"Authorization": f"Bearer {self.creds.token}"}
+        if self.creds.token_file:
+            now = asyncio.get_running_loop().time()
+            if self._token is None or now - self._token[0] > 60:
+                with open(self.creds.token_file) as fh:
+                    self._token = (now, fh.read().strip())
+            return {"Authorization": f"Bearer {self._token[1]}"}
+        return {}
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        content_type: str = "application/json",
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        headers = self._auth()
+        content = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            content = json.dumps(body, separators=(",", ":")).encode()
+        if method != "GET":
+            self.writes += 1
+        response = await self._client.request(
+            method, path, content=content, params=params, headers=headers
+        )
+        if response.status_code >= 400:
+            reason, message = response.reason_phrase, response.text
+            try:
+                status = response.json()
+                reason = status.get("reason") or reason
+                message = status.get("message") or message
+            except ValueError:
+                pass
+            raise ApiError(response.status_code, reason, message)
+        if not response.content:
+            return None
+        return response.json()
+
+    # --- verbs --------------------------------------------------------------------------
+
+    async def apply(
+        self, obj: Mapping[str, Any], *, force: bool = True, field_manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Server-side apply of a complete object (one field manager for all of pf-figma)."""
+        params = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        result: dict[str, Any] = await self.request(
+            "PATCH",
+            object_path(obj),
+            body=obj,
+            content_type="application/apply-patch+yaml",
+            params=params,
+        )
+        return result
+
+    async def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        path = resource_path(obj["kind"], meta.get("namespace"))
+        result: dict[str, Any] = await self.request(
+            "POST", path, body=obj, params={"fieldManager": FIELD_MANAGER}
+        )
+        return result
+
+    async def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", resource_path(kind, namespace, name))
+        return result
+
+    async def get_or_none(
+        self, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        try:
+            return await self.get(kind, name, namespace)
+        except ApiError as err:
+            if err.not_found:
+                return None
+            raise
+
+    async def list(
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = {"labelSelector": label_selector} if label_selector else None
+        result = await self.request("GET", resource_path(kind, namespace), params=params)
+        items: list[dict[str, Any]] = result.get("items", [])
+        kind_version = result.get("apiVersion")
+        for item in items:  # list items carry no kind/apiVersion
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", kind_version)
+        return items
+
+    async def delete(
+        self,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation: str = "Background",
+        uid: str | None = None,
+        missing_ok: bool = True,
+    ) -> None:
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": propagation,
+        }
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            await self.request("DELETE", resource_path(kind, namespace, name), body=body)
+        except ApiError as err:
+            if not (missing_ok and err.not_found):
+                raise
+
+    async def patch(
+        self,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        patch: Mapping[str, Any],
+        *,
+        subresource: str | None = None,
+        patch_type: str = "merge",
+    ) -> dict[str, Any]:
+        path = resource_path(kind, namespace, name)
+        if subresource:
+            path += f"/{subresource}"
+        content_type = {
+            "merge": "application/merge-patch+json",
+            "json": "application/json-patch+json",
+            "strategic": "application/strategic-merge-patch+json",
+        }[patch_type]
+        result: dict[str, Any] = await self.request(
+            "PATCH", path, body=patch, content_type=content_type,
+            params={"fieldManager": FIELD_MANAGER},
+        )
+        return result
+
+    async def patch_status(
+        self, kind: str, name: str, namespace: str | None, status: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return await self.patch(kind, name, namespace, {"status": status}, subresource="status")
+
+    async def event(
+        self,
+        regarding: Mapping[str, Any],
+        *,
+        type_: str,
+        reason: str,
+        message: str,
+        component: str = "pf-figma-operator",
+    ) -> None:
+        """Record a core/v1 Event about an object (best effort: never fails the caller)."""
+        meta = regarding["metadata"]
+        namespace = meta.get("namespace") or "default"
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": regarding.get("apiVersion"),
+                "kind": regarding.get("kind"),
+                "name": meta["name"],
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": component},
+            "reportingComponent": component,
+            "reportingInstance": os.environ.get("HOSTNAME", "local"),
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "eventTime": None,
+            "count": 1,
+        }
+        try:
+            await self.request("POST", resource_path("Event", namespace), body=event)
+        except (ApiError, httpx.HTTPError):
+            pass
+
+
+def write_temp_kubeconfig(content: str) -> str:
+    """Helper for tests and tools that receive a kubeconfig as text."""
+    fd, path = tempfile.mkstemp(prefix="pf-figma-kubeconfig-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(content)
+    return path

@@ -1,0 +1,34 @@
+"""Cluster-scoped objects the operator ships (applied once at start, later by the chart)."""
+
+from __future__ import annotations
+
+from ..model import GROUP, PIPELINE_PLURAL
+from .common import MANAGED_BY, MANAGED_BY_LABEL, OWNER_CLUSTER_ROLE_NAME, Obj
+
+_READ = ["get", "list", "watch"]
+
+
+def tenant_owner_clusterrole() -> Obj:
+    """ClusterRole pf-figma-tenant-owner, bound in each tenant namespace to the tenant's owners.
+
+    Owners may create, read and delete DesignPipelines and read Jobs, Pods and pod logs.
+    Nothing else: no Secrets, no ConfigMaps, no changes to pipelines.
+    """
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": OWNER_CLUSTER_ROLE_NAME,
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY, "app.kubernetes.io/name": "pf-figma"},
+        },
+        "rules": [
+            {
+                "apiGroups": [GROUP],
+                "resources": [PIPELINE_PLURAL],
+                "verbs": [*_READ, "create", "delete"],
+            },
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": list(_READ)},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": list(_READ)},
+            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+        ],
+    }

@@ -1,0 +1,234 @@
+"""Pure: one stage attempt of a DesignPipeline -> the agent Job that runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model import API_VERSION, PIPELINE_KIND, DesignPipelineSpec, TenantSpec, parse_quantity
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+TENANT_LABEL = "pffigma.dev/tenant"
+PIPELINE_LABEL = "pffigma.dev/pipeline"
+STAGE_LABEL = "pffigma.dev/stage"
+ATTEMPT_LABEL = "pffigma.dev/attempt"
+CONFIG_ANNOTATION = "pffigma.dev/config"
+RESERVED_LABEL_PREFIXES = ("app.kubernetes.io/", "batch.kubernetes.io/", "controller-uid",
+                           "job-name")
+OUR_LABELS = (MANAGED_BY, TENANT_LABEL, PIPELINE_LABEL, STAGE_LABEL, ATTEMPT_LABEL)
+
+AGENT_UID = 10001
+WORK_DIR = "/work"
+CONFIG_DIR = "/etc/pf-figma/config"
+SOURCE_DIR = "/etc/pf-figma/source"
+GIT_DIR = "/etc/pf-figma/git"
+CA_DIR = "/etc/pf-figma/ca"
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Operator settings that shape agent pods."""
+
+    image: str = "pf-figma-agent:dev"
+    image_pull_policy: str = "IfNotPresent"
+    cpu_request: str = "250m"
+    memory_request: str = "256Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "1Gi"
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: Sequence[Mapping[str, Any]] = ()
+    artifacts_url: str = "file:///tmp/pf-figma-artifacts"
+    ca_bundle_configmap: str | None = None
+
+
+def job_name(pipeline: str, stage: str, attempt: int) -> str:
+    """`<pipeline>-<stage>-<attempt>`, shortened with a hash to fit a 63-character label value."""
+    name = f"{pipeline}-{stage}-{attempt}"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    suffix = f"-{digest}-{stage}-{attempt}"
+    return pipeline[: 63 - len(suffix)].rstrip("-.") + suffix
+
+
+def _min_quantity(a: str, b: str | None) -> str:
+    if b is None:
+        return a
+    return a if parse_quantity(a) <= parse_quantity(b) else b
+
+
+def agent_config(
+    *, tenant: str, namespace: str, pipeline: str, uid: str, stage: str, attempt: int,
+    spec: DesignPipelineSpec, tenant_spec: TenantSpec,
+) -> dict[str, Any]:
+    """The agent's configuration file (docs/contracts.md). Never contains secrets."""
+    llm = spec.effective_llm(tenant_spec)
+    config: dict[str, Any] = {
+        "tenant": tenant,
+        "namespace": namespace,
+        "pipeline": pipeline,
+        "uid": uid,
+        "stage": stage,
+        "attempt": attempt,
+        "source": spec.source.to_dict(),
+        "target": spec.target.to_dict(),
+        "featureFlags": dict(sorted(tenant_spec.feature_flags.items())),
+        "llm": {"enabled": llm.enabled, "model": llm.model, "maxTokens": llm.max_tokens,
+                "maxCostUSD": llm.max_cost_usd},
+    }
+    if spec.git is not None:
+        config["git"] = {"url": spec.git.url, "branch": spec.git.branch_for(pipeline)}
+    return config
+
+
+def render_job(
+    *,
+    pipeline: Mapping[str, Any],
+    spec: DesignPipelineSpec,
+    tenant: str,
+    tenant_spec: TenantSpec,
+    stage: str,
+    attempt: int,
+    agent: AgentSettings,
+) -> dict[str, Any]:
+    meta = pipeline["metadata"]
+    name, namespace, uid = meta["name"], meta["namespace"], meta["uid"]
+    jname = job_name(name, stage, attempt)
+    config = agent_config(tenant=tenant, namespace=namespace, pipeline=name, uid=uid, stage=stage,
+                          attempt=attempt, spec=spec, tenant_spec=tenant_spec)
+    user_labels = {
+        k: v for k, v in (meta.get("labels") or {}).items()
+        if k not in OUR_LABELS and not k.startswith(RESERVED_LABEL_PREFIXES)
+    }
+    labels = {
+        **user_labels,
+        MANAGED_BY: "pf-figma",
+        "app.kubernetes.io/name": "pf-figma-agent",
+        "app.kubernetes.io/component": stage,
+        TENANT_LABEL: tenant,
+        PIPELINE_LABEL: name,
+        STAGE_LABEL: stage,
+        ATTEMPT_LABEL: str(attempt),
+    }
+    limits = tenant_spec.effective_limits()
+    resources = {
+        "requests": {"cpu": _min_quantity(agent.cpu_request, limits.max_cpu),
+                     "memory": _min_quantity(agent.memory_request, limits.max_memory)},
+        "limits": {"cpu": _min_quantity(agent.cpu_limit, limits.max_cpu),
+                   "memory": _min_quantity(agent.memory_limit, limits.max_memory)},
+    }
+    env: list[dict[str, Any]] = [
+        {"name": "PF_STAGE", "value": stage},
+        {"name": "PF_CONFIG_FILE", "value": f"{CONFIG_DIR}/config.json"},
+        {"name": "PF_WORKDIR", "value": WORK_DIR},
+        {"name": "PF_ARTIFACTS", "value": agent.artifacts_url},
+        {"name": "PF_RESULT_FILE", "value": "/dev/termination-log"},
+        {"name": "HOME", "value": WORK_DIR},
+        {"name": "npm_config_cache", "value": f"{WORK_DIR}/.npm"},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "work", "emptyDir": {"sizeLimit": "2Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
+        {"name": "config", "downwardAPI": {"items": [{
+            "path": "config.json",
+            "fieldRef": {"fieldPath": f"metadata.annotations['{CONFIG_ANNOTATION}']"},
+        }]}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "work", "mountPath": WORK_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+    ]
+    source = spec.source
+    if source.config_map_ref is not None:
+        volumes.append({"name": "source", "configMap": {
+            "name": source.config_map_ref.name,
+            "items": [{"key": source.config_map_ref.key, "path": "figma.json"}],
+        }})
+        mounts.append({"name": "source", "mountPath": SOURCE_DIR, "readOnly": True})
+        env.append({"name": "PF_SOURCE_FILE", "value": f"{SOURCE_DIR}/figma.json"})
+    elif tenant_spec.figma is not None and tenant_spec.figma.token_secret_ref is not None:
+        ref = tenant_spec.figma.token_secret_ref
+        env.append({"name": "FIGMA_TOKEN", "valueFrom": {"secretKeyRef": {
+            "name": ref.name, "key": ref.key}}})
+    llm = spec.effective_llm(tenant_spec)
+    if llm.enabled and tenant_spec.llm.api_key_secret_ref is not None:
+        ref = tenant_spec.llm.api_key_secret_ref
+        env.append({"name": "ANTHROPIC_API_KEY", "valueFrom": {"secretKeyRef": {
+            "name": ref.name, "key": ref.key, "optional": True}}})
+    if stage == "deploy" and spec.git is not None and spec.git.secret_ref is not None:
+        volumes.append({"name": "git", "secret": {"secretName": spec.git.secret_ref.name}})
+        mounts.append({"name": "git", "mountPath": GIT_DIR, "readOnly": True})
+        env.append({"name": "PF_GIT_CREDENTIALS_DIR", "value": GIT_DIR})
+    if agent.ca_bundle_configmap:
+        volumes.append({"name": "ca", "configMap": {"name": agent.ca_bundle_configmap,
+                                                     "optional": True}})
+        mounts.append({"name": "ca", "mountPath": CA_DIR, "readOnly": True})
+        bundle = f"{CA_DIR}/ca.crt"
+        env += [{"name": n, "value": bundle} for n in
+                ("SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "PIP_CERT", "REQUESTS_CA_BUNDLE",
+                 "npm_config_cafile")]
+
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": "pf-agent",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": AGENT_UID,
+            "runAsGroup": AGENT_UID,
+            "fsGroup": AGENT_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [{
+            "name": "agent",
+            "image": agent.image,
+            "imagePullPolicy": agent.image_pull_policy,
+            "command": ["python", "-m", "pf_agents", stage],
+            "env": env,
+            "resources": resources,
+            "volumeMounts": mounts,
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "runAsNonRoot": True,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+        }],
+        "volumes": volumes,
+    }
+    if agent.node_selector:
+        pod_spec["nodeSelector"] = dict(agent.node_selector)
+    if agent.tolerations:
+        pod_spec["tolerations"] = [dict(t) for t in agent.tolerations]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": jname,
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [{
+                "apiVersion": API_VERSION, "kind": PIPELINE_KIND, "name": name, "uid": uid,
+                "controller": True, "blockOwnerDeletion": True,
+            }],
+        },
+        "spec": {
+            "backoffLimit": 0,  # the operator retries stages itself: one Job per attempt
+            "activeDeadlineSeconds": spec.timeouts.stage_seconds,
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {CONFIG_ANNOTATION: json.dumps(config, sort_keys=True)},
+                },
+                "spec": pod_spec,
+            },
+        },
+    }

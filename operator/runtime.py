@@ -1,0 +1,122 @@
+"""The operator's runtime: caches, work queues and reconcilers, fed by kopf's watch streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+from . import metrics
+from .kube import Kube
+from .model import PIPELINE_KIND, TENANT_KIND
+from .render.common import RenderSettings
+from .settings import Settings
+from .store import Store
+from .tenants import CHILD_KINDS, TENANT_LABEL, TenantReconciler
+from .workqueue import WorkQueue, run_workers
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, kube: Kube, settings: Settings) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.store = Store()
+        self.render_settings = RenderSettings(
+            pod_cidrs=tuple(settings.pod_cidrs),
+            service_cidrs=tuple(settings.service_cidrs),
+            namespace_prefix=settings.namespace_prefix,
+        )
+        self.tenant_queue = WorkQueue("tenant")
+        self.pipeline_queue = WorkQueue("pipeline")
+        self.tenants = TenantReconciler(self)
+        from .pipelines import PipelineReconciler  # noqa: PLC0415 - circular at import time
+
+        self.pipelines = PipelineReconciler(self)
+        self.started = time.monotonic()
+
+    # --- watch events (called by the thin kopf handlers) ------------------------------------
+
+    def observe(self, kind: str, event: dict[str, Any]) -> None:
+        obj = event.get("object")
+        if not obj or "metadata" not in obj:
+            return
+        obj.setdefault("kind", kind)
+        if event.get("type") == "DELETED":
+            self.store.delete(kind, obj)
+        else:
+            self.store.upsert(kind, obj)
+        meta = obj["metadata"]
+        labels = meta.get("labels") or {}
+        if kind == TENANT_KIND:
+            self.tenant_queue.add(meta["name"])
+            self.pipelines.tenant_changed(meta["name"], deleted=event.get("type") == "DELETED")
+        elif kind in CHILD_KINDS:
+            tenant = labels.get(TENANT_LABEL)
+            if tenant:
+                self.tenant_queue.add(tenant)
+        elif kind == PIPELINE_KIND:
+            self.pipelines.observe(obj, deleted=event.get("type") == "DELETED")
+        elif kind == "Job":
+            self.pipelines.observe_job(obj, deleted=event.get("type") == "DELETED")
+
+    # --- shared views -------------------------------------------------------------------------
+
+    def pipeline_counts(self, tenant: str) -> dict[str, int]:
+        return self.pipelines.counts(tenant)
+
+    def update_tenant_metrics(self) -> None:
+        phases: Counter[str] = Counter()
+        for body in self.store.all(TENANT_KIND):
+            status = body.get("status") or {}
+            ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"),
+                         None)
+            if (body.get("spec") or {}).get("suspended"):
+                phases["Suspended"] += 1
+            elif ready and ready.get("status") == "True":
+                phases["Ready"] += 1
+            else:
+                phases["NotReady"] += 1
+        for phase in ("Ready", "NotReady", "Suspended"):
+            metrics.TENANTS.labels(phase).set(phases[phase])
+
+    # --- workers -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        def failed(kind: str) -> Any:
+            return lambda key, err: metrics.RECONCILE_ERRORS.labels(kind).inc()
+
+        async def timed(kind: str, fn: Any, key: str) -> float | None:
+            start = time.perf_counter()
+            try:
+                result: float | None = await fn(key)
+                return result
+            finally:
+                metrics.RECONCILE_DURATION.labels(kind).observe(time.perf_counter() - start)
+
+        async def gauges() -> None:
+            while True:
+                metrics.WORKQUEUE_DEPTH.labels("tenant").set(len(self.tenant_queue))
+                metrics.WORKQUEUE_DEPTH.labels("pipeline").set(len(self.pipeline_queue))
+                await asyncio.sleep(1)
+
+        await asyncio.gather(
+            run_workers(self.tenant_queue, lambda k: timed("Tenant", self.tenants.reconcile, k),
+                        workers=self.settings.tenant_workers, on_error=failed("Tenant")),
+            run_workers(self.pipeline_queue,
+                        lambda k: timed("DesignPipeline", self.pipelines.reconcile, k),
+                        workers=self.settings.pipeline_workers, on_error=failed("DesignPipeline")),
+            self.pipelines.run(),
+            self._resync(),
+            gauges(),
+        )
+
+    async def _resync(self) -> None:
+        """A slow safety net: look at every Tenant again now and then (cheap: cache compares)."""
+        while True:
+            await asyncio.sleep(self.settings.drift_resync_seconds)
+            for body in self.store.all(TENANT_KIND):
+                self.tenant_queue.add(body["metadata"]["name"])

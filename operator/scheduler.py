@@ -1,0 +1,449 @@
+"""Pure admission / fair-share queue for DesignPipelines.
+
+Nothing in here does I/O, talks to Kubernetes or touches asyncio: the operator feeds the
+current picture in (which pipelines are queued or running, each tenant's quota, the global
+limit) and gets a :class:`Decision` back: which pipelines to start now, which to fail
+because their tenant's queue is full, and, for every pipeline that keeps waiting, why it
+waits and where it stands in line.
+
+Semantics (the contract the operator and the tests rely on)
+-----------------------------------------------------------
+
+Capacity
+    At most ``global_max`` pipelines run at once across all tenants, and at most
+    ``TenantQuota.max_concurrent`` per tenant. Running pipelines count against both limits
+    and are never preempted: if a limit was lowered below what is running, nothing new is
+    admitted until enough finish.
+
+Order within a tenant
+    Priority first (higher first), then age (older ``created`` first), then ``key``.
+
+Fair share across tenants (a one-resource cut of Kueue's fair sharing)
+    Each tenant's share is ``(running + admitted) / weight`` (weight = plan weight:
+    starter 1, pro 2, enterprise 4; a weight below 1 counts as 1). Free global slots are
+    handed out one at a time to the *eligible* tenant with the smallest share; ties go to
+    the tenant whose next pipeline has the higher priority, then is older, then has the
+    smaller key. A tenant is eligible when it is known, not suspended, has a pipeline
+    waiting and is below its ``max_concurrent``. Consequences:
+
+    * work conserving: capacity an idle tenant does not use is lent to busy ones, and a
+      slot is only left empty when no tenant is eligible;
+    * no starvation: a tenant with nothing running has share 0, so it is served before
+      any tenant that already runs something, whatever the priorities;
+    * weighted: with deep queues two tenants split capacity by weight (starter +
+      enterprise on 10 slots -> 2 + 8). When there are more busy tenants than slots,
+      every busy tenant gets one slot before anyone gets a second, so the weights only
+      show once capacity exceeds the number of busy tenants (starvation-freedom wins
+      over proportionality);
+    * priority orders pipelines within a tenant and breaks ties between tenants; it does
+      not let one tenant take another tenant's share.
+
+maxQueued (fail fast)
+    ``max_queued`` bounds how many pipelines of a tenant may *wait* after this round's
+    admissions (pipelines admitted in the same round never count as queued). When more
+    wait, the tenant's waiting pipelines are ranked by age only (``created`` ascending,
+    then ``key``); the oldest ``max_queued`` stay queued and the younger ones are
+    rejected. Priority deliberately plays no part here: because creation times only grow,
+    a pipeline that was accepted into the queue once is never rejected later, neither by
+    a newer pipeline of higher priority nor by anything else, unless an operator lowers
+    ``max_queued``. A newer high-priority pipeline can still be *admitted* ahead of older
+    ones when a slot is free; it is only rejected when it would have to wait in a full
+    queue. The limit applies to suspended tenants too (their pipelines all wait).
+
+Suspended and unknown tenants
+    A suspended tenant's pipelines stay queued (subject to ``max_queued``) with the
+    reason "tenant X is suspended"; its running pipelines still count against the global
+    limit. Pipelines of a tenant without a ``TenantQuota`` wait with a reason and are
+    never rejected (there is no limit to apply). Neither get a queue position.
+
+Queue positions
+    ``positions`` gives every pipeline that will eventually be admitted (i.e. waiting,
+    not rejected, its tenant known, not suspended, with ``max_concurrent > 0``, and
+    ``global_max > 0``) its 1-based place in the global admission order, computed by
+    running the very same fair-share rule forward under the model "nothing new arrives
+    and running pipelines finish one at a time in the order they started" (``started``,
+    falling back to ``created``, then ``key``; this round's admissions start after all
+    running ones). Under that model the positions are exact: the order in which later
+    decisions admit the pipelines equals the order of their positions. Real durations
+    differ, so treat a position as an honest estimate, not a promise. Cost:
+    O(n log n) overall.
+
+Cost: ``decide`` sorts once and runs one heap-driven simulation, O(n log n); about 10-30 ms
+for 10,000 workloads and 1,000 tenants (``hack/bench_scheduler.py``). Shares are compared
+exactly as integers, scaled by the lcm of the weights, so weights should stay small ints.
+
+Every waiting pipeline (queued, not admitted, not rejected) appears in ``blocked`` with
+the reason it waits. ``admit``, ``rejected`` and ``blocked`` partition the queued
+pipelines; ``positions`` keys are a subset of ``blocked`` keys.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from heapq import heapify, heappop, heappush, heappushpop
+from types import MappingProxyType
+
+__all__ = [
+    "PLAN_WEIGHTS",
+    "AdmissionQueue",
+    "Decision",
+    "TenantQuota",
+    "Workload",
+    "decide",
+    "plan_weight",
+]
+
+#: Fair-share weight per tenant plan.
+PLAN_WEIGHTS: Mapping[str, int] = MappingProxyType({"starter": 1, "pro": 2, "enterprise": 4})
+
+
+def plan_weight(plan: str | None) -> int:
+    """Weight of a plan name (case-insensitive); unknown or missing plans weigh 1."""
+    if not plan:
+        return 1
+    return PLAN_WEIGHTS.get(plan.lower(), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One DesignPipeline that is queued or running."""
+
+    key: str  # "namespace/name", unique
+    tenant: str
+    priority: int  # 0..100, higher first
+    created: float  # creationTimestamp as epoch seconds
+    running: bool
+    #: When a running pipeline was started (epoch seconds). Only used to predict the order
+    #: in which running pipelines finish for ``positions``; ``created`` when unknown.
+    started: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantQuota:
+    name: str
+    weight: int  # plan weight, see PLAN_WEIGHTS
+    max_concurrent: int
+    max_queued: int
+    suspended: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    #: Keys to start now, in admission order.
+    admit: tuple[str, ...]
+    #: 1-based global position for every waiting key that will eventually be admitted.
+    positions: Mapping[str, int]
+    #: Key -> reason, for queued pipelines to fail now because their tenant's queue is full.
+    rejected: Mapping[str, str]
+    #: Key -> reason, for every queued pipeline that keeps waiting.
+    blocked: Mapping[str, str]
+
+
+# Sort keys. (No `operator.attrgetter`: mypy, run on files under operator/, would resolve
+# `operator` to this package.)
+def _by_key(w: Workload) -> str:
+    return w.key
+
+
+def _by_created(w: Workload) -> float:
+    return w.created
+
+
+def _by_priority(w: Workload) -> int:
+    return w.priority
+
+
+def _by_age(w: Workload) -> tuple[float, str]:
+    return (w.created, w.key)
+
+
+def _start_time(w: Workload) -> float:
+    return w.created if w.started is None else w.started
+
+
+def decide(
+    workloads: Iterable[Workload], tenants: Mapping[str, TenantQuota], global_max: int
+) -> Decision:
+    """Decide admissions, rejections, reasons and queue positions. Pure and deterministic.
+
+    Raises ``ValueError`` if two workloads share a key.
+    """
+    all_w = list(workloads)
+    keys = [w.key for w in all_w]
+    if len(set(keys)) != len(keys):
+        seen: set[str] = set()
+        for key in keys:
+            if key in seen:
+                raise ValueError(f"duplicate workload key {key!r}")
+            seen.add(key)
+
+    # Waiting workloads in the global admission order (priority desc, created, key); a
+    # workload's index in `order` is its rank. Three stable C-level sorts beat one sort
+    # on a Python key tuple by ~2x.
+    order = [w for w in all_w if not w.running]
+    order.sort(key=_by_key)
+    order.sort(key=_by_created)
+    order.sort(key=_by_priority, reverse=True)
+    n = len(order)
+
+    # Per-tenant state, as parallel lists indexed by tenant index `ti`.
+    tindex: dict[str, int] = {}
+    names: list[str] = []
+    queues: list[list[int]] = []  # ranks of each tenant's waiting workloads, in order
+    rank_tenant = [0] * n
+    for r, w in enumerate(order):
+        ti = tindex.get(w.tenant)
+        if ti is None:
+            ti = tindex[w.tenant] = len(names)
+            names.append(w.tenant)
+            queues.append([r])
+        else:
+            queues[ti].append(r)
+        rank_tenant[r] = ti
+    nt = len(names)
+    quotas = [tenants.get(name) for name in names]
+    count = [0] * nt  # running + admitted
+    idx = [0] * nt  # queues[ti][idx[ti]] is the tenant's next workload
+    cur = [-1] * nt  # the tenant's one valid heap key, -1 if none
+    cap = [q.max_concurrent if q is not None else 0 for q in quotas]
+    # A tenant can ever be admitted: known, not suspended, max_concurrent > 0.
+    active = [q is not None and not q.suspended and q.max_concurrent > 0 for q in quotas]
+    weights = [q.weight if q is not None and q.weight > 0 else 1 for q in quotas]
+    # share = count / weight, scaled to an exact integer: count * (lcm // weight). The heap
+    # holds plain ints `share * n + rank of the tenant's next workload`, which orders by
+    # share, then by that workload's (priority desc, created, key), and identifies it.
+    lcm = math.lcm(*weights) if weights else 1
+    mult = [lcm // wt * n for wt in weights]
+
+    running = [w for w in all_w if w.running]
+    running.sort(key=_by_age)
+    running.sort(key=_start_time)
+    # Tenant index of each running workload in expected finish order (-1: nothing waits
+    # for that tenant); this round's admissions are appended as they start.
+    fifo = [tindex.get(w.tenant, -1) for w in running]
+    for ti in fifo:
+        if ti >= 0:
+            count[ti] += 1
+    free = global_max - len(running)
+
+    heap: list[int] = []
+    for ti in range(nt):
+        if active[ti] and count[ti] < cap[ti]:
+            k = cur[ti] = count[ti] * mult[ti] + queues[ti][0]
+            heap.append(k)
+    heapify(heap)
+
+    # Phase 1: this round's admissions.
+    admitted: list[int] = []
+    while free > 0 and heap:
+        k = heappop(heap)
+        r = k % n
+        ti = rank_tenant[r]
+        if cur[ti] != k:
+            continue  # stale entry
+        admitted.append(r)
+        i = idx[ti] = idx[ti] + 1
+        c = count[ti] = count[ti] + 1
+        free -= 1
+        fifo.append(ti)
+        q = queues[ti]
+        if i < len(q) and c < cap[ti]:
+            k = cur[ti] = c * mult[ti] + q[i]
+            heappush(heap, k)
+        else:
+            cur[ti] = -1
+
+    # maxQueued (oldest max_queued of what still waits stay, younger ones are rejected),
+    # and the reason each remaining workload waits.
+    rejected: dict[str, str] = {}
+    blocked: dict[str, str] = {}
+    global_reason = f"cluster at global limit {global_max}"
+    remaining = 0  # waiting workloads that will eventually be admitted
+    for ti in range(nt):
+        name = names[ti]
+        quota = quotas[ti]
+        q = queues[ti]
+        i = idx[ti]
+        if i >= len(q):
+            continue
+        rest = q[i:] if i else q
+        if quota is None:
+            reason = f"tenant {name} not found"
+        else:
+            limit = quota.max_queued if quota.max_queued > 0 else 0
+            if len(rest) > limit:
+                by_age = sorted(rest, key=lambda r: _by_age(order[r]))
+                why = (
+                    f"tenant {name} already has {limit} queued pipelines (maxQueued={limit})"
+                    if limit
+                    else f"tenant {name} allows no queued pipelines (maxQueued=0)"
+                )
+                gone = set(by_age[limit:])
+                for r in by_age[limit:]:
+                    rejected[order[r].key] = why
+                rest = [r for r in rest if r not in gone]
+                queues[ti] = rest
+                idx[ti] = 0
+                if cur[ti] >= 0:  # in the heap: its head may have changed
+                    if not rest:
+                        cur[ti] = -1
+                    elif (k := count[ti] * mult[ti] + rest[0]) != cur[ti]:
+                        cur[ti] = k
+                        heappush(heap, k)
+                if not rest:
+                    continue
+            if quota.suspended:
+                reason = f"tenant {name} is suspended"
+            elif count[ti] >= cap[ti]:
+                reason = f"tenant {name} at maxConcurrent={cap[ti]}"
+            else:
+                reason = global_reason
+            if active[ti]:
+                remaining += len(rest)
+        for r in rest:
+            blocked[order[r].key] = reason
+
+    # Phase 2: positions. Keep admitting by the same rule while running workloads finish
+    # one at a time in start order, until every admissible waiting workload has a place.
+    positions: dict[str, int] = {}
+    if global_max > 0 and remaining:
+        placed: list[int] = []  # ranks, in position order
+        fi = 0
+        # The latest key not pushed yet: popping with heappushpop returns it without
+        # touching the heap when it is the smallest, which is the common case (a tenant
+        # whose workload just finished, or that was just served, is usually next).
+        pending = -1
+        while True:
+            while free > 0:
+                if pending >= 0:
+                    k = heappushpop(heap, pending)
+                    pending = -1
+                elif heap:
+                    k = heappop(heap)
+                else:
+                    break
+                r = k % n
+                ti = rank_tenant[r]
+                if cur[ti] != k:
+                    continue
+                placed.append(r)
+                i = idx[ti] = idx[ti] + 1
+                c = count[ti] = count[ti] + 1
+                free -= 1
+                fifo.append(ti)
+                q = queues[ti]
+                if i < len(q) and c < cap[ti]:
+                    pending = cur[ti] = c * mult[ti] + q[i]
+                else:
+                    cur[ti] = -1
+            if len(placed) >= remaining or fi >= len(fifo):  # the latter cannot happen
+                break
+            ti = fifo[fi]
+            fi += 1
+            free += 1
+            if ti >= 0 and active[ti]:
+                c = count[ti] = count[ti] - 1
+                q = queues[ti]
+                i = idx[ti]
+                if i < len(q) and c < cap[ti]:
+                    if pending >= 0:
+                        heappush(heap, pending)
+                    pending = cur[ti] = c * mult[ti] + q[i]
+        positions = {order[r].key: p for p, r in enumerate(placed, 1)}
+
+    return Decision(
+        admit=tuple([order[r].key for r in admitted]),
+        positions=MappingProxyType(positions),
+        rejected=MappingProxyType(rejected),
+        blocked=MappingProxyType(blocked),
+    )
+
+
+class AdmissionQueue:
+    """Stateful holder for the operator's event handlers (pure; no I/O, not thread-safe).
+
+    Handlers call :meth:`upsert` / :meth:`remove` / :meth:`set_tenant` /
+    :meth:`remove_tenant` as objects change; every call that really changes something
+    bumps :attr:`version`. :meth:`decide` caches its result per ``(version, global_max)``,
+    so calling it when nothing changed is O(1); callers can also compare ``version`` with
+    the one they last acted on to skip work altogether.
+
+    The queue does not mark admitted workloads as running by itself: once the operator has
+    actually started a pipeline it calls :meth:`mark_running` (or :meth:`upsert`). Until then
+    later decisions admit it again, so acting on ``admit`` must be idempotent.
+    """
+
+    __slots__ = ("_cache", "_tenants", "_version", "_workloads")
+
+    def __init__(self) -> None:
+        self._workloads: dict[str, Workload] = {}
+        self._tenants: dict[str, TenantQuota] = {}
+        self._version = 0
+        self._cache: tuple[int, int, Decision] | None = None
+
+    @property
+    def version(self) -> int:
+        """Increases whenever the queue's content changes."""
+        return self._version
+
+    def __len__(self) -> int:
+        return len(self._workloads)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._workloads
+
+    def get(self, key: str) -> Workload | None:
+        return self._workloads.get(key)
+
+    def tenant(self, name: str) -> TenantQuota | None:
+        return self._tenants.get(name)
+
+    def workloads(self) -> tuple[Workload, ...]:
+        return tuple(self._workloads.values())
+
+    def upsert(self, workload: Workload) -> bool:
+        """Add or replace a workload by key. Returns whether anything changed."""
+        if self._workloads.get(workload.key) == workload:
+            return False
+        self._workloads[workload.key] = workload
+        self._version += 1
+        return True
+
+    def mark_running(self, key: str, started: float | None = None) -> bool:
+        """Flag a known workload as running. Returns whether anything changed."""
+        w = self._workloads.get(key)
+        if w is None:
+            return False
+        return self.upsert(
+            replace(w, running=True, started=w.started if started is None else started)
+        )
+
+    def remove(self, key: str) -> bool:
+        """Forget a workload (finished, failed, rejected or deleted)."""
+        if self._workloads.pop(key, None) is None:
+            return False
+        self._version += 1
+        return True
+
+    def set_tenant(self, quota: TenantQuota) -> bool:
+        if self._tenants.get(quota.name) == quota:
+            return False
+        self._tenants[quota.name] = quota
+        self._version += 1
+        return True
+
+    def remove_tenant(self, name: str) -> bool:
+        if self._tenants.pop(name, None) is None:
+            return False
+        self._version += 1
+        return True
+
+    def decide(self, global_max: int) -> Decision:
+        cache = self._cache
+        if cache is not None and cache[0] == self._version and cache[1] == global_max:
+            return cache[2]
+        d = decide(self._workloads.values(), self._tenants, global_max)
+        self._cache = (self._version, global_max, d)
+        return d

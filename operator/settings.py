@@ -1,0 +1,71 @@
+"""Operator settings: environment variables (PF_*), set by the Helm chart or `make run`."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+
+class Settings(BaseModel):
+    """Everything a platform team tunes. Each field maps to `PF_<NAME>` (upper case)."""
+
+    namespace_prefix: str = Field("tenant-", description="prefix of tenant namespaces")
+    global_max_concurrent: int = Field(50, ge=1, description="pipelines running at once, all tenants")
+    tenant_workers: int = Field(8, ge=1, description="concurrent Tenant reconciles")
+    pipeline_workers: int = Field(16, ge=1, description="concurrent DesignPipeline reconciles")
+    agent_image: str = Field("pf-figma-agent:dev", description="image of the agent Jobs")
+    agent_image_pull_policy: str = Field("IfNotPresent")
+    agent_node_selector: dict[str, str] = Field(default_factory=dict)
+    agent_tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    agent_cpu_request: str = "250m"
+    agent_memory_request: str = "256Mi"
+    agent_cpu_limit: str = "1"
+    agent_memory_limit: str = "1Gi"
+    ca_bundle_configmap: str | None = Field(
+        None, description="ConfigMap (in each tenant namespace) with ca.crt for agent pods"
+    )
+    artifacts_url: str = Field("file:///tmp/pf-figma-artifacts", description="artifact store URL")
+    pod_cidrs: list[str] = Field(default_factory=lambda: ["10.244.0.0/16"])
+    service_cidrs: list[str] = Field(default_factory=lambda: ["10.96.0.0/16"])
+    metrics_port: int = Field(8080, ge=0, le=65535)
+    health_port: int = Field(8081, ge=0, le=65535)
+    queue_position_refresh_seconds: float = Field(2.0, ge=0.1)
+    drift_resync_seconds: float = Field(300.0, ge=5)
+    leader_election: bool = False
+    leader_election_namespace: str = "pf-figma-system"
+    leader_election_lease: str = "pf-figma-operator"
+    database_dsn: str | None = Field(None, description="PostgreSQL DSN (history, audit, usage)")
+    log_level: str = "INFO"
+    log_format: str = Field("json", pattern="^(json|text)$")
+
+    @field_validator("namespace_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if len(value) > 12 or not value.replace("-", "").isalnum() or value != value.lower():
+            raise ValueError("must be a lowercase DNS label prefix of at most 12 characters")
+        return value
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for name, field in cls.model_fields.items():
+            raw = environ.get(f"PF_{name.upper()}")
+            if raw is None:
+                continue
+            annotation = str(field.annotation)
+            if annotation.startswith(("dict", "list")):
+                values[name] = json.loads(raw) if raw.strip().startswith(("{", "[")) else (
+                    [v.strip() for v in raw.split(",") if v.strip()]
+                )
+            elif "bool" in annotation:
+                values[name] = raw.lower() in ("1", "true", "yes", "on")
+            else:
+                values[name] = raw
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            raise SystemExit(f"invalid operator settings (PF_* environment): {err}") from None

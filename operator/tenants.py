@@ -1,0 +1,277 @@
+"""Tenant reconciler: Tenant spec -> namespace and its isolation, applied level-based.
+
+Reads the Tenant and its children from the cache, asks the pure renderer for the desired
+objects, server-side applies only what differs, prunes what is no longer desired, and writes
+status only when it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from . import metrics
+from .diff import needs_apply, with_hash
+from .kube import ApiError
+from .model import (
+    API_VERSION,
+    TENANT_KIND,
+    ConditionStatus,
+    Tenant,
+    set_condition,
+    summarize_conditions,
+)
+from .render import checks, common
+from .render import tenant as render_tenant
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+TENANT_LABEL = "pffigma.dev/tenant"
+
+# condition -> kinds whose objects make it up
+PARTS: dict[str, tuple[str, ...]] = {
+    "NamespaceReady": ("Namespace",),
+    "QuotaApplied": ("ResourceQuota", "LimitRange"),
+    "NetworkIsolated": ("NetworkPolicy",),
+    "AccessConfigured": ("ServiceAccount", "RoleBinding"),
+}
+CHILD_KINDS = ("Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount",
+               "RoleBinding")
+# kinds whose set of objects varies with the spec (others are one fixed object each)
+PRUNED_KINDS = ("NetworkPolicy", "RoleBinding")
+
+
+def owner_reference(body: dict[str, Any]) -> dict[str, Any]:
+    meta = body["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": TENANT_KIND,
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+class TenantReconciler:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    async def reconcile(self, name: str) -> float | None:
+        rt = self.rt
+        body = rt.store.get(TENANT_KIND, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None  # owner references let the garbage collector remove the children
+        generation = body["metadata"].get("generation")
+        try:
+            tenant = Tenant.from_body(body)
+        except ValidationError as err:  # the schema should have caught it; never crash-loop
+            await self._write_status(body, None, {"Ready": (ConditionStatus.FALSE, "InvalidSpec",
+                                                            _short(err))}, generation)
+            await rt.kube.event(body, type_="Warning", reason="InvalidSpec", message=_short(err))
+            return None
+
+        namespace = tenant.namespace(rt.settings.namespace_prefix)
+        problems = checks.semantic_problems(tenant.spec, rt.render_settings)
+        owner = owner_reference(body)
+        desired = [
+            with_hash(common.with_owner(obj, owner))
+            for obj in render_tenant.desired_objects(name, tenant.spec, rt.render_settings)
+        ]
+        results: dict[str, tuple[ConditionStatus, str, str]] = {}
+        retry: float | None = None
+
+        # The namespace comes first: everything else lives in it.
+        ns_objs = [o for o in desired if o["kind"] == "Namespace"]
+        others = [o for o in desired if o["kind"] != "Namespace"]
+        live_ns = await self._live(ns_objs[0])
+        if live_ns is not None and live_ns["metadata"].get("deletionTimestamp"):
+            results["NamespaceReady"] = (ConditionStatus.FALSE, "NamespaceTerminating",
+                                         f"namespace {namespace} is being deleted; recreating "
+                                         "it when it is gone")
+            retry = 2.0
+        else:
+            created = await self._ensure(body, ns_objs[0], live_ns)
+            if created == "created":
+                await rt.kube.event(body, type_="Normal", reason="NamespaceCreated",
+                                    message=f"created namespace {namespace}")
+            outcomes = await asyncio.gather(
+                *(self._ensure(body, obj, await self._live(obj)) for obj in others),
+                return_exceptions=True,
+            )
+            failed: dict[str, str] = {}
+            repaired: list[str] = []
+            for obj, outcome in zip(others, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, ApiError):
+                        raise outcome
+                    failed.setdefault(obj["kind"], f"{obj['kind']} {obj['metadata']['name']}: "
+                                                   f"{outcome.message}")
+                elif outcome == "repaired":
+                    repaired.append(f"{obj['kind']}/{obj['metadata']['name']}")
+            if repaired and live_ns is not None:
+                await rt.kube.event(body, type_="Normal", reason="DriftRepaired",
+                                    message="restored " + ", ".join(sorted(repaired)))
+            await self._prune(name, desired)
+            results["NamespaceReady"] = (ConditionStatus.TRUE, "NamespaceActive",
+                                         f"namespace {namespace} is ready")
+            for condition, kinds in PARTS.items():
+                if condition == "NamespaceReady":
+                    continue
+                errors = [failed[k] for k in kinds if k in failed]
+                if errors:
+                    results[condition] = (ConditionStatus.FALSE, "ApplyFailed", "; ".join(errors))
+                    retry = 5.0
+                else:
+                    results[condition] = (ConditionStatus.TRUE, _ok_reason(condition),
+                                          _ok_message(condition, tenant))
+            if failed:
+                await rt.kube.event(body, type_="Warning", reason="ApplyFailed",
+                                    message="; ".join(failed.values()))
+
+        if problems:
+            results["Ready"] = (ConditionStatus.FALSE, "InvalidConfiguration", "; ".join(problems))
+        await self._write_status(body, namespace, results, generation, problems)
+        return retry
+
+    async def _live(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """The cached object, or (on a cache miss) the API's: a read is cheap, a write is not."""
+        meta = obj["metadata"]
+        kind, ns = obj["kind"], meta.get("namespace", "")
+        live = self.rt.store.get(kind, meta["name"], ns)
+        if live is None or needs_apply(obj, live):
+            fresh = await self.rt.kube.get_or_none(kind, meta["name"], ns or None)
+            if fresh is not None:
+                fresh.setdefault("kind", kind)
+                self.rt.store.upsert(kind, fresh)
+            return fresh
+        return live
+
+    async def _ensure(self, body: dict[str, Any], obj: dict[str, Any],
+                      live: dict[str, Any] | None) -> str:
+        if not needs_apply(obj, live):
+            return "unchanged"
+        result = await self.rt.kube.apply(obj)
+        metrics.API_WRITES.labels(obj["kind"]).inc()
+        self.rt.store.upsert(obj["kind"], result)
+        if live is None:
+            return "created"
+        same_spec = (live["metadata"].get("annotations") or {}).get(
+            "pffigma.dev/desired-hash") == obj["metadata"]["annotations"]["pffigma.dev/desired-hash"]
+        if same_spec:
+            log.info("repaired drift of %s %s/%s", obj["kind"], obj["metadata"].get("namespace"),
+                     obj["metadata"]["name"])
+            return "repaired"
+        return "updated"
+
+    async def _prune(self, name: str, desired: list[dict[str, Any]]) -> None:
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
+        for kind in PRUNED_KINDS:
+            for live in self.rt.store.by_label(kind, TENANT_LABEL, name):
+                meta = live["metadata"]
+                if (meta.get("labels") or {}).get(MANAGED_BY) != "pf-figma":
+                    continue
+                if (kind, meta["name"]) not in wanted:
+                    await self.rt.kube.delete(kind, meta["name"], meta.get("namespace"))
+                    metrics.API_WRITES.labels(kind).inc()
+                    self.rt.store.delete(kind, live)
+
+    async def _write_status(
+        self,
+        body: dict[str, Any],
+        namespace: str | None,
+        results: dict[str, tuple[ConditionStatus, str, str]],
+        generation: int | None,
+        problems: list[str] | None = None,
+    ) -> None:
+        rt = self.rt
+        current = body.get("status") or {}
+        conditions: Any = current.get("conditions") or []
+        for ctype, (status, reason, message) in results.items():
+            if ctype == "Ready":
+                continue
+            conditions = set_condition(conditions, ctype, status, reason, message, generation)
+        if "Ready" in results:
+            status, reason, message = results["Ready"]
+        else:
+            status, reason, message = summarize_conditions(conditions, list(PARTS))
+            if status is ConditionStatus.TRUE:
+                suspended = bool((body.get("spec") or {}).get("suspended"))
+                reason = "Suspended" if suspended else "Ready"
+                message = ("tenant is suspended: its data is kept and new pipelines stay queued"
+                           if suspended else f"namespace {namespace} is isolated and ready")
+        conditions = set_condition(conditions, "Ready", status, reason, message, generation)
+        status_obj: dict[str, Any] = {
+            "observedGeneration": generation,
+            "conditions": [c.to_dict() for c in conditions],
+            "pipelines": rt.pipeline_counts(body["metadata"]["name"]),
+        }
+        if namespace:
+            status_obj["namespace"] = namespace
+        if _status_equal(current, status_obj):
+            return
+        was_ready = _ready(current)
+        result = await rt.kube.patch_status(TENANT_KIND, body["metadata"]["name"], None, status_obj)
+        metrics.API_WRITES.labels("TenantStatus").inc()
+        result.setdefault("kind", TENANT_KIND)
+        rt.store.upsert(TENANT_KIND, result)
+        now_ready = status is ConditionStatus.TRUE
+        if now_ready != was_ready or reason != _ready_reason(current):
+            await rt.kube.event(body, type_="Normal" if now_ready else "Warning",
+                                reason=reason, message=message or reason)
+        rt.update_tenant_metrics()
+
+
+def _ready(status: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in status.get("conditions") or [])
+
+
+def _ready_reason(status: dict[str, Any]) -> str | None:
+    for c in status.get("conditions") or []:
+        if c.get("type") == "Ready":
+            return str(c.get("reason"))
+    return None
+
+
+def _status_equal(current: dict[str, Any], new: dict[str, Any]) -> bool:
+    def strip(status: dict[str, Any]) -> dict[str, Any]:
+        conds = sorted(
+            ({k: v for k, v in c.items() if k != "lastTransitionTime"}
+             for c in status.get("conditions") or []),
+            key=lambda c: str(c.get("type")),
+        )
+        rest = {k: v for k, v in status.items() if k in new and k != "conditions"}
+        return {**rest, "conditions": conds}
+
+    return strip(current) == strip(new)
+
+
+def _ok_reason(condition: str) -> str:
+    return {"QuotaApplied": "QuotaApplied", "NetworkIsolated": "PoliciesApplied",
+            "AccessConfigured": "AccessApplied"}[condition]
+
+
+def _ok_message(condition: str, tenant: Tenant) -> str:
+    spec = tenant.spec
+    if condition == "QuotaApplied":
+        q = spec.effective_quota()
+        return f"quota for plan {spec.plan.value}: cpu={q.cpu} memory={q.memory} pods={q.pods} jobs={q.jobs}"
+    if condition == "NetworkIsolated":
+        return "default-deny ingress; egress limited to DNS" + (
+            ", HTTPS to the internet" if spec.network.allow_internet_egress else "") + (
+            f" and {len(spec.network.allow_egress)} allowed destination(s)"
+            if spec.network.allow_egress else "")
+    return f"{len(spec.owners)} owner binding(s); agent ServiceAccount pf-agent without permissions"
+
+
+def _short(err: Exception) -> str:
+    text = str(err).replace("\n", " ")
+    return text[:500]

@@ -1,0 +1,202 @@
+"""Shared fixtures: the real local cluster (started once per session) and the operator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HACK = ROOT / "hack"
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for line in (HACK / "versions.env").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+@dataclass
+class Cluster:
+    """Handle on the local cluster: kubeconfig, binaries and small kubectl helpers."""
+
+    kubeconfig: Path
+    bin_dir: Path
+    k8s_bin: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60,
+        as_user: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [str(self.k8s_bin / "kubectl"), "--kubeconfig", str(self.kubeconfig)]
+        if as_user:
+            cmd += ["--as", as_user]
+        proc = subprocess.run(
+            cmd + list(args), input=input, text=True, capture_output=True, timeout=timeout
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc
+
+    def apply(self, manifest: str | dict[str, Any] | list[dict[str, Any]]) -> None:
+        if not isinstance(manifest, str):
+            docs = manifest if isinstance(manifest, list) else [manifest]
+            manifest = yaml.safe_dump_all(docs)
+        self.kubectl("apply", "-f", "-", input=manifest)
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        args = ["get", kind, name, "-o", "json", "--ignore-not-found"]
+        if namespace:
+            args += ["-n", namespace]
+        out = self.kubectl(*args).stdout.strip()
+        return json.loads(out) if out else None
+
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict[str, Any]]:
+        args = ["get", kind, "-o", "json"]
+        args += ["-n", namespace] if namespace else ["-A"]
+        if selector:
+            args += ["-l", selector]
+        return json.loads(self.kubectl(*args).stdout)["items"]
+
+    def delete(self, kind: str, name: str, namespace: str | None = None, wait: bool = False) -> None:
+        args = ["delete", kind, name, "--ignore-not-found", f"--wait={str(wait).lower()}"]
+        if namespace:
+            args += ["-n", namespace]
+        self.kubectl(*args)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.2, what: str = "") -> Any:
+    """Poll until predicate() is truthy; return its value or fail with `what`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: last={last!r}")
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """The local cluster: reused when running, else started (and binaries built if needed)."""
+    state = Path(os.environ.get("PF_CLUSTER_DIR", ROOT / ".cluster"))
+    subprocess.run([str(HACK / "cluster.sh"), "up"], check=True)
+    bin_dir = Path(
+        subprocess.run([str(HACK / "build-binaries.sh"), "print-dir"], check=True,
+                       capture_output=True, text=True).stdout.strip()
+    )
+    versions = _versions()
+    c = Cluster(
+        kubeconfig=state / "kubeconfig",
+        bin_dir=bin_dir,
+        k8s_bin=bin_dir / f"kubernetes-{versions['K8S_VERSION']}",
+    )
+    c.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=pf-figma", "-f", str(ROOT / "crds"))
+    c.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class OperatorProcess:
+    """The operator as a real process (`pf-figma operator`) against the local cluster."""
+
+    cluster: Cluster
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['PF_METRICS_PORT']}/metrics"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['PF_HEALTH_PORT']}/healthz"
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pf_operator", "operator"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        import httpx
+
+        def healthy() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"operator exited {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                return httpx.get(self.health_url, timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, timeout=60, what="operator liveness endpoint")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def make_operator(cluster: Cluster, tmp: Path, **settings: str) -> OperatorProcess:
+    env = dict(os.environ)
+    env.update(
+        KUBECONFIG=str(cluster.kubeconfig),
+        PF_METRICS_PORT=str(free_port()),
+        PF_HEALTH_PORT=str(free_port()),
+        PF_LOG_LEVEL="DEBUG" if os.environ.get("PF_TEST_DEBUG") else "INFO",
+        PF_ARTIFACTS_URL=f"file://{tmp}/artifacts",
+    )
+    env.update({f"PF_{k.upper()}": v for k, v in settings.items()})
+    return OperatorProcess(cluster=cluster, env=env, log_path=tmp / f"operator-{uuid.uuid4().hex[:6]}.log")
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """One operator process for the session's integration tests."""
+    op = make_operator(cluster, tmp_path_factory.mktemp("operator"), global_max_concurrent="40")
+    op.start()
+    yield op
+    op.stop()
+    print(f"\n--- operator log tail ({op.log_path}) ---\n{op.log_tail(30)}")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
