@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import httpx
 
+from .metrics import API_WRITES
+
 FIELD_MANAGER = "pf-figma"
 
 # kind -> (api prefix, plural, namespaced)
@@ -198,6 +200,7 @@ class Kube:
             content = json.dumps(body, separators=(",", ":")).encode()
         if method != "GET":
             self.writes += 1
+            API_WRITES.labels(method).inc()
         response = await self._client.request(
             method, path, content=content, params=params, headers=headers
         )

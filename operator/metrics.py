@@ -34,8 +34,9 @@ RECONCILE_ERRORS = Counter("pf_figma_reconcile_errors_total",
 RECONCILE_DURATION = Histogram(
     "pf_figma_reconcile_duration_seconds", "Duration of one reconcile pass, by kind.", ["kind"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=REGISTRY)
-API_WRITES = Counter("pf_figma_api_writes_total", "Write requests sent to the Kubernetes API.",
-                     ["kind"], registry=REGISTRY)
+API_WRITES = Counter("pf_figma_api_write_requests_total",
+                     "Write requests (POST, PUT, PATCH, DELETE) sent to the Kubernetes API.",
+                     ["verb"], registry=REGISTRY)
 LLM_TOKENS = Counter("pf_figma_llm_tokens_total", "LLM tokens used by agents, by direction.",
                      ["tenant", "direction"], registry=REGISTRY)
 LLM_COST = Counter("pf_figma_llm_cost_usd_total", "LLM cost in US dollars.", ["tenant"],

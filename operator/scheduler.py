@@ -310,6 +310,9 @@ def decide(
     positions: dict[str, int] = {}
     if global_max > 0 and remaining:
         placed: list[int] = []  # ranks, in position order
+        place = placed.append
+        started = fifo.append
+        qlen = [len(q) for q in queues]
         fi = 0
         # The latest key not pushed yet: popping with heappushpop returns it without
         # touching the heap when it is the smallest, which is the common case (a tenant
@@ -328,14 +331,13 @@ def decide(
                 ti = rank_tenant[r]
                 if cur[ti] != k:
                     continue
-                placed.append(r)
+                place(r)
                 i = idx[ti] = idx[ti] + 1
                 c = count[ti] = count[ti] + 1
                 free -= 1
-                fifo.append(ti)
-                q = queues[ti]
-                if i < len(q) and c < cap[ti]:
-                    pending = cur[ti] = c * mult[ti] + q[i]
+                started(ti)
+                if i < qlen[ti] and c < cap[ti]:
+                    pending = cur[ti] = c * mult[ti] + queues[ti][i]
                 else:
                     cur[ti] = -1
             if len(placed) >= remaining or fi >= len(fifo):  # the latter cannot happen
@@ -345,12 +347,11 @@ def decide(
             free += 1
             if ti >= 0 and active[ti]:
                 c = count[ti] = count[ti] - 1
-                q = queues[ti]
                 i = idx[ti]
-                if i < len(q) and c < cap[ti]:
+                if i < qlen[ti] and c < cap[ti]:
                     if pending >= 0:
                         heappush(heap, pending)
-                    pending = cur[ti] = c * mult[ti] + q[i]
+                    pending = cur[ti] = c * mult[ti] + queues[ti][i]
         positions = {order[r].key: p for p, r in enumerate(placed, 1)}
 
     return Decision(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from . import metrics
-from .diff import needs_apply, with_hash
+from .diff import HASH_ANNOTATION, needs_apply, with_hash
 from .kube import ApiError
 from .model import (
     API_VERSION,
@@ -103,8 +103,7 @@ class TenantReconciler:
                 await rt.kube.event(body, type_="Normal", reason="NamespaceCreated",
                                     message=f"created namespace {namespace}")
             outcomes = await asyncio.gather(
-                *(self._ensure(body, obj, await self._live(obj)) for obj in others),
-                return_exceptions=True,
+                *(self._sync(body, obj) for obj in others), return_exceptions=True
             )
             failed: dict[str, str] = {}
             repaired: list[str] = []
@@ -154,18 +153,18 @@ class TenantReconciler:
             return fresh
         return live
 
+    async def _sync(self, body: dict[str, Any], obj: dict[str, Any]) -> str:
+        return await self._ensure(body, obj, await self._live(obj))
+
     async def _ensure(self, body: dict[str, Any], obj: dict[str, Any],
                       live: dict[str, Any] | None) -> str:
         if not needs_apply(obj, live):
             return "unchanged"
         result = await self.rt.kube.apply(obj)
-        metrics.API_WRITES.labels(obj["kind"]).inc()
         self.rt.store.upsert(obj["kind"], result)
         if live is None:
             return "created"
-        same_spec = (live["metadata"].get("annotations") or {}).get(
-            "pffigma.dev/desired-hash") == obj["metadata"]["annotations"]["pffigma.dev/desired-hash"]
-        if same_spec:
+        if _hash(live) == _hash(obj):
             log.info("repaired drift of %s %s/%s", obj["kind"], obj["metadata"].get("namespace"),
                      obj["metadata"]["name"])
             return "repaired"
@@ -180,7 +179,6 @@ class TenantReconciler:
                     continue
                 if (kind, meta["name"]) not in wanted:
                     await self.rt.kube.delete(kind, meta["name"], meta.get("namespace"))
-                    metrics.API_WRITES.labels(kind).inc()
                     self.rt.store.delete(kind, live)
 
     async def _write_status(
@@ -219,7 +217,6 @@ class TenantReconciler:
             return
         was_ready = _ready(current)
         result = await rt.kube.patch_status(TENANT_KIND, body["metadata"]["name"], None, status_obj)
-        metrics.API_WRITES.labels("TenantStatus").inc()
         result.setdefault("kind", TENANT_KIND)
         rt.store.upsert(TENANT_KIND, result)
         now_ready = status is ConditionStatus.TRUE
@@ -227,6 +224,10 @@ class TenantReconciler:
             await rt.kube.event(body, type_="Normal" if now_ready else "Warning",
                                 reason=reason, message=message or reason)
         rt.update_tenant_metrics()
+
+
+def _hash(obj: dict[str, Any]) -> str | None:
+    return (obj["metadata"].get("annotations") or {}).get(HASH_ANNOTATION)
 
 
 def _ready(status: dict[str, Any]) -> bool:
@@ -263,7 +264,8 @@ def _ok_message(condition: str, tenant: Tenant) -> str:
     spec = tenant.spec
     if condition == "QuotaApplied":
         q = spec.effective_quota()
-        return f"quota for plan {spec.plan.value}: cpu={q.cpu} memory={q.memory} pods={q.pods} jobs={q.jobs}"
+        return (f"quota for plan {spec.plan.value}: cpu={q.cpu} memory={q.memory} "
+                f"pods={q.pods} jobs={q.jobs}")
     if condition == "NetworkIsolated":
         return "default-deny ingress; egress limited to DNS" + (
             ", HTTPS to the internet" if spec.network.allow_internet_egress else "") + (

@@ -1,0 +1,431 @@
+"""DesignPipeline reconciler: admission (fair-share queue) and the stage runner.
+
+Watch events of DesignPipelines and their Jobs put keys into the pipeline work queue; the
+admission loop decides which queued pipelines may start. A reconcile gathers facts from the cache
+(and, when a Job has just finished, its pod's termination message), asks the pure state machine
+in `flow` for a Plan, and carries it out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from . import flow, metrics
+from .kube import ApiError
+from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
+from .render.job import PIPELINE_LABEL, TENANT_LABEL, AgentSettings, render_job
+from .scheduler import AdmissionQueue, TenantQuota, Workload, plan_weight
+from .workqueue import RequeueAfter
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def job_facts(job: dict[str, Any]) -> flow.JobFacts:
+    status = job.get("status") or {}
+    state, reason, message, end = "Running", None, None, None
+    for cond in status.get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        if cond.get("type") == "Complete":
+            state = "Succeeded"
+            end = _parse_time(status.get("completionTime") or cond.get("lastTransitionTime"))
+        elif cond.get("type") == "Failed":
+            state, reason, message = "Failed", cond.get("reason"), cond.get("message")
+            end = _parse_time(cond.get("lastTransitionTime"))
+    return flow.JobFacts(
+        name=job["metadata"]["name"], state=state, reason=reason, message=message,
+        start=_parse_time(status.get("startTime")), end=end,
+    )
+
+
+def classify(status: dict[str, Any]) -> str:
+    if status.get("completionTime"):
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "Succeeded":
+                return "succeeded" if cond.get("status") == "True" else "failed"
+        return "failed"
+    return "running" if status.get("startTime") else "queued"
+
+
+class PipelineReconciler:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.admission = AdmissionQueue()
+        self.admitted: set[str] = set()  # admitted, start not yet recorded in status
+        self.positions: dict[str, int] = {}
+        self.blocked: dict[str, str] = {}
+        self.rejected: dict[str, str] = {}
+        self._by_tenant: dict[str, set[str]] = defaultdict(set)
+        self._tenant_of: dict[str, str] = {}
+        self._wake = asyncio.Event()
+        self._last_refresh = 0.0
+        settings = runtime.settings
+        self.agent = AgentSettings(
+            image=settings.agent_image,
+            image_pull_policy=settings.agent_image_pull_policy,
+            cpu_request=settings.agent_cpu_request,
+            memory_request=settings.agent_memory_request,
+            cpu_limit=settings.agent_cpu_limit,
+            memory_limit=settings.agent_memory_limit,
+            node_selector=settings.agent_node_selector,
+            tolerations=tuple(settings.agent_tolerations),
+            artifacts_url=settings.artifacts_url,
+            ca_bundle_configmap=settings.ca_bundle_configmap,
+        )
+
+    # --- events -------------------------------------------------------------------------------
+
+    def tenant_for_namespace(self, namespace: str) -> str | None:
+        ns = self.rt.store.get("Namespace", namespace)
+        if ns is not None:
+            tenant = (ns["metadata"].get("labels") or {}).get(TENANT_LABEL)
+            if tenant:
+                return str(tenant)
+        prefix = self.rt.settings.namespace_prefix
+        if namespace.startswith(prefix):
+            return namespace[len(prefix):]
+        return None
+
+    def observe(self, obj: dict[str, Any], *, deleted: bool) -> None:
+        meta = obj["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        if deleted:
+            self._forget(key)
+            return
+        tenant = self.tenant_for_namespace(meta["namespace"]) or f"<none:{meta['namespace']}>"
+        previous = self._tenant_of.get(key)
+        if previous != tenant:
+            if previous:
+                self._by_tenant[previous].discard(key)
+            self._by_tenant[tenant].add(key)
+            self._tenant_of[key] = tenant
+        status = obj.get("status") or {}
+        spec = obj.get("spec") or {}
+        if status.get("completionTime"):
+            if self.admission.remove(key):
+                self._wake.set()
+            self.admitted.discard(key)
+            if spec.get("ttlSecondsAfterFinished") is not None or spec.get("cancel"):
+                self.rt.pipeline_queue.add(key)
+            return
+        created = _parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
+        workload = Workload(
+            key=key, tenant=tenant, priority=int(spec.get("priority", 50)),
+            created=created.timestamp(),
+            running=bool(status.get("startTime")) or key in self.admitted,
+        )
+        if self.admission.upsert(workload):
+            self._wake.set()
+        if workload.running or spec.get("cancel") or key in self.rejected:
+            self.rt.pipeline_queue.add(key)
+        elif not status.get("conditions"):
+            self._wake.set()  # the admission loop reconciles new pipelines (admitted or queued)
+
+    def observe_job(self, job: dict[str, Any], *, deleted: bool) -> None:
+        meta = job["metadata"]
+        pipeline = (meta.get("labels") or {}).get(PIPELINE_LABEL)
+        if pipeline:
+            self.rt.pipeline_queue.add(f"{meta['namespace']}/{pipeline}")
+
+    def tenant_changed(self, name: str, *, deleted: bool) -> None:
+        if deleted:
+            self.admission.remove_tenant(name)
+        else:
+            body = self.rt.store.get(TENANT_KIND, name)
+            if body is None:
+                return
+            try:
+                spec = TenantSpec.model_validate(body.get("spec") or {})
+            except ValidationError:
+                return
+            caps = spec.effective_pipelines()
+            quota = TenantQuota(name=name, weight=plan_weight(spec.plan.value),
+                                max_concurrent=caps.max_concurrent, max_queued=caps.max_queued,
+                                suspended=spec.suspended)
+            if not self.admission.set_tenant(quota):
+                return
+        self._wake.set()
+
+    def _forget(self, key: str) -> None:
+        self.admission.remove(key)
+        self.admitted.discard(key)
+        self.rejected.pop(key, None)
+        self.positions.pop(key, None)
+        self.rt.pipeline_queue.discard(key)
+        tenant = self._tenant_of.pop(key, None)
+        if tenant:
+            self._by_tenant[tenant].discard(key)
+            self.rt.tenant_queue.add_after(tenant, 0.5)
+        self._wake.set()
+
+    # --- views ----------------------------------------------------------------------------------
+
+    def counts(self, tenant: str) -> dict[str, int]:
+        counts = {"running": 0, "queued": 0, "succeeded": 0, "failed": 0}
+        store = self.rt.store
+        for key in self._by_tenant.get(tenant, ()):
+            ns, name = key.split("/", 1)
+            body = store.get(PIPELINE_KIND, name, ns)
+            if body is not None:
+                counts[classify(body.get("status") or {})] += 1
+        return counts
+
+    # --- admission loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await asyncio.gather(self._admission_loop(), self._metrics_loop())
+
+    async def _admission_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        refresh = self.rt.settings.queue_position_refresh_seconds
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            decision = self.admission.decide(self.rt.settings.global_max_concurrent)
+            now = time.monotonic()
+            for key in decision.admit:
+                self.admission.mark_running(key, started=time.time())
+                self.admitted.add(key)
+                self.rt.pipeline_queue.add(key)
+            for key, reason in decision.rejected.items():
+                if key not in self.rejected:
+                    self.rejected[key] = reason
+                    self.admission.remove(key)
+                    self.rt.pipeline_queue.add(key)
+            self.positions = dict(decision.positions)
+            self.blocked = dict(decision.blocked)
+            due = now - self._last_refresh >= refresh
+            stale = False
+            store = self.rt.store
+            for key, position in self.positions.items():
+                ns, name = key.split("/", 1)
+                body = store.get(PIPELINE_KIND, name, ns)
+                if body is None:
+                    continue
+                status = body.get("status") or {}
+                if not status.get("conditions"):
+                    self.rt.pipeline_queue.add(key)
+                elif status.get("queuePosition") != position:
+                    if due:
+                        self.rt.pipeline_queue.add(key)
+                    else:
+                        stale = True
+            if due:
+                self._last_refresh = now
+            if stale:
+                loop.call_later(refresh, self._wake.set)
+
+    async def _metrics_loop(self) -> None:
+        while True:
+            states: Counter[tuple[str, str]] = Counter()
+            for tenant, keys in list(self._by_tenant.items()):
+                for key in list(keys):
+                    ns, name = key.split("/", 1)
+                    body = self.rt.store.get(PIPELINE_KIND, name, ns)
+                    if body is not None:
+                        states[(tenant, classify(body.get("status") or {}))] += 1
+            metrics.PIPELINES.clear()
+            metrics.QUEUE_DEPTH.clear()
+            for (tenant, state), n in states.items():
+                metrics.PIPELINES.labels(tenant, state).set(n)
+                if state == "queued":
+                    metrics.QUEUE_DEPTH.labels(tenant).set(n)
+            await asyncio.sleep(2)
+
+    # --- reconcile ------------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> float | None:
+        rt = self.rt
+        ns, name = key.split("/", 1)
+        body = rt.store.get(PIPELINE_KIND, name, ns)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None  # owner references delete the Jobs
+        meta = body["metadata"]
+        generation = meta.get("generation")
+        status = body.get("status") or {}
+        now = datetime.now(UTC)
+        try:
+            spec = DesignPipelineSpec.model_validate(body.get("spec") or {})
+        except ValidationError as err:
+            return await self._invalid(body, str(err).replace("\n", " ")[:500], generation, now)
+        tenant = self.tenant_for_namespace(ns)
+        tenant_body = rt.store.get(TENANT_KIND, tenant) if tenant else None
+        tenant_spec = TenantSpec.model_validate((tenant_body or {}).get("spec") or {})
+
+        jobs = await self._job_facts(body, status)
+        started = bool(status.get("startTime"))
+        admission = flow.Admission(
+            admitted=started or key in self.admitted,
+            position=self.positions.get(key),
+            blocked=self.blocked.get(key) if tenant_body is not None else (
+                f"namespace {ns} does not belong to a Tenant"),
+            rejected=self.rejected.get(key),
+        )
+        created = _parse_time(meta.get("creationTimestamp")) or now
+        p = flow.plan(name=name, spec=spec, status=status, generation=generation,
+                      created=created, jobs=jobs, admission=admission, now=now)
+
+        for job in p.delete_jobs:
+            await rt.kube.delete("Job", job, ns, propagation="Background")
+        create_error: str | None = None
+        if p.create_job is not None:
+            stage, attempt = p.create_job
+            create_error = await self._create_job(body, spec, tenant or "", tenant_spec, stage,
+                                                  attempt)
+            if create_error:
+                for entry in p.status["stages"]:
+                    if entry["name"] == stage:
+                        entry["message"] = create_error
+        if p.started:
+            metrics.QUEUE_WAIT.observe(max((now - created).total_seconds(), 0.0))
+        for stage, outcome, seconds, _job in p.stage_finished:
+            metrics.STAGE_DURATION.labels(stage, outcome).observe(seconds)
+        await self._write_status(body, status, p.status)
+        for type_, reason, message in p.events:
+            await rt.kube.event(body, type_=type_, reason=reason, message=message)
+        if p.stage_finished:
+            self._record_usage(tenant or "", p.stage_finished)
+        if p.finished:
+            begun = _parse_time(p.status.get("startTime")) or created
+            metrics.PIPELINE_DURATION.labels(p.finished).observe(
+                max((now - begun).total_seconds(), 0.0))
+            self.admission.remove(key)
+            self.admitted.discard(key)
+            self.rejected.pop(key, None)
+            self._wake.set()
+        if p.started or p.finished:
+            rt.tenant_queue.add_after(tenant or "", 1.0)
+        if p.delete_pipeline:
+            await rt.kube.delete(PIPELINE_KIND, name, ns, uid=meta.get("uid"))
+            return None
+        if create_error:
+            raise RequeueAfter(5.0)
+        return p.requeue_after
+
+    async def _job_facts(self, body: dict[str, Any], status: dict[str, Any]
+                         ) -> dict[str, flow.JobFacts]:
+        rt = self.rt
+        meta = body["metadata"]
+        ns = meta["namespace"]
+        cached = {j["metadata"]["name"]: j
+                  for j in rt.store.by_label("Job", PIPELINE_LABEL, meta["name"])
+                  if j["metadata"]["namespace"] == ns}
+        facts: dict[str, flow.JobFacts] = {}
+        for entry in status.get("stages") or []:
+            jname = entry.get("job")
+            if not jname or entry.get("state") not in ("Running", "Pending"):
+                continue
+            job = cached.get(jname)
+            if job is None:  # not in the cache (yet): ask the API before deciding it is gone
+                job = await rt.kube.get_or_none("Job", jname, ns)
+                if job is None:
+                    facts[jname] = flow.JobFacts(name=jname, state="Missing")
+                    continue
+                job.setdefault("kind", "Job")
+                rt.store.upsert("Job", job)
+            fact = job_facts(job)
+            if fact.state != "Running" and entry.get("state") == "Running":
+                fact = flow.JobFacts(**{**fact.__dict__, "result": await self._result(ns, jname)})
+            facts[jname] = fact
+        return facts
+
+    async def _result(self, ns: str, job: str) -> dict[str, Any] | None:
+        """The agent's result: the termination message of the Job's (last) pod."""
+        pods = await self.rt.kube.list("Pod", ns, label_selector=f"job-name={job}")
+        pods.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
+        for pod in reversed(pods):
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                term = (cs.get("state") or {}).get("terminated") or {}
+                result = flow.parse_result(term.get("message"))
+                if result is not None:
+                    return result
+                if term.get("message"):
+                    return {"outcome": "Failed", "message": term["message"][-500:]}
+        return None
+
+    async def _create_job(self, body: dict[str, Any], spec: DesignPipelineSpec, tenant: str,
+                          tenant_spec: TenantSpec, stage: str, attempt: int) -> str | None:
+        job = render_job(pipeline=body, spec=spec, tenant=tenant, tenant_spec=tenant_spec,
+                         stage=stage, attempt=attempt, agent=self.agent)
+        try:
+            created = await self.rt.kube.create(job)
+        except ApiError as err:
+            if err.conflict:  # created before a restart: the same attempt, never a second Job
+                return None
+            log.warning("cannot create Job %s/%s: %s", job["metadata"]["namespace"],
+                        job["metadata"]["name"], err.message)
+            await self.rt.kube.event(body, type_="Warning", reason="JobCreateFailed",
+                                     message=f"{job['metadata']['name']}: {err.message}")
+            return f"cannot create Job {job['metadata']['name']}: {err.message}"[:500]
+        metrics.JOBS_CREATED.labels(stage).inc()
+        created.setdefault("kind", "Job")
+        self.rt.store.upsert("Job", created)
+        return None
+
+    async def _write_status(self, body: dict[str, Any], old: dict[str, Any],
+                            new: dict[str, Any]) -> None:
+        if _same_status(old, new):
+            return
+        meta = body["metadata"]
+        patch = dict(new)
+        for field in ("currentStage", "queuePosition"):  # null removes a field in merge patch
+            patch.setdefault(field, None)
+        result = await self.rt.kube.patch_status(PIPELINE_KIND, meta["name"], meta["namespace"],
+                                                 patch)
+        result.setdefault("kind", PIPELINE_KIND)
+        self.rt.store.upsert(PIPELINE_KIND, result)
+
+    async def _invalid(self, body: dict[str, Any], message: str, generation: int | None,
+                       now: datetime) -> None:
+        status = dict(body.get("status") or {})
+        if status.get("completionTime"):
+            return None
+        from .model import set_condition
+
+        conds = set_condition(status.get("conditions") or [], "Succeeded", "False", "InvalidSpec",
+                              message, generation, now)
+        new = {**status, "conditions": [c.to_dict() for c in conds],
+               "completionTime": flow.ts(now), "observedGeneration": generation}
+        await self._write_status(body, status, new)
+        await self.rt.kube.event(body, type_="Warning", reason="InvalidSpec", message=message)
+        return None
+
+    def _record_usage(self, tenant: str,
+                      finished: list[tuple[str, str, float, flow.JobFacts]]) -> None:
+        for _stage, _outcome, _seconds, job in finished:
+            usage = (job.result or {}).get("usage") or {}
+            tin, tout = int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
+            usd = float(usage.get("usd") or 0.0)
+            if tin:
+                metrics.LLM_TOKENS.labels(tenant, "input").inc(tin)
+            if tout:
+                metrics.LLM_TOKENS.labels(tenant, "output").inc(tout)
+            if usd:
+                metrics.LLM_COST.labels(tenant).inc(usd)
+
+
+def _same_status(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    def norm(status: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in status.items() if v is not None}
+        out["conditions"] = sorted(
+            ({k: v for k, v in c.items() if k != "lastTransitionTime"}
+             for c in status.get("conditions") or []), key=lambda c: str(c.get("type")))
+        return out
+
+    return norm(old) == norm(new)
