@@ -31,9 +31,9 @@ DEV_DEPENDENCIES = {
     "@testing-library/react": "16.3.0",
     "@testing-library/dom": "10.4.1",
     "@testing-library/jest-dom": "6.8.0",
-    "storybook": "8.6.14",
-    "@storybook/react": "8.6.14",
-    "@storybook/react-vite": "8.6.14",
+    "storybook": "9.1.10",
+    "@storybook/react": "9.1.10",
+    "@storybook/react-vite": "9.1.10",
 }
 
 
@@ -185,6 +185,7 @@ UI_FILES = {"button": UI_BUTTON, "input": UI_INPUT, "card": UI_CARD, "badge": UI
 VITEST_CONFIG = """import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  cacheDir: ".vite",
   esbuild: { jsx: "automatic" },
   test: {
     environment: "jsdom",
@@ -264,7 +265,7 @@ const preview = { parameters: { layout: "centered" } };
 export default preview;
 """
 
-GITIGNORE = "node_modules/\n.next/\nout/\nstorybook-static/\n*.tsbuildinfo\n"
+GITIGNORE = "node_modules/\n.vite/\n.next/\nout/\nstorybook-static/\n*.tsbuildinfo\n"
 
 
 def tailwind_config(extend: dict[str, Any]) -> str:
@@ -286,7 +287,7 @@ def stories(comp: GeneratedComponent) -> str:
     m = comp.manifest
     ident = m.ident
     lines = [
-        'import type { Meta, StoryObj } from "@storybook/react";',
+        'import type { Meta, StoryObj } from "@storybook/react-vite";',
         f'import {{ {ident} }} from "./{ident}";',
         "",
         "const meta = {",

@@ -135,6 +135,15 @@ def _set_path(tree: dict[str, Any], path: list[str], token: dict[str, Any]) -> N
     cur[path[-1]] = token
 
 
+def _has_path(tree: dict[str, Any], path: list[str]) -> bool:
+    cur: Any = tree
+    for p in path:
+        if not isinstance(cur, dict) or p not in cur:
+            return False
+        cur = cur[p]
+    return True
+
+
 def _style_path(name: str) -> list[str]:
     parts = [slug(p) for p in name.split("/") if p.strip()]
     return parts or ["token"]
@@ -161,7 +170,12 @@ def extract_tokens(spec: DesignSpec) -> TokenSet:
         if style_id:
             ext["styleId"] = style_id
         token["$extensions"] = {EXT: ext}
-        _set_path(dtcg, [group, *name_path], token)
+        path = [group, *name_path]
+        n = 2
+        while _has_path(dtcg, path):
+            path = [group, *name_path[:-1], f"{name_path[-1]}-{n}"]
+            n += 1
+        _set_path(dtcg, path, token)
         ts.count += 1
         return tw
 

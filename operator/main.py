@@ -9,6 +9,7 @@ import logging
 import kopf
 
 from . import handlers, logs, metrics
+from .diff import needs_apply, with_hash
 from .kube import ApiError, Kube
 from .render import cluster as render_cluster
 from .runtime import Runtime
@@ -33,9 +34,11 @@ def kopf_settings() -> kopf.OperatorSettings:
 
 async def ensure_cluster_objects(kube: Kube) -> None:
     """Cluster-scoped objects the Tenants rely on (the chart installs the same ones)."""
-    for obj in (render_cluster.tenant_owner_clusterrole(),):
+    for obj in (with_hash(render_cluster.tenant_owner_clusterrole()),):
         try:
-            await kube.apply(obj)
+            live = await kube.get_or_none(obj["kind"], obj["metadata"]["name"])
+            if needs_apply(obj, live):
+                await kube.apply(obj)
         except ApiError as err:
             # Without RBAC to manage ClusterRoles (chart-installed), use what the chart made.
             log.warning("could not apply %s %s: %s", obj["kind"], obj["metadata"]["name"], err)

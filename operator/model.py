@@ -221,6 +221,14 @@ class _Model(BaseModel):
         """JSON-ready dict with the API's field names; unset (None) fields are left out."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
+    def to_merge_patch(self) -> dict[str, Any]:
+        """Like ``to_dict`` but unset top-level fields are null, so a merge patch removes them.
+
+        For replacing a whole status: ``{"status": status.to_merge_patch()}``.
+        """
+        unset = {field.alias or name: None for name, field in type(self).model_fields.items()}
+        return {**unset, **self.to_dict()}
+
 
 # --- plan defaults ---------------------------------------------------------------------------
 
@@ -558,7 +566,8 @@ class Tenant(_Model):
             status=TenantStatus.model_validate(body.get("status") or {}),
         )
 
-    def namespace(self, prefix: str = DEFAULT_NAMESPACE_PREFIX) -> str:
+    def namespace_name(self, prefix: str = DEFAULT_NAMESPACE_PREFIX) -> str:
+        """Name of the tenant's namespace."""
         return namespace_for(self.name, prefix)
 
 

@@ -13,7 +13,7 @@ from .kube import Kube
 from .model import PIPELINE_KIND, TENANT_KIND
 from .render.common import RenderSettings
 from .settings import Settings
-from .store import Store
+from .cache import Store
 from .tenants import CHILD_KINDS, TENANT_LABEL, TenantReconciler
 from .workqueue import WorkQueue, run_workers
 

@@ -78,7 +78,7 @@ class TenantReconciler:
             await rt.kube.event(body, type_="Warning", reason="InvalidSpec", message=_short(err))
             return None
 
-        namespace = tenant.namespace(rt.settings.namespace_prefix)
+        namespace = rt.render_settings.namespace_for(name)
         problems = checks.semantic_problems(tenant.spec, rt.render_settings)
         owner = owner_reference(body)
         desired = [

@@ -25,7 +25,8 @@ def tenant_owner_clusterrole() -> Obj:
             {
                 "apiGroups": [GROUP],
                 "resources": [PIPELINE_PLURAL],
-                "verbs": [*_READ, "create", "delete"],
+                # patch/update so that owners can set spec.cancel
+                "verbs": [*_READ, "create", "patch", "update", "delete"],
             },
             {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": list(_READ)},
             {"apiGroups": [""], "resources": ["pods"], "verbs": list(_READ)},

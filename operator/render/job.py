@@ -16,8 +16,12 @@ PIPELINE_LABEL = "pffigma.dev/pipeline"
 STAGE_LABEL = "pffigma.dev/stage"
 ATTEMPT_LABEL = "pffigma.dev/attempt"
 CONFIG_ANNOTATION = "pffigma.dev/config"
-RESERVED_LABEL_PREFIXES = ("app.kubernetes.io/", "batch.kubernetes.io/", "controller-uid",
-                           "job-name")
+RESERVED_LABEL_PREFIXES = (
+    "app.kubernetes.io/",
+    "batch.kubernetes.io/",
+    "controller-uid",
+    "job-name",
+)
 OUR_LABELS = (MANAGED_BY, TENANT_LABEL, PIPELINE_LABEL, STAGE_LABEL, ATTEMPT_LABEL)
 
 AGENT_UID = 10001
@@ -61,8 +65,15 @@ def _min_quantity(a: str, b: str | None) -> str:
 
 
 def agent_config(
-    *, tenant: str, namespace: str, pipeline: str, uid: str, stage: str, attempt: int,
-    spec: DesignPipelineSpec, tenant_spec: TenantSpec,
+    *,
+    tenant: str,
+    namespace: str,
+    pipeline: str,
+    uid: str,
+    stage: str,
+    attempt: int,
+    spec: DesignPipelineSpec,
+    tenant_spec: TenantSpec,
 ) -> dict[str, Any]:
     """The agent's configuration file (docs/contracts.md). Never contains secrets."""
     llm = spec.effective_llm(tenant_spec)
@@ -76,8 +87,12 @@ def agent_config(
         "source": spec.source.to_dict(),
         "target": spec.target.to_dict(),
         "featureFlags": dict(sorted(tenant_spec.feature_flags.items())),
-        "llm": {"enabled": llm.enabled, "model": llm.model, "maxTokens": llm.max_tokens,
-                "maxCostUSD": llm.max_cost_usd},
+        "llm": {
+            "enabled": llm.enabled,
+            "model": llm.model,
+            "maxTokens": llm.max_tokens,
+            "maxCostUSD": llm.max_cost_usd,
+        },
     }
     if spec.git is not None:
         config["git"] = {"url": spec.git.url, "branch": spec.git.branch_for(pipeline)}
@@ -97,10 +112,19 @@ def render_job(
     meta = pipeline["metadata"]
     name, namespace, uid = meta["name"], meta["namespace"], meta["uid"]
     jname = job_name(name, stage, attempt)
-    config = agent_config(tenant=tenant, namespace=namespace, pipeline=name, uid=uid, stage=stage,
-                          attempt=attempt, spec=spec, tenant_spec=tenant_spec)
+    config = agent_config(
+        tenant=tenant,
+        namespace=namespace,
+        pipeline=name,
+        uid=uid,
+        stage=stage,
+        attempt=attempt,
+        spec=spec,
+        tenant_spec=tenant_spec,
+    )
     user_labels = {
-        k: v for k, v in (meta.get("labels") or {}).items()
+        k: v
+        for k, v in (meta.get("labels") or {}).items()
         if k not in OUR_LABELS and not k.startswith(RESERVED_LABEL_PREFIXES)
     }
     labels = {
@@ -115,10 +139,14 @@ def render_job(
     }
     limits = tenant_spec.effective_limits()
     resources = {
-        "requests": {"cpu": _min_quantity(agent.cpu_request, limits.max_cpu),
-                     "memory": _min_quantity(agent.memory_request, limits.max_memory)},
-        "limits": {"cpu": _min_quantity(agent.cpu_limit, limits.max_cpu),
-                   "memory": _min_quantity(agent.memory_limit, limits.max_memory)},
+        "requests": {
+            "cpu": _min_quantity(agent.cpu_request, limits.max_cpu),
+            "memory": _min_quantity(agent.memory_request, limits.max_memory),
+        },
+        "limits": {
+            "cpu": _min_quantity(agent.cpu_limit, limits.max_cpu),
+            "memory": _min_quantity(agent.memory_limit, limits.max_memory),
+        },
     }
     env: list[dict[str, Any]] = [
         {"name": "PF_STAGE", "value": stage},
@@ -132,10 +160,17 @@ def render_job(
     volumes: list[dict[str, Any]] = [
         {"name": "work", "emptyDir": {"sizeLimit": "2Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
-        {"name": "config", "downwardAPI": {"items": [{
-            "path": "config.json",
-            "fieldRef": {"fieldPath": f"metadata.annotations['{CONFIG_ANNOTATION}']"},
-        }]}},
+        {
+            "name": "config",
+            "downwardAPI": {
+                "items": [
+                    {
+                        "path": "config.json",
+                        "fieldRef": {"fieldPath": f"metadata.annotations['{CONFIG_ANNOTATION}']"},
+                    }
+                ]
+            },
+        },
     ]
     mounts: list[dict[str, Any]] = [
         {"name": "work", "mountPath": WORK_DIR},
@@ -144,33 +179,54 @@ def render_job(
     ]
     source = spec.source
     if source.config_map_ref is not None:
-        volumes.append({"name": "source", "configMap": {
-            "name": source.config_map_ref.name,
-            "items": [{"key": source.config_map_ref.key, "path": "figma.json"}],
-        }})
+        volumes.append(
+            {
+                "name": "source",
+                "configMap": {
+                    "name": source.config_map_ref.name,
+                    "items": [{"key": source.config_map_ref.key, "path": "figma.json"}],
+                },
+            }
+        )
         mounts.append({"name": "source", "mountPath": SOURCE_DIR, "readOnly": True})
         env.append({"name": "PF_SOURCE_FILE", "value": f"{SOURCE_DIR}/figma.json"})
     elif tenant_spec.figma is not None and tenant_spec.figma.token_secret_ref is not None:
         ref = tenant_spec.figma.token_secret_ref
-        env.append({"name": "FIGMA_TOKEN", "valueFrom": {"secretKeyRef": {
-            "name": ref.name, "key": ref.key}}})
+        env.append(
+            {
+                "name": "FIGMA_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+            }
+        )
     llm = spec.effective_llm(tenant_spec)
     if llm.enabled and tenant_spec.llm.api_key_secret_ref is not None:
         ref = tenant_spec.llm.api_key_secret_ref
-        env.append({"name": "ANTHROPIC_API_KEY", "valueFrom": {"secretKeyRef": {
-            "name": ref.name, "key": ref.key, "optional": True}}})
+        env.append(
+            {
+                "name": "ANTHROPIC_API_KEY",
+                "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key, "optional": True}},
+            }
+        )
     if stage == "deploy" and spec.git is not None and spec.git.secret_ref is not None:
         volumes.append({"name": "git", "secret": {"secretName": spec.git.secret_ref.name}})
         mounts.append({"name": "git", "mountPath": GIT_DIR, "readOnly": True})
         env.append({"name": "PF_GIT_CREDENTIALS_DIR", "value": GIT_DIR})
     if agent.ca_bundle_configmap:
-        volumes.append({"name": "ca", "configMap": {"name": agent.ca_bundle_configmap,
-                                                     "optional": True}})
+        volumes.append(
+            {"name": "ca", "configMap": {"name": agent.ca_bundle_configmap, "optional": True}}
+        )
         mounts.append({"name": "ca", "mountPath": CA_DIR, "readOnly": True})
         bundle = f"{CA_DIR}/ca.crt"
-        env += [{"name": n, "value": bundle} for n in
-                ("SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "PIP_CERT", "REQUESTS_CA_BUNDLE",
-                 "npm_config_cafile")]
+        env += [
+            {"name": n, "value": bundle}
+            for n in (
+                "SSL_CERT_FILE",
+                "NODE_EXTRA_CA_CERTS",
+                "PIP_CERT",
+                "REQUESTS_CA_BUNDLE",
+                "npm_config_cafile",
+            )
+        ]
 
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
@@ -184,24 +240,26 @@ def render_job(
             "fsGroup": AGENT_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [{
-            "name": "agent",
-            "image": agent.image,
-            "imagePullPolicy": agent.image_pull_policy,
-            "command": ["python", "-m", "pf_agents", stage],
-            "env": env,
-            "resources": resources,
-            "volumeMounts": mounts,
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "runAsNonRoot": True,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-        }],
+        "containers": [
+            {
+                "name": "agent",
+                "image": agent.image,
+                "imagePullPolicy": agent.image_pull_policy,
+                "command": ["python", "-m", "pf_agents", stage],
+                "env": env,
+                "resources": resources,
+                "volumeMounts": mounts,
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+            }
+        ],
         "volumes": volumes,
     }
     if agent.node_selector:
@@ -215,10 +273,16 @@ def render_job(
             "name": jname,
             "namespace": namespace,
             "labels": labels,
-            "ownerReferences": [{
-                "apiVersion": API_VERSION, "kind": PIPELINE_KIND, "name": name, "uid": uid,
-                "controller": True, "blockOwnerDeletion": True,
-            }],
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": PIPELINE_KIND,
+                    "name": name,
+                    "uid": uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
         },
         "spec": {
             "backoffLimit": 0,  # the operator retries stages itself: one Job per attempt

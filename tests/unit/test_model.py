@@ -6,7 +6,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -91,7 +91,7 @@ def test_tenant_from_example() -> None:
     tenant = Tenant.from_body(example("tenant-acme.yaml", "Tenant"))
     spec = tenant.spec
     assert tenant.name == "acme"
-    assert tenant.namespace() == "tenant-acme"
+    assert tenant.namespace_name() == "tenant-acme"
     assert spec.plan is Plan.PRO
     assert spec.display_name == "ACME Corporation"
     assert [o.kind for o in spec.owners] == [
@@ -108,14 +108,14 @@ def test_tenant_from_example() -> None:
 
 
 def test_tenant_from_kopf_body() -> None:
-    raw = {
+    raw: dict[str, Any] = {
         "apiVersion": "pffigma.dev/v1alpha1",
         "kind": "Tenant",
         "metadata": {"name": "beta", "uid": "u-1", "generation": 4},
         "spec": {"plan": "enterprise", "somethingNew": 1},
         "status": {"namespace": "tenant-beta", "pipelines": {"running": 2}},
     }
-    tenant = Tenant.from_body(kopf.Body(raw))
+    tenant = Tenant.from_body(kopf.Body(cast(kopf.RawBody, raw)))
     assert (tenant.name, tenant.uid, tenant.generation) == ("beta", "u-1", 4)
     assert tenant.spec.plan is Plan.ENTERPRISE
     assert tenant.status.namespace == "tenant-beta"
@@ -333,7 +333,7 @@ def test_tenant_can_veto_the_llm() -> None:
 
 
 def test_pipeline_status_parses_and_serialises() -> None:
-    raw = {
+    raw: dict[str, Any] = {
         "observedGeneration": 2,
         "currentStage": "generate",
         "startTime": "2025-01-02T03:04:05Z",
@@ -365,6 +365,16 @@ def test_pipeline_status_parses_and_serialises() -> None:
     assert dumped["startTime"] == "2025-01-02T03:04:05Z"
     assert dumped["stages"][0] == raw["stages"][0]
     assert dumped["conditions"] == raw["conditions"][:1]
+
+
+def test_merge_patch_clears_unset_fields() -> None:
+    status = DesignPipelineStatus(current_stage="test", cost=Cost(usd=1.5))
+    patch = status.to_merge_patch()
+    assert patch["currentStage"] == "test"
+    assert patch["cost"] == {"inputTokens": 0, "outputTokens": 0, "usd": 1.5}
+    assert patch["queuePosition"] is None
+    assert patch["startTime"] is None
+    assert patch["conditions"] == []
 
 
 def test_cost_adds_up() -> None:

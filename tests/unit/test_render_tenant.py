@@ -88,7 +88,7 @@ def test_no_secrets_are_rendered() -> None:
 
 
 def test_deterministic() -> None:
-    spec = {
+    spec: dict[str, Any] = {
         "owners": [{"kind": "User", "name": f"u{i}"} for i in range(5)],
         "network": {
             "allowEgress": [

@@ -1,0 +1,169 @@
+"""Command line: ``python -m pf_agents <stage>`` (one stage, in a pod) and the local runner
+``pf-figma run --figma-json FILE --out DIR`` (all stages back to back, no cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .artifacts import FileArtifactStore, open_store
+from .config import PipelineConfig, load_config
+from .errors import StageError
+from .result import StageResult, redact
+from .stages import PROJECT, STAGES, StageEnv, run_stage, unpack_files, write_tree
+
+log = logging.getLogger("pf_agents")
+DEFAULT_RESULT_FILE = "/dev/termination-log"
+LOCAL_STAGES = ("analyze", "generate", "test", "qa")
+
+
+class _RedactFilter(logging.Filter):
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = ()
+        return True
+
+
+def _secrets() -> tuple[str, ...]:
+    vals = [os.environ.get("FIGMA_TOKEN"), os.environ.get("ANTHROPIC_API_KEY")]
+    cred = os.environ.get("PF_GIT_CREDENTIALS_DIR")
+    if cred:
+        for name in ("password", "username"):
+            try:
+                vals.append((Path(cred) / name).read_text().strip())
+            except OSError:
+                pass
+    return tuple(v for v in vals if v and len(v) >= 4)
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.StreamHandler) for h in root.handlers):
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        h.addFilter(_RedactFilter(_secrets()))
+        root.addHandler(h)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("httpx", "httpx2", "anthropic", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def write_result(res: StageResult, path: str | None) -> str:
+    text = res.to_json(_secrets())
+    target = path or os.environ.get("PF_RESULT_FILE") or DEFAULT_RESULT_FILE
+    try:
+        with open(target, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        log.warning("cannot write the result to %s: %s", target, exc.strerror)
+    print(text, flush=True)
+    return text
+
+
+def agent_main(argv: list[str]) -> int:
+    """``python -m pf_agents <stage>``: run one stage of a pipeline (see docs/contracts.md)."""
+    p = argparse.ArgumentParser(prog="pf-figma agent", description="Run one pipeline stage.")
+    p.add_argument("stage", choices=STAGES)
+    p.add_argument("--result-file", default=None, help="default: $PF_RESULT_FILE or "
+                   f"{DEFAULT_RESULT_FILE}")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    _setup_logging(args.verbose)
+    res = StageResult(stage=args.stage)
+    try:
+        cfg = load_config()
+        url = os.environ.get("PF_ARTIFACTS")
+        if not url:
+            raise StageError("ArtifactStoreMissing", "PF_ARTIFACTS is not set")
+        store = open_store(url)
+        env = StageEnv.from_environ(store)
+        res = run_stage(args.stage, cfg, env)
+    except StageError as exc:
+        res.outcome, res.reason, res.message = "Failed", exc.reason, exc.message
+    except Exception as exc:  # last resort: still a result, not only a traceback
+        log.exception("agent crashed")
+        res.outcome, res.reason, res.message = "Failed", "InternalError", \
+            f"{type(exc).__name__}: {exc}"
+    if res.outcome != "Succeeded":
+        print(f"pf-figma {args.stage} failed: {res.reason}: "
+              f"{redact(res.message, _secrets())}", file=sys.stderr)
+    write_result(res, args.result_file)
+    return 0 if res.outcome == "Succeeded" else 1
+
+
+def local_main(argv: list[str]) -> int:
+    """``pf-figma run --figma-json FILE --out DIR [--stages ...] [--llm]``."""
+    p = argparse.ArgumentParser(prog="pf-figma run",
+                                description="Run the agent stages locally, without a cluster.")
+    p.add_argument("command", nargs="?", default="run", choices=["run"])
+    p.add_argument("--figma-json", required=True, help="stored Figma REST API response")
+    p.add_argument("--out", required=True, help="directory for the generated project")
+    p.add_argument("--stages", default=",".join(LOCAL_STAGES),
+                   help="comma separated, from: " + ",".join(STAGES))
+    p.add_argument("--llm", action="store_true",
+                   help="refine with Claude (needs ANTHROPIC_API_KEY)")
+    p.add_argument("--config", default=None, help="optional pipeline configuration JSON")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = p.parse_args(argv)
+    _setup_logging(False)
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        print(f"pf-figma run: unknown stage(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        cfg = load_config(args.config) if args.config else PipelineConfig()
+    except StageError as exc:
+        print(f"pf-figma run: {exc}", file=sys.stderr)
+        return 2
+    store = FileArtifactStore(out / ".pf-figma" / "artifacts")
+    env = StageEnv(
+        store=store, workdir=Path(tempfile.mkdtemp(prefix="pf-figma-")),
+        source_file=args.figma_json,
+        anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY") or None,
+        git_credentials_dir=os.environ.get("PF_GIT_CREDENTIALS_DIR") or None,
+        llm_override=True if args.llm else None, qa_project_dir=out,
+    )
+    results = []
+    ok = True
+    for stage in stages:
+        res = run_stage(stage, cfg, env)
+        results.append(json.loads(res.to_json(_secrets())))
+        if not args.quiet:
+            mark = "ok " if res.outcome == "Succeeded" else "FAIL"
+            print(f"[{mark}] {stage:<8} {res.seconds:6.2f}s  {redact(res.message, _secrets())}",
+                  flush=True)
+        if stage in ("generate", "test") and res.outcome == "Succeeded":
+            project = next(a for a in res.artifacts if a.name == PROJECT)
+            write_tree(out, unpack_files(store.get(project.uri)))
+        if res.outcome != "Succeeded":
+            ok = False
+            if res.reason not in ("TypeCheckFailed", "TestsFailed"):
+                break
+    (out / ".pf-figma" / "results.json").write_text(json.dumps(results, indent=1))
+    for r in results:
+        if r["stage"] == "qa":
+            for a in r["artifacts"]:
+                if a["name"] == "qa-report.json":
+                    (out / "qa-report.json").write_bytes(store.get(a["uri"]))
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":
+        return local_main(argv[1:])
+    if argv and argv[0] == "agent":
+        argv = argv[1:]
+    return agent_main(argv)
