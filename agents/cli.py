@@ -127,6 +127,7 @@ def local_main(argv: list[str]) -> int:
     except StageError as exc:
         print(f"pf-figma run: {exc}", file=sys.stderr)
         return 2
+    (out / ".pf-figma").mkdir(exist_ok=True)
     store = FileArtifactStore(out / ".pf-figma" / "artifacts")
     env = StageEnv(
         store=store, workdir=Path(tempfile.mkdtemp(prefix="pf-figma-")),
@@ -142,8 +143,9 @@ def local_main(argv: list[str]) -> int:
         results.append(json.loads(res.to_json(_secrets())))
         if not args.quiet:
             mark = "ok " if res.outcome == "Succeeded" else "FAIL"
-            print(f"[{mark}] {stage:<8} {res.seconds:6.2f}s  {redact(res.message, _secrets())}",
-                  flush=True)
+            why = "" if res.outcome == "Succeeded" else f"{res.reason}: "
+            print(f"[{mark}] {stage:<8} {res.seconds:6.2f}s  "
+                  f"{why}{redact(res.message, _secrets())}", flush=True)
         if stage in ("generate", "test") and res.outcome == "Succeeded":
             project = next(a for a in res.artifacts if a.name == PROJECT)
             write_tree(out, unpack_files(store.get(project.uri)))

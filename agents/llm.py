@@ -15,6 +15,7 @@ import logging
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,8 @@ def typecheck_files(files: dict[str, str], modules: Path, workdir: Path) -> set[
 
 def refine_project(files: dict[str, str], manifests: list[ComponentManifest], spec: DesignSpec,
                    cfg: LLM, api_key: str, *, http_client: Any = None,
-                   workdir: Path | None = None, max_retries: int = 3) -> RefineOutcome:
+                   workdir: Path | None = None, max_retries: int = 3,
+                   typecheck: bool = True) -> RefineOutcome:
     """Refine components in place in ``files``; returns usage and what happened."""
     out = RefineOutcome()
     kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries, "timeout": 120.0}
@@ -187,6 +189,7 @@ def refine_project(files: dict[str, str], manifests: list[ComponentManifest], sp
     ]
     system_tokens = int((len(SYSTEM) + len(brief)) / CHARS_PER_TOKEN)
     originals: dict[str, str] = {}
+    largest_call = 0
     for m in manifests:
         path = m.file
         source = files.get(path)
@@ -196,7 +199,9 @@ def refine_project(files: dict[str, str], manifests: list[ComponentManifest], sp
         est_in = system_tokens + int(len(user) / CHARS_PER_TOKEN)
         out_budget = min(MAX_OUTPUT_TOKENS, int(len(source) / 2.5) + 1024)
         used = out.input_tokens + out.output_tokens
-        if used + est_in + out_budget > cfg.maxTokens:
+        # the estimate is a lower bound; the largest call seen so far is a better guess
+        est_total = max(est_in + out_budget, largest_call)
+        if used + est_total > cfg.maxTokens:
             out.stopped = "maxTokens"
             break
         p_in, p_out, p_cw, _ = price_for(cfg.model)
@@ -205,10 +210,13 @@ def refine_project(files: dict[str, str], manifests: list[ComponentManifest], sp
             out.stopped = "maxCostUSD"
             break
         try:
-            resp = client.messages.create(
-                model=cfg.model, max_tokens=out_budget, system=system,  # type: ignore[arg-type]
-                messages=[{"role": "user", "content": user}],
-            )
+            with warnings.catch_warnings():  # model deprecation notices are not our failure
+                warnings.simplefilter("ignore", DeprecationWarning)
+                resp = client.messages.create(
+                    model=cfg.model, max_tokens=out_budget,
+                    system=system,  # type: ignore[arg-type]
+                    messages=[{"role": "user", "content": user}],
+                )
         except anthropic.APIStatusError as exc:
             out.stopped = f"api error {exc.status_code}"
             log.warning("Claude refinement stopped: HTTP %s", exc.status_code)
@@ -222,6 +230,7 @@ def refine_project(files: dict[str, str], manifests: list[ComponentManifest], sp
         out.input_tokens += (u.input_tokens or 0) + (u.cache_creation_input_tokens or 0) + \
             (u.cache_read_input_tokens or 0)
         out.output_tokens += u.output_tokens or 0
+        largest_call = max(largest_call, out.input_tokens + out.output_tokens - used)
         out.usd += cost_usd(cfg.model, u)
         text = "".join(getattr(b, "text", "") for b in resp.content)
         code = extract_code(text)
@@ -238,7 +247,7 @@ def refine_project(files: dict[str, str], manifests: list[ComponentManifest], sp
         originals[path] = source
         files[path] = code
         out.refined.append(m.ident)
-    if originals:
+    if originals and typecheck:
         modules = _tsc_available_modules()
         if modules is not None:
             bad = typecheck_files(files, modules, workdir or Path(tempfile.gettempdir()))

@@ -68,6 +68,7 @@ class StageResult:
         if len(msg) > MAX_MESSAGE:
             msg = msg[: MAX_MESSAGE - 3] + "..."
         d["message"] = msg
+        d["summary"] = {k: _small(v) for k, v in d["summary"].items()}
         out = _dump(d)
         arts: list[dict[str, Any]] = d["artifacts"]
         while len(out.encode()) > MAX_BYTES and arts:
@@ -87,6 +88,18 @@ class StageResult:
             d["message"] = d["message"][:100]
             out = _dump(d)
         return out
+
+
+def _small(v: Any) -> Any:
+    """Keep summary values small: long strings cut, long lists capped, big objects elided."""
+    if isinstance(v, str):
+        return v if len(v) <= 200 else v[:197] + "..."
+    if isinstance(v, list):
+        return [_small(x) for x in v[:10]]
+    if isinstance(v, dict):
+        small = {k: _small(x) for k, x in list(v.items())[:10]}
+        return small if len(_dump(small)) <= 400 else "(omitted)"
+    return v
 
 
 def _dump(d: dict[str, Any]) -> str:

@@ -156,8 +156,20 @@ control_plane() {
   build_mod helm "${HELM_VERSION}" "helm.sh/helm/v3@${HELM_VERSION}" helm.sh/helm/v3/cmd/helm
 }
 
+# The real node (hack/node.sh): kubelet and kube-proxy from the same Kubernetes version,
+# CoreDNS (Service DNS, run as a host process) and kube-router (NetworkPolicy only).
+# containerd, runc and the CNI plugins come from Debian packages (see hack/node.sh).
 node() {
   build_k8s kubelet kube-proxy
+  build_mod coredns "${COREDNS_VERSION}" "github.com/coredns/coredns@${COREDNS_VERSION}" \
+    github.com/coredns/coredns
+  LDFLAGS_EXTRA="-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=${KUBE_ROUTER_VERSION}" \
+    build_mod kube-router "${KUBE_ROUTER_VERSION}" \
+    "github.com/cloudnativelabs/kube-router/v2@${KUBE_ROUTER_VERSION}" \
+    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+  # crictl: CRI-level cleanup in `node.sh down` (stops sandboxes through CNI DEL) and debugging
+  build_mod crictl "${CRI_TOOLS_VERSION}" "sigs.k8s.io/cri-tools@${CRI_TOOLS_VERSION}" \
+    sigs.k8s.io/cri-tools/cmd/crictl
 }
 
 case "${1:-control-plane}" in

@@ -3,8 +3,11 @@
 # kube-controller-manager and kube-scheduler on loopback, plus KWOK nodes that play
 # pods through their lifecycle. Binaries come from hack/build-binaries.sh (cached).
 #
-# usage: hack/cluster.sh up|down|status|env
+# usage: [NODE=real] hack/cluster.sh up|down|status|env
 #   state:  ${PF_CLUSTER_DIR:-<repo>/.cluster}  (kubeconfig, pki, logs, pids, etcd data)
+#   NODE=real adds one real node (containerd, kubelet, kube-proxy, CoreDNS, kube-router) with
+#   hack/node.sh; the apiserver then also listens on the host IP, so pods reach the
+#   `kubernetes` Service. The default (NODE=kwok) is KWOK nodes only.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +30,8 @@ K8S_BIN="${BIN}/kubernetes-${K8S_VERSION}"
 ETCD_BIN="${BIN}/etcd-${ETCD_VERSION}"
 KWOK_BIN="${BIN}/kwok-${KWOK_VERSION}"
 API="https://127.0.0.1:${API_PORT}"
+NODE="${NODE:-kwok}"
+[[ "${NODE}" == kwok || "${NODE}" == real ]] || { echo "NODE must be kwok or real, not ${NODE}" >&2; exit 2; }
 
 log() { printf '[cluster %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -179,9 +184,17 @@ start_etcd() {
 }
 
 start_apiserver() {
+  # NODE=real: pods reach the apiserver through the `kubernetes` Service, whose endpoint is the
+  # advertise address; 127.0.0.1 cannot be a DNAT target from a pod, the host IP can.
+  local bind=127.0.0.1 advertise=127.0.0.1
+  if [[ "${NODE}" == real ]]; then
+    bind=0.0.0.0
+    advertise="${PF_NODE_IP:-$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')}"
+    [[ -n "${advertise}" ]] || die "cannot find the host IPv4 address for NODE=real (set PF_NODE_IP)"
+  fi
   start kube-apiserver "${K8S_BIN}/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
-    --bind-address 127.0.0.1 --secure-port "${API_PORT}" --advertise-address 127.0.0.1 \
+    --bind-address "${bind}" --secure-port "${API_PORT}" --advertise-address "${advertise}" \
     --tls-cert-file "${PKI}/apiserver.crt" --tls-private-key-file "${PKI}/apiserver.key" \
     --client-ca-file "${PKI}/ca.crt" \
     --service-account-key-file "${PKI}/sa.pub" \
@@ -259,10 +272,26 @@ wait_controllers() {
   wait_for kube-scheduler 30 kubectl get lease -n kube-system kube-scheduler --ignore-not-found
 }
 
+node_up() { # NODE=real: one real node next to the KWOK ones
+  [[ "${NODE}" == real ]] || return 0
+  if [[ "$(cat "${STATE}/profile" 2>/dev/null)" != real ]]; then
+    log "WARNING: this control plane was started without NODE=real: pods cannot reach the" \
+      "kubernetes Service (hack/cluster.sh down, then NODE=real hack/cluster.sh up)"
+  fi
+  "${HERE}/node.sh" up
+}
+
+node_down() { # a real node (if any) goes first, while the apiserver can still drain it
+  if [[ -s "${PIDS}/kubelet.pid" || -s "${PIDS}/containerd.pid" || -d "${STATE}/node/run" ]]; then
+    "${HERE}/node.sh" down || log "WARNING: node.sh down failed"
+  fi
+}
+
 up() {
   ensure_packages
   "${HERE}/build-binaries.sh" control-plane
-  if healthy; then log "cluster already running (${STATE}/kubeconfig)"; return 0; fi
+  if healthy; then log "cluster already running (${STATE}/kubeconfig)"; node_up; return 0; fi
+  node_down
   if [[ -d "${PIDS}" ]]; then log "cleaning stale state"; stop_all; fi
   rm -rf "${STATE}/etcd" "${LOGS}"
   local p
@@ -272,16 +301,20 @@ up() {
   done
   local t0=${SECONDS}
   ensure_pki
+  echo "${NODE}" >"${STATE}/profile"
   kubeconfig "${STATE}/kubeconfig" admin kubernetes-admin
   start_etcd
   start_apiserver
   start_controllers
   start_kwok
   wait_controllers
+  log "control plane up in $((SECONDS - t0))s"
+  node_up
   log "cluster up in $((SECONDS - t0))s: export KUBECONFIG=${STATE}/kubeconfig"
 }
 
 down() {
+  node_down
   [[ -d "${PIDS}" ]] && stop_all
   rm -rf "${STATE}/etcd"
   log "cluster stopped"

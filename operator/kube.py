@@ -256,16 +256,25 @@ class Kube:
             raise
 
     async def list(
-        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
+        page_size: int = 500,
     ) -> list[dict[str, Any]]:
-        params = {"labelSelector": label_selector} if label_selector else None
-        result = await self.request("GET", resource_path(kind, namespace), params=params)
-        items: list[dict[str, Any]] = result.get("items", [])
-        kind_version = result.get("apiVersion")
-        for item in items:  # list items carry no kind/apiVersion
-            item.setdefault("kind", kind)
-            item.setdefault("apiVersion", kind_version)
-        return items
+        """All objects of a kind (paginated, so large collections do not time out)."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, str] = {"limit": str(page_size)}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        while True:
+            result = await self.request("GET", resource_path(kind, namespace), params=params)
+            api_version = result.get("apiVersion")
+            for item in result.get("items", []):  # list items carry no kind/apiVersion
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", api_version)
+                items.append(item)
+            token = (result.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            params["continue"] = token
 
     async def delete(
         self,

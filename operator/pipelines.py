@@ -213,15 +213,18 @@ class PipelineReconciler:
             due = now - self._last_refresh >= refresh
             stale = False
             store = self.rt.store
-            for key, position in self.positions.items():
+            for key, reason in self.blocked.items():
                 ns, name = key.split("/", 1)
                 body = store.get(PIPELINE_KIND, name, ns)
                 if body is None:
                     continue
                 status = body.get("status") or {}
-                if not status.get("conditions"):
-                    self.rt.pipeline_queue.add(key)
-                elif status.get("queuePosition") != position:
+                admitted = next((c for c in status.get("conditions") or []
+                                 if c.get("type") == "Admitted"), None)
+                if admitted is None:
+                    self.rt.pipeline_queue.add(key)  # new: show it queued right away
+                elif (status.get("queuePosition") != self.positions.get(key)
+                      or admitted.get("message") != reason):
                     if due:
                         self.rt.pipeline_queue.add(key)
                     else:

@@ -83,6 +83,29 @@ class Runtime:
         for phase in ("Ready", "NotReady", "Suspended"):
             metrics.TENANTS.labels(phase).set(phases[phase])
 
+    async def prime(self) -> None:
+        """Fill the cache with one LIST per kind before any decision is taken.
+
+        The admission queue must know every running pipeline before it admits new ones, and the
+        Tenant reconciler must see existing children so that a restart costs no writes.
+        """
+        managed = "app.kubernetes.io/managed-by=pf-figma"
+        # children first, so that Tenants and pipelines find them when they are queued
+        kinds: list[tuple[str, str | None]] = [
+            *((kind, managed) for kind in CHILD_KINDS),
+            ("Job", managed),
+            (TENANT_KIND, None),
+            (PIPELINE_KIND, None),
+        ]
+        lists = await asyncio.gather(
+            *(self.kube.list(kind, label_selector=selector) for kind, selector in kinds)
+        )
+        for (kind, _), objects in zip(kinds, lists, strict=True):
+            for obj in objects:
+                self.observe(kind, {"type": None, "object": obj})
+        log.info("cache primed", extra={kind: len(objs)
+                                        for (kind, _), objs in zip(kinds, lists, strict=True)})
+
     # --- workers -------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -103,6 +126,7 @@ class Runtime:
                 metrics.WORKQUEUE_DEPTH.labels("pipeline").set(len(self.pipeline_queue))
                 await asyncio.sleep(1)
 
+        await self.prime()
         await asyncio.gather(
             run_workers(self.tenant_queue, lambda k: timed("Tenant", self.tenants.reconcile, k),
                         workers=self.settings.tenant_workers, on_error=failed("Tenant")),

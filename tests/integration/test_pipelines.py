@@ -1,0 +1,359 @@
+"""DesignPipelines on the real control plane with KWOK nodes playing the agent pods."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Cluster, OperatorProcess, make_operator, unique, wait_for
+
+pytestmark = pytest.mark.cluster
+
+
+def condition(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any] | None:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond["type"] == ctype:
+            return cond
+    return None
+
+
+def tenant_ready(cluster: Cluster, name: str) -> bool:
+    cond = condition(cluster.get("tenant", name), "Ready")
+    return bool(cond and cond["status"] == "True")
+
+
+@pytest.fixture(scope="module")
+def tenant(cluster: Cluster, operator: OperatorProcess) -> Iterator[tuple[str, str]]:
+    name = unique("pipes")
+    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
+                   "spec": {"plan": "enterprise", "featureFlags": {"storybook": True}}})
+    wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
+    yield name, f"tenant-{name}"
+    cluster.delete("tenant", name)
+
+
+def pipeline(name: str, ns: str, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"source": {"configMapRef": {"name": "design", "key": "file.json"}}}
+    body.update(spec)
+    return {"apiVersion": "pffigma.dev/v1alpha1", "kind": "DesignPipeline",
+            "metadata": {"name": name, "namespace": ns, "labels": labels or {}}, "spec": body}
+
+
+def finished(cluster: Cluster, name: str, ns: str) -> dict[str, Any] | None:
+    obj = cluster.get("designpipeline", name, ns)
+    cond = condition(obj, "Succeeded")
+    if cond and cond["status"] in ("True", "False"):
+        return obj
+    return None
+
+
+def run(cluster: Cluster, ns: str, timeout: float = 60, labels: dict[str, str] | None = None,
+        **spec: Any) -> tuple[str, dict[str, Any]]:
+    name = unique("p")
+    cluster.apply(pipeline(name, ns, labels, **spec))
+    obj = wait_for(lambda: finished(cluster, name, ns), timeout, what=f"pipeline {name} finished")
+    return name, obj
+
+
+def jobs_of(cluster: Cluster, name: str, ns: str) -> list[dict[str, Any]]:
+    jobs = cluster.list("jobs", ns, selector=f"pffigma.dev/pipeline={name}")
+    return sorted(jobs, key=lambda j: (j["metadata"]["creationTimestamp"], j["metadata"]["name"]))
+
+
+def test_success_path(cluster: Cluster, tenant: tuple[str, str]) -> None:
+    tname, ns = tenant
+    name, obj = run(cluster, ns)
+    status = obj["status"]
+    succeeded = condition(obj, "Succeeded")
+    assert (succeeded["status"], succeeded["reason"]) == ("True", "Succeeded")
+    assert condition(obj, "Admitted")["status"] == "True"
+    assert status["observedGeneration"] == obj["metadata"]["generation"]
+    assert [s["name"] for s in status["stages"]] == ["analyze", "generate", "test"]
+    assert all(s["state"] == "Succeeded" and s["attempts"] == 1 for s in status["stages"])
+    assert [a["stage"] for a in status["artifacts"]] == ["analyze", "generate", "test"]
+    assert all(len(a["sha256"]) == 64 for a in status["artifacts"])
+    assert status["startTime"] <= status["completionTime"]
+    assert "currentStage" not in status and "queuePosition" not in status
+
+    jobs = jobs_of(cluster, name, ns)
+    assert [j["metadata"]["name"] for j in jobs] == [f"{name}-analyze-1", f"{name}-generate-1",
+                                                     f"{name}-test-1"]
+    # each stage started only after the previous Job completed
+    for prev, nxt in zip(jobs, jobs[1:], strict=False):
+        assert prev["status"]["completionTime"] <= nxt["metadata"]["creationTimestamp"]
+    job = jobs[0]
+    labels = job["metadata"]["labels"]
+    assert labels["pffigma.dev/tenant"] == tname and labels["pffigma.dev/pipeline"] == name
+    assert labels["pffigma.dev/stage"] == "analyze"
+    assert labels["app.kubernetes.io/managed-by"] == "pf-figma"
+    owner = job["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("DesignPipeline", name, True)
+    assert job["spec"]["activeDeadlineSeconds"] == 900
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "pf-agent" and pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    sc = pod["containers"][0]["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    config = json.loads(job["spec"]["template"]["metadata"]["annotations"]["pffigma.dev/config"])
+    assert config["featureFlags"] == {"storybook": True}
+    assert config["source"] == {"configMapRef": {"name": "design", "key": "file.json"}}
+    assert config["stage"] == "analyze" and config["tenant"] == tname
+    events = cluster.list("events", ns)
+    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == name}
+    assert {"Started", "Succeeded"} <= reasons
+
+
+def test_retry_then_success(cluster: Cluster, tenant: tuple[str, str]) -> None:
+    _, ns = tenant
+    name, obj = run(cluster, ns, labels={"pffigma.dev/simulate-fail-once": "generate"},
+                    retries={"limit": 2, "backoffSeconds": 1})
+    assert condition(obj, "Succeeded")["reason"] == "Succeeded"
+    generate = next(s for s in obj["status"]["stages"] if s["name"] == "generate")
+    assert generate["attempts"] == 2 and generate["job"] == f"{name}-generate-2"
+    names = [j["metadata"]["name"] for j in jobs_of(cluster, name, ns)]
+    assert names == [f"{name}-analyze-1", f"{name}-generate-1", f"{name}-generate-2",
+                     f"{name}-test-1"]
+    events = [e for e in cluster.list("events", ns) if e["involvedObject"]["name"] == name]
+    assert any(e["reason"] == "StageRetrying" and "generate attempt 1 failed" in e["message"]
+               for e in events)
+
+
+def test_retries_exhausted(cluster: Cluster, tenant: tuple[str, str]) -> None:
+    _, ns = tenant
+    name, obj = run(cluster, ns, labels={"pffigma.dev/simulate-fail": "analyze"},
+                    retries={"limit": 1, "backoffSeconds": 0})
+    cond = condition(obj, "Succeeded")
+    assert (cond["status"], cond["reason"]) == ("False", "Failed")
+    assert "analyze failed after 2 attempt(s)" in cond["message"]
+    assert "simulated" in cond["message"]  # the agent's own message reaches the status
+    states = {s["name"]: (s["state"], s["attempts"]) for s in obj["status"]["stages"]}
+    assert states == {"analyze": ("Failed", 2), "generate": ("Skipped", 0), "test": ("Skipped", 0)}
+    assert len(jobs_of(cluster, name, ns)) == 2
+
+
+def test_stage_timeout(cluster: Cluster, tenant: tuple[str, str]) -> None:
+    _, ns = tenant
+    _, obj = run(cluster, ns, labels={"pffigma.dev/simulate-duration": "60s"},
+                 timeouts={"stageSeconds": 2})
+    cond = condition(obj, "Succeeded")
+    assert (cond["status"], cond["reason"]) == ("False", "TimedOut")
+    assert obj["status"]["stages"][0]["state"] == "Failed"
+
+
+def test_pipeline_timeout(cluster: Cluster, tenant: tuple[str, str]) -> None:
+    _, ns = tenant
+    name, obj = run(cluster, ns, labels={"pffigma.dev/simulate-duration": "2s"},
+                    timeouts={"pipelineSeconds": 3, "stageSeconds": 3})
+    cond = condition(obj, "Succeeded")
+    assert (cond["status"], cond["reason"]) == ("False", "TimedOut")
+    assert "pipelineSeconds=3" in cond["message"]
+    wait_for(lambda: all(j.get("metadata", {}).get("deletionTimestamp") or
+                         any(c["type"] in ("Complete", "Failed") for c in
+                             (j.get("status") or {}).get("conditions") or [])
+                         for j in jobs_of(cluster, name, ns)), 10, what="running Job stopped")
+
+
+def test_cancel(cluster: Cluster, tenant: tuple[str, str]) -> None:
+    _, ns = tenant
+    name = unique("p")
+    cluster.apply(pipeline(name, ns, {"pffigma.dev/simulate-duration": "60s"}))
+    wait_for(lambda: jobs_of(cluster, name, ns), 20, what="first job")
+    cluster.kubectl("patch", "designpipeline", name, "-n", ns, "--type=merge",
+                    "-p", '{"spec":{"cancel":true}}')
+    obj = wait_for(lambda: finished(cluster, name, ns), 20, what="cancelled")
+    assert condition(obj, "Succeeded")["reason"] == "Cancelled"
+    wait_for(lambda: not jobs_of(cluster, name, ns), 20, what="running job deleted")
+    states = [s["state"] for s in obj["status"]["stages"]]
+    assert states == ["Failed", "Skipped", "Skipped"]
+
+
+def test_delete_removes_jobs(cluster: Cluster, tenant: tuple[str, str]) -> None:
+    _, ns = tenant
+    name = unique("p")
+    cluster.apply(pipeline(name, ns, {"pffigma.dev/simulate-duration": "60s"}))
+    wait_for(lambda: jobs_of(cluster, name, ns), 20, what="first job")
+    cluster.delete("designpipeline", name, ns)
+    wait_for(lambda: not jobs_of(cluster, name, ns), 30, what="jobs garbage-collected")
+
+
+def test_ttl_after_finished(cluster: Cluster, tenant: tuple[str, str]) -> None:
+    _, ns = tenant
+    name = unique("p")
+    cluster.apply(pipeline(name, ns, ttlSecondsAfterFinished=2))
+    wait_for(lambda: finished(cluster, name, ns), 30, what="finished")
+    wait_for(lambda: cluster.get("designpipeline", name, ns) is None, 15, what="deleted by TTL")
+
+
+def test_operator_killed_mid_pipeline(cluster: Cluster, tenant: tuple[str, str],
+                                      operator: OperatorProcess) -> None:
+    _, ns = tenant
+    names = [unique("k") for _ in range(5)]
+    for name in names:
+        cluster.apply(pipeline(name, ns, {"pffigma.dev/simulate-duration": "2s"}))
+    wait_for(lambda: all(jobs_of(cluster, n, ns) for n in names), 20, what="first jobs")
+    operator.stop(signal.SIGKILL)
+    time.sleep(3)  # jobs finish while no operator runs
+    operator.start()
+    for name in names:
+        obj = wait_for(lambda n=name: finished(cluster, n, ns), 60, what=f"{name} finished")
+        assert condition(obj, "Succeeded")["reason"] == "Succeeded"
+        jobs = [j["metadata"]["name"] for j in jobs_of(cluster, name, ns)]
+        assert sorted(jobs) == sorted(f"{name}-{s}-1" for s in ("analyze", "generate", "test"))
+
+
+def test_queue_full_fails_fast(cluster: Cluster, operator: OperatorProcess) -> None:
+    name = unique("qf")
+    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
+                   "spec": {"pipelines": {"maxConcurrent": 1, "maxQueued": 1}}})
+    ns = f"tenant-{name}"
+    try:
+        wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
+        names = []
+        for _ in range(3):
+            names.append(unique("p"))
+            cluster.apply(pipeline(names[-1], ns, {"pffigma.dev/simulate-duration": "30s"}))
+            time.sleep(1.1)  # creationTimestamp has a resolution of one second
+        third = wait_for(lambda: finished(cluster, names[2], ns), 20, what="third rejected")
+        cond = condition(third, "Succeeded")
+        assert (cond["status"], cond["reason"]) == ("False", "Failed")
+        assert "maxQueued=1" in cond["message"]
+        second = cluster.get("designpipeline", names[1], ns)
+        assert condition(second, "Succeeded")["reason"] == "Queued"
+        assert second["status"]["queuePosition"] == 1
+        assert condition(second, "Admitted")["status"] == "False"
+        counts = wait_for(lambda: (c := cluster.get("tenant", name)["status"]["pipelines"])
+                          and c["running"] == 1 and c["queued"] == 1 and c["failed"] == 1 and c,
+                          15, what="tenant counts")
+        assert counts["succeeded"] == 0
+    finally:
+        cluster.delete("tenant", name)
+
+
+def test_suspended_tenant_keeps_pipelines_queued(cluster: Cluster, operator: OperatorProcess) -> None:
+    name = unique("sus")
+    ns = f"tenant-{name}"
+    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
+                   "spec": {"suspended": True}})
+    try:
+        wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
+        cluster.apply(pipeline("held", ns))
+        held = wait_for(lambda: (o := cluster.get("designpipeline", "held", ns))
+                        and condition(o, "Succeeded") and o, 15, what="queued status")
+        assert condition(held, "Succeeded")["reason"] == "Queued"
+        assert "suspended" in condition(held, "Admitted")["message"]
+        time.sleep(2)
+        assert not jobs_of(cluster, "held", ns)
+        cluster.kubectl("patch", "tenant", name, "--type=merge", "-p", '{"spec":{"suspended":false}}')
+        obj = wait_for(lambda: finished(cluster, "held", ns), 30, what="runs after resume")
+        assert condition(obj, "Succeeded")["reason"] == "Succeeded"
+    finally:
+        cluster.delete("tenant", name)
+
+
+def scrape(op: OperatorProcess) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in httpx.get(op.metrics_url, timeout=5).text.splitlines():
+        if line.startswith("pf_figma_"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def test_metrics_match_what_happened(cluster: Cluster, tenant: tuple[str, str],
+                                     operator: OperatorProcess) -> None:
+    tname, ns = tenant
+    before = scrape(operator)
+    run(cluster, ns)
+    run(cluster, ns, labels={"pffigma.dev/simulate-fail-once": "test"},
+        retries={"limit": 1, "backoffSeconds": 0})
+    after = wait_for(lambda: (m := scrape(operator)).get(
+        f'pf_figma_pipelines{{state="succeeded",tenant="{tname}"}}', 0) >= 2 and m, 10,
+        what="gauge refresh")
+
+    def delta(key: str) -> float:
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert delta('pf_figma_jobs_created_total{stage="analyze"}') == 2
+    assert delta('pf_figma_jobs_created_total{stage="test"}') == 3  # one retry
+    assert delta('pf_figma_pipeline_duration_seconds_count{outcome="Succeeded"}') == 2
+    assert delta('pf_figma_stage_duration_seconds_count{outcome="Failed",stage="test"}') == 1
+    assert delta("pf_figma_queue_wait_seconds_count") == 2
+    assert after['pf_figma_tenants{phase="Ready"}'] >= 1
+    text = httpx.get(operator.metrics_url, timeout=5).text
+    for name in ("pf_figma_queue_depth", "pf_figma_reconcile_errors_total",
+                 "pf_figma_llm_tokens_total", "pf_figma_llm_cost_usd_total"):
+        assert f"# HELP {name}" in text
+
+
+def test_fair_share_under_small_limits(cluster: Cluster, operator: OperatorProcess,
+                                       tmp_path: Any) -> None:
+    """3 tenants x 10 pipelines, global limit 4: limits hold, all finish, nobody starves."""
+    plans = {"enterprise": 3, "pro": 2, "starter": 1}
+    tenants = {plan: unique(plan[:3]) for plan in plans}
+    for plan, name in tenants.items():
+        cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant",
+                       "metadata": {"name": name},
+                       "spec": {"plan": plan, "pipelines": {"maxConcurrent": plans[plan]}}})
+    operator.stop()
+    dedicated = make_operator(cluster, tmp_path, global_max_concurrent="4")
+    dedicated.start()
+    try:
+        for name in tenants.values():
+            wait_for(lambda n=name: tenant_ready(cluster, n), 30, what="tenant ready")
+        # the enterprise tenant floods the queue first
+        order = ["enterprise"] * 10 + ["pro"] * 10 + ["starter"] * 10
+        for i, plan in enumerate(order):
+            cluster.apply(pipeline(f"fs-{i:02d}", f"tenant-{tenants[plan]}",
+                                   {"pffigma.dev/simulate-duration": "1s"}))
+        peaks: dict[str, int] = defaultdict(int)
+        peak_total = 0
+        first_start: dict[str, float] = {}
+        t0 = time.monotonic()
+        stop = threading.Event()
+
+        def active() -> dict[str, int]:
+            counts: dict[str, int] = defaultdict(int)
+            for job in cluster.list("jobs", selector="app.kubernetes.io/managed-by=pf-figma"):
+                conds = (job.get("status") or {}).get("conditions") or []
+                if not any(c["type"] in ("Complete", "Failed") and c["status"] == "True"
+                           for c in conds):
+                    counts[job["metadata"]["labels"]["pffigma.dev/tenant"]] += 1
+            return counts
+
+        deadline = time.monotonic() + 120
+        done = False
+        while not done and time.monotonic() < deadline:
+            counts = active()
+            for plan, name in tenants.items():
+                peaks[plan] = max(peaks[plan], counts.get(name, 0))
+                if counts.get(name) and plan not in first_start:
+                    first_start[plan] = time.monotonic() - t0
+            peak_total = max(peak_total, sum(counts.values()))
+            done = all(finished(cluster, f"fs-{i:02d}", f"tenant-{tenants[plan]}")
+                       for i, plan in enumerate(order))
+        stop.set()
+        assert done, "not all 30 pipelines finished"
+        assert peak_total <= 4
+        for plan, limit in plans.items():
+            assert peaks[plan] <= limit, (plan, peaks[plan])
+        # the starter tenant starts well before the enterprise backlog (10 x 3 stages) is drained
+        assert first_start["starter"] < 10, first_start
+        for i, plan in enumerate(order):
+            obj = finished(cluster, f"fs-{i:02d}", f"tenant-{tenants[plan]}")
+            assert condition(obj, "Succeeded")["reason"] == "Succeeded"
+    finally:
+        dedicated.stop()
+        for name in tenants.values():
+            cluster.delete("tenant", name)
+        operator.start()
