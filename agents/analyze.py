@@ -106,7 +106,9 @@ def count_nodes(node: Node) -> int:
 
 
 def parse_variant_name(name: str) -> dict[str, str]:
-    """'Size=Large, State=Hover' -> {'Size': 'Large', 'State': 'Hover'} (empty if not variant-ish)."""
+    """'Size=Large, State=Hover' -> {'Size': 'Large', 'State': 'Hover'}.
+
+    Empty when the name is not in variant form."""
     values: dict[str, str] = {}
     for part in name.split(","):
         if "=" not in part:
@@ -127,8 +129,8 @@ def _props_for(node: Node, variants: list[VariantInfo]) -> list[PropInfo]:
         for k in v.values:
             if k not in variant_names:
                 variant_names.append(k)
-    for key, d in defs.items():
-        if d.type == "VARIANT" and key not in variant_names:
+    for key, vdef in defs.items():
+        if vdef.type == "VARIANT" and key not in variant_names:
             variant_names.append(key)
     default_values = variants[0].values if variants else {}
     for pname in variant_names:

@@ -131,7 +131,7 @@ def open_store(url: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ArtifactStore:
     """``file:///abs/dir`` -> FileArtifactStore; ``postgresql://...`` -> PgArtifactStore."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
-        if not parsed.path.startswith("/"):
+        if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
             raise StageError("InvalidArtifactStore", "file:// artifact store URL must be absolute")
         return FileArtifactStore(unquote(parsed.path), max_bytes=max_bytes)
     if parsed.scheme in ("postgresql", "postgres"):

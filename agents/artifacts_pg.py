@@ -96,8 +96,9 @@ class PgArtifactStore:
                                  "the artifact store's database role belongs to no tenant")
             self._tenant = str(row[0])
             return conn
+        why = _describe(last or Exception())
         raise StageError("ArtifactStoreUnavailable",
-                         f"cannot connect to the artifact database: {_describe(last or Exception())}")
+                         f"cannot connect to the artifact database: {why}")
 
     @property
     def tenant(self) -> str:
@@ -116,15 +117,13 @@ class PgArtifactStore:
             conn = self._connection()
             try:
                 return fn(conn)
-            except psycopg.OperationalError as err:
+            except psycopg.errors.ProgramLimitExceeded:
+                raise  # the server's size cap: the caller turns it into ArtifactTooLarge
+            except psycopg.Error as err:
                 if attempt == 2 or not conn.broken:
                     raise StageError("ArtifactStoreError", _describe(err)) from None
                 log.warning("artifact database connection lost (%s); reconnecting",
                             _describe(err))
-            except psycopg.Error as err:
-                if isinstance(err, psycopg.errors.ProgramLimitExceeded):
-                    raise
-                raise StageError("ArtifactStoreError", _describe(err)) from None
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -132,7 +131,7 @@ class PgArtifactStore:
             self._conn.close()
             self._conn = None
 
-    # --- ArtifactStore ------------------------------------------------------------------------------
+    # --- ArtifactStore --------------------------------------------------------------------------
 
     def put(self, pipeline_key: str, stage: str, name: str, data: bytes) -> ArtifactRef:
         if len(data) > self.max_bytes:
@@ -146,8 +145,9 @@ class PgArtifactStore:
             tenant = self._tenant
             assert tenant is not None
             with conn.transaction():
-                have = conn.execute("SELECT 1 FROM pf.blobs WHERE tenant_id = %s AND sha256 = %s",
-                                    (tenant, digest)).fetchone()
+                have = conn.execute(
+                    "SELECT 1 FROM pf.blobs WHERE tenant_id = %s AND sha256 = %s",
+                    (tenant, digest)).fetchone()
                 if have is None:
                     conn.execute(
                         "INSERT INTO pf.blobs (tenant_id, sha256, size, data)"

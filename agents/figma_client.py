@@ -44,9 +44,11 @@ class FigmaSource:
 
 def _validation_message(exc: ValidationError) -> str:
     errs = exc.errors()
-    first = errs[0] if errs else {}
-    loc = ".".join(str(p) for p in first.get("loc", ()))[:120]
-    return f"{len(errs)} validation error(s), first at {loc or '<root>'}: {first.get('msg', '')}"
+    if not errs:
+        return "invalid Figma JSON"
+    first = errs[0]
+    loc = ".".join(str(p) for p in first["loc"])[:120]
+    return f"{len(errs)} validation error(s), first at {loc or '<root>'}: {first['msg']}"
 
 
 def parse_figma_json(data: Any, *, name_hint: str = "design") -> FigmaSource:
@@ -54,7 +56,8 @@ def parse_figma_json(data: Any, *, name_hint: str = "design") -> FigmaSource:
     if not isinstance(data, dict):
         raise StageError(
             "InvalidFigmaJSON",
-            f"expected a JSON object (Figma file, nodes or node response), got {type(data).__name__}",
+            "expected a JSON object (Figma file, nodes or node response), got "
+            + type(data).__name__,
         )
     if "status" in data and "err" in data and "document" not in data:
         raise StageError("FigmaAPIError", f"Figma error response: {data.get('status')} "
@@ -110,7 +113,8 @@ def load_figma_file(path: str) -> FigmaSource:
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
-        raise StageError("SourceUnreadable", f"cannot read Figma JSON {path}: {exc.strerror}") from None
+        raise StageError("SourceUnreadable",
+                         f"cannot read Figma JSON {path}: {exc.strerror}") from None
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -174,7 +178,7 @@ class FigmaClient:
                     return min(max(delta, 0.0), self.max_wait)
                 except (TypeError, ValueError):
                     pass
-        return min(self.backoff * (2**attempt), self.max_wait)
+        return float(min(self.backoff * (2**attempt), self.max_wait))
 
     def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
         last = ""
@@ -191,7 +195,8 @@ class FigmaClient:
                 try:
                     return resp.json()
                 except (json.JSONDecodeError, UnicodeDecodeError):
-                    raise StageError("InvalidFigmaJSON", "Figma API returned invalid JSON") from None
+                    raise StageError("InvalidFigmaJSON",
+                                     "Figma API returned invalid JSON") from None
             if resp.status_code == 403:
                 raise StageError(
                     "FigmaForbidden",
@@ -199,7 +204,8 @@ class FigmaClient:
                     "this file",
                 )
             if resp.status_code == 404:
-                raise StageError("FigmaNotFound", f"Figma API returned 404 for {path}: no such file "
+                raise StageError("FigmaNotFound", f"Figma API returned 404 for {path}: no such "
+                                 "file "
                                  "or node (check fileKey / nodeIds)")
             if resp.status_code == 429 or resp.status_code >= 500:
                 last = f"HTTP {resp.status_code}"

@@ -336,23 +336,24 @@ class Renderer:
                     cls.append(f"border-[{px(weight)}]")
                 cls.append(color)
             if node.strokeDashes:
-                cls.append("border-dashed" if node.type != "LINE" else "border-dashed")
+                cls.append("border-dashed")
         if node.type == "ELLIPSE":
             cls.append("rounded-full")
         elif node.rectangleCornerRadii and any(node.rectangleCornerRadii):
             for corner, v in zip(("tl", "tr", "br", "bl"), node.rectangleCornerRadii,
                                  strict=False):
                 if v:
-                    key = self.lk.radius.get(px(v))
-                    cls.append(f"rounded-{corner}-{key}" if key else f"rounded-{corner}-[{px(v)}]")
+                    rkey = self.lk.radius.get(px(v))
+                    cls.append(f"rounded-{corner}-{rkey}" if rkey
+                               else f"rounded-{corner}-[{px(v)}]")
         elif node.cornerRadius:
-            key = self.lk.radius.get(px(node.cornerRadius))
-            cls.append(f"rounded-{key}" if key else f"rounded-[{px(node.cornerRadius)}]")
+            rkey = self.lk.radius.get(px(node.cornerRadius))
+            cls.append(f"rounded-{rkey}" if rkey else f"rounded-[{px(node.cornerRadius)}]")
         css = effect_css(node.effects)
         if css:
-            key = self.lk.shadow_by_style.get(node.styles.get("effect", "")) or \
+            skey = self.lk.shadow_by_style.get(node.styles.get("effect", "")) or \
                 self.lk.shadow_by_value.get(css)
-            cls.append(f"shadow-{key}" if key else f"shadow-[{arb(css.replace(', ', ','))}]")
+            cls.append(f"shadow-{skey}" if skey else f"shadow-[{arb(css.replace(', ', ','))}]")
         for e in node.effects:
             if e.visible and e.type == "LAYER_BLUR" and e.radius:
                 cls.append(f"blur-[{px(e.radius / 2)}]")

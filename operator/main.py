@@ -1,16 +1,20 @@
-"""Operator process: kopf watches + the runtime's reconcilers + /metrics + liveness."""
+"""Operator process: leader election, kopf watches, the runtime's reconcilers, /metrics, health."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import signal
+import sys
 
 import kopf
 
 from . import handlers, logs, metrics
 from .diff import needs_apply, with_hash
+from .health import HealthServer
 from .kube import ApiError, Kube
+from .leader import LeaderElector
 from .render import cluster as render_cluster
 from .runtime import Runtime
 from .settings import Settings
@@ -44,33 +48,83 @@ async def ensure_cluster_objects(kube: Kube) -> None:
             log.warning("could not apply %s %s: %s", obj["kind"], obj["metadata"]["name"], err)
 
 
-async def run(settings: Settings) -> None:
+async def _until_stopped(stop: asyncio.Event, work: asyncio.Future[None]) -> bool:
+    """Wait for `work` or a stop signal; True when the work finished first."""
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    return work in done
+
+
+async def run(settings: Settings) -> int:
     metrics.serve(settings.metrics_port)
     kube = Kube.from_environment()
+    health = HealthServer(settings.health_port)
+    await health.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    elector: LeaderElector | None = None
+    if settings.leader_election:
+        elector = LeaderElector(kube, settings.leader_election_namespace,
+                                settings.leader_election_lease)
+        health.role, health.ready = "standby", lambda: True
+        acquiring = asyncio.ensure_future(elector.acquire())
+        if not await _until_stopped(stop, acquiring):
+            acquiring.cancel()
+            await health.stop()
+            await kube.close()
+            return 0
+    health.role = "leader" if elector else "single"
+
     runtime = Runtime(kube, settings)
     registry = kopf.OperatorRegistry()
     handlers.register(registry)
     await ensure_cluster_objects(kube)
-    log.info("pf-figma operator starting", extra={"global_max_concurrent":
-                                                  settings.global_max_concurrent})
-    workers = asyncio.create_task(runtime.run(), name="pf-figma-runtime")
-    try:
-        await kopf.operator(
-            registry=registry,
-            settings=kopf_settings(),
-            memo=kopf.Memo(runtime=runtime),
-            clusterwide=True,
-            standalone=True,
-            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
-        )
-    finally:
-        workers.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await workers
-        await kube.close()
+    log.info("pf-figma operator starting", extra={
+        "global_max_concurrent": settings.global_max_concurrent,
+        "leader_election": settings.leader_election})
+    kopf_stop: asyncio.Event = asyncio.Event()
+    operator = asyncio.ensure_future(kopf.operator(
+        registry=registry, settings=kopf_settings(), memo=kopf.Memo(runtime=runtime),
+        clusterwide=True, standalone=True, stop_flag=kopf_stop))
+    workers = asyncio.ensure_future(runtime.run())
+    tasks: set[asyncio.Future[None]] = {operator, workers}
+    holding = asyncio.ensure_future(elector.hold()) if elector is not None else None
+    if holding is not None:
+        tasks.add(holding)
+    health.alive = lambda: not any(t.done() for t in tasks)
+    health.ready = lambda: runtime.primed
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0  # kopf ends the operator task itself on SIGTERM/SIGINT: a normal stop
+    for task in done:
+        if task.cancelled():  # kopf cancels what it considers its sub-tasks when it stops
+            continue
+        if task is holding:
+            code = 1  # leadership lost: exit so that nothing is processed twice
+        elif task is not stopper and task.exception() is not None:
+            code = 1
+            log.error("operator task failed", exc_info=task.exception())
+    kopf_stop.set()
+    workers.cancel()
+    for task in (*tasks, stopper):
+        if task is not operator:
+            task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait_for(operator, timeout=10)
+    with contextlib.suppress(asyncio.CancelledError):
+        await workers
+    if elector is not None and code == 0:
+        await elector.release()
+    await health.stop()
+    await kube.close()
+    return code
 
 
 def main() -> None:
     settings = Settings.from_env()
     logs.setup(settings.log_level, settings.log_format)
-    asyncio.run(run(settings))
+    sys.exit(asyncio.run(run(settings)))

@@ -37,6 +37,7 @@ class Runtime:
 
         self.pipelines = PipelineReconciler(self)
         self.started = time.monotonic()
+        self.primed = False
 
     # --- watch events (called by the thin kopf handlers) ------------------------------------
 
@@ -103,6 +104,7 @@ class Runtime:
         for (kind, _), objects in zip(kinds, lists, strict=True):
             for obj in objects:
                 self.observe(kind, {"type": None, "object": obj})
+        self.primed = True
         log.info("cache primed", extra={kind: len(objs)
                                         for (kind, _), objs in zip(kinds, lists, strict=True)})
 

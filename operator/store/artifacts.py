@@ -33,7 +33,7 @@ class StoredArtifact:
 
     @property
     def uri(self) -> str:
-        return artifact_uri(self.tenant, self.sha256)
+        return str(artifact_uri(self.tenant, self.sha256))
 
 
 def _escape_like(text: str) -> str:

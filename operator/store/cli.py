@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from .artifacts import ArtifactNotFound, latest_run_key, list_artifacts, read_blob
+from .artifacts import ArtifactNotFound, StoredArtifact, latest_run_key, list_artifacts, read_blob
 from .db import load_migrations, migrate, redact_dsn
 
 STAGE_ORDER = ("analyze", "generate", "test", "qa", "deploy")
@@ -71,44 +71,50 @@ def _extract(data: bytes, out: Path) -> int:
     count = 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
+        for member in members:  # check them all before writing anything
+            # refuses absolute paths, "..", links out of DIR and special files
+            tarfile.data_filter(member, str(out))
         for member in members:
-            # data_filter refuses absolute paths, "..", links out of DIR and special files
             tar.extract(member, out, filter="data")
             count += member.isfile()
     return count
 
 
-async def _get(dsn: str, target: str, stage: str | None, out: Path, uid: str | None,
-               extract: bool) -> int:
+async def _fetch(dsn: str, namespace: str, pipeline: str, stage: str | None,
+                 uid: str | None) -> tuple[str, list[tuple[StoredArtifact, bytes]]]:
+    """(pipeline key, [(artifact, bytes)]) in stage order; key "" when nothing matched."""
+    async with await psycopg.AsyncConnection.connect(
+            dsn, autocommit=True, application_name="pf-figma-cli") as conn:
+        key = f"{namespace}/{pipeline}/{uid}" if uid else await latest_run_key(
+            conn, namespace, pipeline)
+        if key is None:
+            return "", []
+        arts = await list_artifacts(conn, key, stage)
+        order = {s: i for i, s in enumerate(STAGE_ORDER)}
+        arts.sort(key=lambda a: (order.get(a.stage, len(order)), a.stage, a.name))
+        return key, [(art, await read_blob(conn, art.uri)) for art in arts]
+
+
+def _get(dsn: str, target: str, stage: str | None, out: Path, uid: str | None,
+         extract: bool) -> int:
     namespace, _, pipeline = target.partition("/")
     if not namespace or not pipeline or "/" in pipeline:
         return _fail(f"expected <namespace>/<pipeline>, got {target!r}")
-    async with await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, application_name="pf-figma-cli") as conn:
-        if uid:
-            key = f"{namespace}/{pipeline}/{uid}"
+    key, blobs = asyncio.run(_fetch(dsn, namespace, pipeline, stage, uid))
+    if not blobs:
+        return _fail(f"no artifacts for {key or target}" + (f" stage {stage}" if stage else "")
+                     + " (or none visible to this database role)")
+    out.mkdir(parents=True, exist_ok=True)
+    for art, data in blobs:
+        if extract and art.name.endswith((".tar.gz", ".tgz")):
+            n = _extract(data, out)
+            print(f"{art.stage}/{art.name}: extracted {n} file(s) into {out}")
         else:
-            found = await latest_run_key(conn, namespace, pipeline)
-            if found is None:
-                return _fail(f"no artifacts for {namespace}/{pipeline} "
-                             "(or none visible to this database role)")
-            key = found
-        arts = await list_artifacts(conn, key, stage)
-        if not arts:
-            return _fail(f"no artifacts for {key}" + (f" stage {stage}" if stage else ""))
-        order = {s: i for i, s in enumerate(STAGE_ORDER)}
-        arts.sort(key=lambda a: (order.get(a.stage, len(order)), a.stage, a.name))
-        out.mkdir(parents=True, exist_ok=True)
-        for art in arts:
-            data = await read_blob(conn, art.uri)
-            if extract and art.name.endswith((".tar.gz", ".tgz")):
-                n = _extract(data, out)
-                print(f"{art.stage}/{art.name}: extracted {n} file(s) into {out}")
-            else:
-                dest = out / ".artifacts" / art.stage / art.name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(data)
-                print(f"{art.stage}/{art.name}: {art.size} bytes -> {dest}")
+            dest = out / ".artifacts" / art.stage / art.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+            print(f"{art.stage}/{art.name}: {art.size} bytes -> {dest}")
+    print(f"pipeline run {key}")
     return 0
 
 
@@ -129,8 +135,8 @@ def artifacts_main(argv: list[str]) -> int:
     if dsn is None:
         return _fail("no database: pass --dsn or set PF_DATABASE_DSN (or PF_ARTIFACTS)")
     try:
-        return asyncio.run(_get(dsn, args.pipeline, args.stage, Path(args.output), args.uid,
-                                not args.no_extract))
+        return _get(dsn, args.pipeline, args.stage, Path(args.output), args.uid,
+                    not args.no_extract)
     except ArtifactNotFound as err:
         return _fail(str(err))
     except (tarfile.TarError, OSError) as err:

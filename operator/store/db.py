@@ -108,7 +108,7 @@ async def migrate(conninfo: str, migrations: list[Migration] | None = None) -> l
                     (m.version, m.name, m.checksum))
                 applied.append(m.version)
             if applied:
-                from .roles import regrant_all  # noqa: PLC0415 - roles imports this module
+                from .roles import regrant_all
 
                 await regrant_all(conn)
     return applied
@@ -203,7 +203,7 @@ def dsn_egress(dsn: str, *, resolve: Any = _resolve) -> list[Any]:
     whose name has one address gives exactly one endpoint, i.e. one NetworkPolicy egress rule.
     Raises ``OSError`` when a name does not resolve.
     """
-    from ..render.common import EgressEndpoint  # noqa: PLC0415 - keep store importable alone
+    from ..render.common import EgressEndpoint
 
     endpoints: list[EgressEndpoint] = []
     for host, port in dsn_endpoints(dsn):

@@ -24,7 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 
 
 class Record(Protocol):
-    tenant: str
+    @property
+    def tenant(self) -> str: ...
 
     async def write(self, conn: psycopg.AsyncConnection[Any]) -> None: ...
 

@@ -139,8 +139,8 @@ async def _harden(conn: psycopg.AsyncConnection[Any], role: str) -> None:
     assert row is not None
     oid, superuser, bypassrls, replication, inherit, createrole, createdb, login = row
     if superuser or bypassrls or replication:
-        raise RoleError(f"database role {role} has SUPERUSER, BYPASSRLS or REPLICATION; "
-                        "refusing to hand it to a tenant (drop it and let the operator recreate it)")
+        raise RoleError(f"database role {role} has SUPERUSER, BYPASSRLS or REPLICATION; refusing "
+                        "to hand it to a tenant (drop it and let the operator recreate it)")
     if inherit or createrole or createdb or not login:
         await conn.execute(sql.SQL(
             "ALTER ROLE {} LOGIN NOINHERIT NOCREATEROLE NOCREATEDB").format(sql.Identifier(role)))

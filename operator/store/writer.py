@@ -159,9 +159,9 @@ class DbWriter:
         self.submit(AuditEvent(tenant=tenant, actor=actor, action=action, resource_kind=kind,
                                resource_name=name, namespace=namespace, details=details))
 
-    async def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued is written (or dropped); False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+    async def flush(self, max_wait: float | None = None) -> bool:
+        """Wait until everything queued is written (or dropped); False after ``max_wait`` s."""
+        deadline = None if max_wait is None else time.monotonic() + max_wait
         while self.backlog:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
@@ -266,10 +266,10 @@ class DbWriter:
         DB_UP.set(0)
 
 
-async def stop(task: asyncio.Task[Any], writer: DbWriter, timeout: float = 5.0) -> None:
-    """Shutdown helper: give the writer ``timeout`` seconds to flush, then cancel its task."""
+async def stop(task: asyncio.Task[Any], writer: DbWriter, grace: float = 5.0) -> None:
+    """Shutdown helper: give the writer ``grace`` seconds to flush, then cancel its task."""
     with contextlib.suppress(Exception):
-        await writer.flush(timeout)
+        await writer.flush(grace)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

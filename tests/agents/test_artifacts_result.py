@@ -57,11 +57,13 @@ def test_corrupt_blob_detected(tmp_path: Path):
 def test_open_store_dispatch(tmp_path: Path):
     with pytest.raises(StageError):
         open_store("s3://bucket/x")
-    try:
-        import pf_agents.artifacts_pg  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError):
-            open_store("postgresql://u@localhost/db")
+    with pytest.raises(StageError):
+        open_store("file://relative/dir")
+    assert isinstance(open_store(str(tmp_path)), FileArtifactStore)
+    from pf_agents.artifacts_pg import PgArtifactStore  # connects lazily
+
+    store = open_store("postgresql://u:pw@127.0.0.1:1/db", max_bytes=123)
+    assert isinstance(store, PgArtifactStore) and store.max_bytes == 123
 
 
 def test_result_stays_under_4k_with_many_artifacts():

@@ -113,7 +113,7 @@ ODD_NAMES = ["🚀 Launch", "🚀 Launch", "class", "default", "123", "", "   ",
 
 def test_odd_layer_names_give_valid_unique_identifiers():
     frames = [frame(f"1:{i}", n, [text(f"2:{i}", n or "text")]) for i, n in enumerate(ODD_NAMES)]
-    spec, comps = generate(file_of(*frames))
+    _spec, comps = generate(file_of(*frames))
     idents = [c.ident for c in comps]
     assert len(idents) == len(ODD_NAMES)
     assert len({i.lower() for i in idents}) == len(idents)
@@ -178,7 +178,7 @@ def test_deep_nesting_is_flattened_not_crashing():
     node = text("9:9", "deep")
     for i in range(120):
         node = frame(f"d:{i}", f"Level {i}", [node])
-    spec, comps = generate(file_of(node))
+    _spec, comps = generate(file_of(node))
     assert comps and any("nesting" in w for c in comps for w in c.warnings)
 
 

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pf_agents.cli import agent_main, local_main
 from pfa_support import fixture
+
+from pf_agents.cli import agent_main, local_main
 
 SECRET = "figd_do-not-print-me"
 

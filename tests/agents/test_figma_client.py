@@ -7,11 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pfa_support import FIXTURES_DIR
 
 from pf_agents.errors import StageError
 from pf_agents.figma_client import FigmaClient
-
-from pfa_support import FIXTURES_DIR
 
 FILE = json.loads((FIXTURES_DIR / "figma-transformer__testFile.json").read_text())
 NODES = json.loads((FIXTURES_DIR / "deepchat__figma-raw.json").read_text())

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pfa_support import FIXTURES, fixture_ids
 
 from pf_agents.analyze import analyze_source
 from pf_agents.artifacts import FileArtifactStore
@@ -15,8 +16,6 @@ from pf_agents.figma_client import load_figma_file
 from pf_agents.generate import manifests_from_json
 from pf_agents.stages import StageEnv, run_stage, unpack_files
 from pf_agents.tokens import extract_tokens
-
-from pfa_support import FIXTURES, fixture_ids
 
 IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
@@ -39,7 +38,7 @@ def test_all_fixtures_present():
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=fixture_ids())
 def test_fixture_through_analyze_generate_test(fixture: Path, tmp_path: Path):
-    store, cfg, results = run_stages(fixture, tmp_path)
+    store, _cfg, results = run_stages(fixture, tmp_path)
     raw = json.loads(fixture.read_text())
     spec = analyze_source(load_figma_file(str(fixture)))
     assert results["analyze"].summary["nodes"] == spec.nodeCount > 0

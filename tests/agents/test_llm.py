@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from pfa_support import fixture
 
 from pf_agents.analyze import analyze_source
 from pf_agents.artifacts import FileArtifactStore
@@ -16,7 +17,6 @@ from pf_agents.figma_client import load_figma_file
 from pf_agents.llm import cost_usd, price_for, refine_project
 from pf_agents.stages import StageEnv, build_project, run_stage, unpack_files
 from pf_agents.tokens import extract_tokens
-from pfa_support import fixture
 
 KEY = "sk-ant-api03-test-key-never-logged"
 

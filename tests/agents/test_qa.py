@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from pfa_support import fixture
 
 from pf_agents.artifacts import FileArtifactStore
 from pf_agents.config import PipelineConfig
 from pf_agents.generate import manifests_from_json
 from pf_agents.stages import StageEnv, pack_files, run_stage, unpack_files
-from pfa_support import fixture
 
 pytestmark = pytest.mark.slow
 

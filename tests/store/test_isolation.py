@@ -14,13 +14,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from pfstore_support import Database, provision, seed_history, with_pool, write_records
 
 from pf_agents.artifacts_pg import PgArtifactStore, artifact_uri
 from pf_agents.errors import StageError
 from pf_operator.store import roles
-
-from .conftest import Database
-from .helpers import provision, seed_history, write_records
 
 TENANT_TABLES = ("blobs", "artifacts", "pipeline_runs", "stage_attempts", "usage", "audit_logs")
 
@@ -265,8 +263,6 @@ def test_dropping_the_tenant_cuts_off_open_sessions(database: Database, tenant_n
     write_records(database.operator_dsn, seed_history(name, str(uuid.uuid4())))
     with connect(database.tenant_dsn(creds)) as open_session:
         assert tenant_ids(open_session, "artifacts") == {name}
-        from .helpers import with_pool
-
         dropped = with_pool(database.operator_dsn,
                             lambda p: roles.drop_tenant_role(p, name))
         assert dropped is True
