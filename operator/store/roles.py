@@ -218,13 +218,11 @@ async def drop_tenant_role(pool: AsyncConnectionPool, tenant: str, *,
         cur = await conn.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (role,))
         if await cur.fetchone() is None:
             return False
-        cur = await conn.execute("SELECT current_database()")
-        row = await cur.fetchone()
-        assert row is not None
-        await conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA pf FROM {}").format(ident))
-        await conn.execute(sql.SQL("REVOKE ALL ON SCHEMA pf FROM {}").format(ident))
-        await conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(
-            sql.Identifier(row[0]), ident))
+        # DROP OWNED revokes the role's grants and drops what it owns (a tenant can create large
+        # objects, which would otherwise block DROP ROLE); it needs the role's privileges, which
+        # CREATEROLE lets the operator grant itself, for the rest of this transaction.
+        await conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(ident))
+        await conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
         await conn.execute(sql.SQL("DROP ROLE {}").format(ident))
         log.info("dropped database role %s of deleted tenant %s", role, tenant)
         return True

@@ -90,7 +90,7 @@ class Database:
         return self.server.superuser_dsn(self.name)
 
     def tenant_dsn(self, creds: roles.TenantCredentials) -> str:
-        return roles.tenant_dsn(self.operator_dsn, creds)
+        return str(roles.tenant_dsn(self.operator_dsn, creds))
 
 
 def _new_server() -> Server:

@@ -114,7 +114,8 @@ def test_unreachable_database_is_a_stage_error_without_the_password(
 
 
 def _project() -> bytes:
-    return pack_files({"package.json": '{"name": "landing"}', "src/app/page.tsx": "export {}"})
+    files = {"package.json": '{"name": "landing"}', "src/app/page.tsx": "export {}"}
+    return bytes(pack_files(dict(files)))
 
 
 def test_cli_fetches_and_extracts_the_newest_run(database: Database,
