@@ -14,8 +14,8 @@ class Settings(BaseModel):
 
     namespace_prefix: str = Field("tenant-", description="prefix of tenant namespaces")
     global_max_concurrent: int = Field(50, ge=1, description="pipelines running at once, all tenants")
-    tenant_workers: int = Field(8, ge=1, description="concurrent Tenant reconciles")
-    pipeline_workers: int = Field(16, ge=1, description="concurrent DesignPipeline reconciles")
+    tenant_workers: int = Field(32, ge=1, description="concurrent Tenant reconciles")
+    pipeline_workers: int = Field(32, ge=1, description="concurrent DesignPipeline reconciles")
     agent_image: str = Field("pf-figma-agent:dev", description="image of the agent Jobs")
     agent_image_pull_policy: str = Field("IfNotPresent")
     agent_node_selector: dict[str, str] = Field(default_factory=dict)

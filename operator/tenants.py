@@ -141,16 +141,16 @@ class TenantReconciler:
         return retry
 
     async def _live(self, obj: dict[str, Any]) -> dict[str, Any] | None:
-        """The cached object, or (on a cache miss) the API's: a read is cheap, a write is not."""
+        """The cached object. Once primed, the cache holds every managed object (one LIST per
+        kind at start, then the watches, plus our own writes), so a miss means it is missing."""
         meta = obj["metadata"]
         kind, ns = obj["kind"], meta.get("namespace", "")
         live = self.rt.store.get(kind, meta["name"], ns)
-        if live is None or needs_apply(obj, live):
-            fresh = await self.rt.kube.get_or_none(kind, meta["name"], ns or None)
-            if fresh is not None:
-                fresh.setdefault("kind", kind)
-                self.rt.store.upsert(kind, fresh)
-            return fresh
+        if live is None and not self.rt.primed:
+            live = await self.rt.kube.get_or_none(kind, meta["name"], ns or None)
+            if live is not None:
+                live.setdefault("kind", kind)
+                self.rt.store.upsert(kind, live)
         return live
 
     async def _sync(self, body: dict[str, Any], obj: dict[str, Any]) -> str:

@@ -279,6 +279,19 @@ def pipeline_deleted(tenant: str, body: dict[str, Any]) -> PipelineRun:
         deleted_at=_now())
 
 
+def actor_of(body: dict[str, Any], default: str = "unknown") -> str:
+    """Best guess at who last changed an object's spec: the field manager of the newest
+    ``managedFields`` entry that is not the operator's own (Kubernetes records no user name;
+    the manager is e.g. ``kubectl-client-side-apply``, ``kubectl-edit`` or a client's name)."""
+    entries = [e for e in (body.get("metadata") or {}).get("managedFields") or []
+               if e.get("manager") and e.get("manager") != "pf-figma"
+               and e.get("subresource") != "status"]
+    if not entries:
+        return default
+    newest = max(entries, key=lambda e: str(e.get("time") or ""))
+    return str(newest["manager"])
+
+
 # --- queries ------------------------------------------------------------------------------------
 
 

@@ -228,6 +228,14 @@ async def drop_tenant_role(pool: AsyncConnectionPool, tenant: str, *,
         return True
 
 
+async def provisioned_tenants(pool: AsyncConnectionPool) -> list[str]:
+    """Tenants that have a role (to drop the roles of Tenants deleted while the operator was
+    not looking: compare with the Tenants that exist)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT tenant_id FROM pf.tenant_roles ORDER BY tenant_id")
+        return [str(r[0]) for r in await cur.fetchall()]
+
+
 # --- the tenant's Secret -------------------------------------------------------------------------
 
 #: Connection parameters copied from the operator's DSN into tenant DSNs (no credentials and no

@@ -133,6 +133,14 @@ class DataStore:
                    role=roles.role_name(tenant), existed=dropped)
         return dropped
 
+    async def drop_orphans(self, existing: set[str]) -> list[str]:
+        """Drop the roles of tenants not in ``existing`` (e.g. deleted while the operator was
+        down); call it from a periodic resync once the cache is primed. Returns their names."""
+        orphans = [t for t in await roles.provisioned_tenants(self.pool) if t not in existing]
+        for tenant in orphans:
+            await self.drop_tenant(tenant)
+        return orphans
+
     # --- pipeline reconciler (queued: never blocks, never raises) ---------------------------------
 
     def record_pipeline(self, tenant: str, body: dict[str, Any], status: dict[str, Any],

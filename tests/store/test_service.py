@@ -94,3 +94,37 @@ async def test_data_store_from_a_cold_start(make_server: Callable[[], Server]) -
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await store.close()
+
+
+async def test_orphaned_roles_are_dropped(pool: Any, database: Any,
+                                          tenant_name: Callable[[str], str]) -> None:
+    keep, orphan = tenant_name("keep"), tenant_name("orphan")
+    store = DataStore(database.operator_dsn)
+    await store.pool.open(wait=True, timeout=20)
+    writer = asyncio.create_task(store.writer.run())
+    try:
+        for name in (keep, orphan):
+            await roles.ensure_tenant_role(store.pool, name)
+        existing = set(await roles.provisioned_tenants(store.pool)) - {orphan}
+        assert await store.drop_orphans(existing) == [orphan]
+        assert orphan not in await roles.provisioned_tenants(store.pool)
+        assert keep in await roles.provisioned_tenants(store.pool)
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        await store.close()
+
+
+def test_actor_of_prefers_the_newest_non_operator_manager() -> None:
+    from pf_operator.store.history import actor_of
+
+    body = {"metadata": {"managedFields": [
+        {"manager": "kubectl-client-side-apply", "operation": "Update",
+         "time": "2026-03-01T10:00:00Z"},
+        {"manager": "kubectl-edit", "operation": "Update", "time": "2026-03-01T11:00:00Z"},
+        {"manager": "pf-figma", "operation": "Update", "time": "2026-03-01T12:00:00Z",
+         "subresource": "status"},
+        {"manager": "pf-figma", "operation": "Apply", "time": "2026-03-01T12:00:00Z"},
+    ]}}
+    assert actor_of(body) == "kubectl-edit"
+    assert actor_of({"metadata": {}}) == "unknown"

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from pf_operator.diff import HASH_ANNOTATION, contains, desired_hash, needs_apply, with_hash
 
 

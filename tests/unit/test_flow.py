@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from pf_operator import flow
 from pf_operator.flow import Admission, JobFacts, Plan, parse_result, plan
 from pf_operator.model import DesignPipelineSpec

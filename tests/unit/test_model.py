@@ -236,7 +236,7 @@ def test_pipeline_from_example() -> None:
     assert spec.source.config_map_ref is not None
     assert spec.source.config_map_ref.key == "file.json"
     assert spec.source.figma is None
-    assert spec.stages == (Stage.ANALYZE, Stage.GENERATE, Stage.TEST)
+    assert spec.stages == (Stage.ANALYZE, Stage.GENERATE, Stage.TEST, Stage.QA)
     assert spec.priority == 60
     assert spec.ttl_seconds_after_finished == 86400
 

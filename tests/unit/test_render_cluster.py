@@ -20,7 +20,8 @@ def test_owner_cluster_role_grants_exactly_the_owner_rights() -> None:
     }
     read = {"get", "list", "watch"}
     expected = (
-        {("pffigma.dev", "designpipelines", v) for v in read | {"create", "delete"}}
+        {("pffigma.dev", "designpipelines", v)
+         for v in read | {"create", "patch", "update", "delete"}}  # patch: spec.cancel
         | {("batch", "jobs", v) for v in read}
         | {("", "pods", v) for v in read}
         | {("", "pods/log", "get")}

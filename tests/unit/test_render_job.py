@@ -9,6 +9,7 @@ import string
 from typing import Any
 
 import pytest
+
 from pf_operator.model import DesignPipelineSpec, TenantSpec, parse_quantity
 from pf_operator.render.job import (
     CONFIG_ANNOTATION,

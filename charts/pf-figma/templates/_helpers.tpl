@@ -30,16 +30,23 @@ names derived from it (e.g. <fullname>-postgresql) are truncated again.
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Labels every object of the release carries. */}}
-{{- define "pf-figma.labels" -}}
+{{/* Labels every object of the release carries, except app.kubernetes.io/component. */}}
+{{- define "pf-figma.baseLabels" -}}
 helm.sh/chart: {{ include "pf-figma.chart" . }}
-{{ include "pf-figma.selectorLabels" . }}
+app.kubernetes.io/name: {{ include "pf-figma.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: pf-figma
 {{- with .Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/* Labels of the operator's objects. */}}
+{{- define "pf-figma.labels" -}}
+{{ include "pf-figma.baseLabels" . }}
+app.kubernetes.io/component: operator
 {{- end }}
 
 {{/* Selector labels of the operator pods (immutable once installed). */}}
@@ -148,8 +155,14 @@ pf-figma.checkCIDR (list "<values path>" "<cidr>"): an IPv4 CIDR must have no ho
 {{- if regexMatch "^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+/[0-9]+$" $cidr -}}
 {{- $parts := splitList "/" $cidr -}}
 {{- $prefix := atoi (index $parts 1) -}}
+{{- if gt $prefix 32 -}}
+{{- fail (printf "%s: %q is not a CIDR: the prefix length of an IPv4 network is 0 to 32" $path $cidr) -}}
+{{- end -}}
 {{- $addr := 0 -}}
 {{- range splitList "." (index $parts 0) -}}
+{{- if gt (atoi .) 255 -}}
+{{- fail (printf "%s: %q is not a CIDR: each part of an IPv4 address is 0 to 255" $path $cidr) -}}
+{{- end -}}
 {{- $addr = add (mul $addr 256) (atoi .) -}}
 {{- end -}}
 {{- $size := 1 -}}
@@ -160,6 +173,8 @@ pf-figma.checkCIDR (list "<values path>" "<cidr>"): an IPv4 CIDR must have no ho
 {{- $net := sub $addr (mod $addr $size) -}}
 {{- fail (printf "%s: %q has host bits set; write the network address %d.%d.%d.%d/%d" $path $cidr (div $net 16777216) (mod (div $net 65536) 256) (mod (div $net 256) 256) (mod $net 256) $prefix) -}}
 {{- end -}}
+{{- else if gt (atoi (last (splitList "/" $cidr))) 128 -}}
+{{- fail (printf "%s: %q is not a CIDR: the prefix length of an IPv6 network is 0 to 128" $path $cidr) -}}
 {{- end -}}
 {{- end }}
 
@@ -177,7 +192,10 @@ and what to do.
 {{- if $v.database.dsn }}{{ $dbs = append $dbs "database.dsn" }}{{ end -}}
 {{- if $v.database.existingSecret }}{{ $dbs = append $dbs "database.existingSecret" }}{{ end -}}
 {{- if gt (len $dbs) 1 -}}
-{{- fail (printf "choose one database: %s are all set (database.existingSecret, database.dsn and postgresql.enabled are alternatives)" (join ", " $dbs)) -}}
+{{- fail (printf "set only one of database.existingSecret, database.dsn and postgresql.enabled (now set: %s)" (join ", " $dbs)) -}}
+{{- end -}}
+{{- if and $v.postgresql.enabled (eq $v.postgresql.username "postgres") -}}
+{{- fail "postgresql.username must not be \"postgres\": the operator's role must not be a superuser (row-level security would not apply to it)" -}}
 {{- end -}}
 {{- if and $v.podDisruptionBudget.enabled (gt (int $v.replicaCount) 1) (not (kindIs "string" $v.podDisruptionBudget.minAvailable)) -}}
 {{- if ge (int $v.podDisruptionBudget.minAvailable) (int $v.replicaCount) -}}
