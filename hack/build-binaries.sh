@@ -163,10 +163,13 @@ node() {
   build_k8s kubelet kube-proxy
   build_mod coredns "${COREDNS_VERSION}" "github.com/coredns/coredns@${COREDNS_VERSION}" \
     github.com/coredns/coredns
+  # kube-router v2.10.0 pins netlink to a pseudo-version the module proxy refuses (403 "This
+  # module version is not available"); the v1.3.1 release compiles and covers firewall mode.
   LDFLAGS_EXTRA="-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=${KUBE_ROUTER_VERSION}" \
     build_mod kube-router "${KUBE_ROUTER_VERSION}" \
     "github.com/cloudnativelabs/kube-router/v2@${KUBE_ROUTER_VERSION}" \
-    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+    "replace github.com/vishvananda/netlink => github.com/vishvananda/netlink ${KUBE_ROUTER_NETLINK_VERSION}"
   # crictl: CRI-level cleanup in `node.sh down` (stops sandboxes through CNI DEL) and debugging
   build_mod crictl "${CRI_TOOLS_VERSION}" "sigs.k8s.io/cri-tools@${CRI_TOOLS_VERSION}" \
     sigs.k8s.io/cri-tools/cmd/crictl

@@ -8,6 +8,7 @@ Nothing here does I/O, so every transition is unit-tested.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,9 +74,43 @@ def parse_result(message: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text[start:])
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) and "outcome" in value else None
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> int | float:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        return kind(0)
+    return number if math.isfinite(number) and number >= 0 else kind(0)
+
+
+def _sanitize(result: dict[str, Any]) -> dict[str, Any]:
+    """The agent's result with every field the operator uses coerced to its type.
+
+    A result is written by a container we do not control: bad fields are dropped, not trusted.
+    """
+    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    artifacts = result.get("artifacts") if isinstance(result.get("artifacts"), list) else []
+    clean = [
+        {"name": str(a["name"])[:253], "uri": str(a["uri"])[:2048],
+         "sha256": str(a["sha256"])[:64] if isinstance(a.get("sha256"), str) else None,
+         "size": int(_number(a.get("size"), int)) if a.get("size") is not None else None}
+        for a in artifacts
+        if isinstance(a, dict) and isinstance(a.get("name"), str) and isinstance(a.get("uri"), str)
+    ]
+    message = result.get("message")
+    return {
+        **result,
+        "outcome": str(result.get("outcome")),
+        "message": message if isinstance(message, str) else None,
+        "usage": {"inputTokens": _number(usage.get("inputTokens"), int),
+                  "outputTokens": _number(usage.get("outputTokens"), int),
+                  "usd": _number(usage.get("usd"), float)},
+        "artifacts": clean,
+    }
 
 
 def _conditions(status: dict[str, Any], generation: int | None, now: datetime,
@@ -211,13 +246,19 @@ def plan(
                 # Recorded but not (yet) there, e.g. the operator restarted between recording
                 # the attempt and creating its Job: create it under the same, deterministic name.
                 result.create_job = (stage, attempts)
-            else:  # a retry was due and the failed attempt's Job is gone
-                _start_attempt(result, entry, name, stage, attempts + 1, now)
+            else:  # waiting for a retry and the failed attempt's Job is gone: keep the backoff
+                failed_at = parse_ts(entry.get("completionTime")) or now
+                backoff = spec.retries.backoff_seconds * (2 ** (attempts - 1))
+                retry_at = failed_at + timedelta(seconds=backoff)
+                if now >= retry_at:
+                    _start_attempt(result, entry, name, stage, attempts + 1, now)
+                else:
+                    result.requeue_after = (retry_at - now).total_seconds()
             break
         if job.state == "Running":
             break
         # the attempt finished
-        res = job.result or {}
+        res = _sanitize(job.result) if job.result else {}
         seconds = ((job.end or now) - (job.start or job.end or now)).total_seconds()
         outcome = "Succeeded" if job.state == "Succeeded" else "Failed"
         if entry["state"] == "Running":  # first time we see this attempt finished
@@ -238,6 +279,7 @@ def plan(
                     continue
                 if (stage, art["name"]) in known or len(artifacts) >= MAX_ARTIFACTS:
                     continue
+                known.add((stage, art["name"]))
                 artifacts.append({"stage": stage, "name": str(art["name"]), "uri": str(art["uri"]),
                                   "sha256": art.get("sha256"), "size": art.get("size")})
             continue  # on to the next stage, in this same pass
@@ -260,6 +302,7 @@ def plan(
                                       f"{stage} attempt {attempts} failed: {why}; retry "
                                       f"{attempts + 1}/{spec.retries.limit + 1} in {backoff}s"))
             entry["state"] = "Pending"
+            entry["completionTime"] = ts(job.end or now)  # of the failed attempt, for the backoff
             entry["message"] = f"attempt {attempts} failed: {why}; retrying at {ts(retry_at)}"
             if now >= retry_at:
                 _start_attempt(result, entry, name, stage, attempts + 1, now)

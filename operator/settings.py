@@ -9,6 +9,11 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 
+_PREFIX = "invalid operator settings (PF_* environment): "
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
 class Settings(BaseModel):
     """Everything a platform team tunes. Each field maps to `PF_<NAME>` (upper case)."""
 
@@ -58,14 +63,23 @@ class Settings(BaseModel):
                 continue
             annotation = str(field.annotation)
             if annotation.startswith(("dict", "list")):
-                values[name] = json.loads(raw) if raw.strip().startswith(("{", "[")) else (
-                    [v.strip() for v in raw.split(",") if v.strip()]
-                )
+                if raw.strip().startswith(("{", "[")):
+                    try:
+                        values[name] = json.loads(raw)
+                    except ValueError as err:
+                        raise SystemExit(f"{_PREFIX}{name} (PF_{name.upper()}): "
+                                         f"not valid JSON ({err})") from None
+                else:
+                    values[name] = [v.strip() for v in raw.split(",") if v.strip()]
             elif "bool" in annotation:
-                values[name] = raw.lower() in ("1", "true", "yes", "on")
+                lowered = raw.strip().lower()
+                if lowered not in _TRUE | _FALSE:
+                    raise SystemExit(f"{_PREFIX}{name} (PF_{name.upper()}={raw!r}): "
+                                     "expected true or false")
+                values[name] = lowered in _TRUE
             else:
                 values[name] = raw
         try:
             return cls(**values)
         except ValidationError as err:
-            raise SystemExit(f"invalid operator settings (PF_* environment): {err}") from None
+            raise SystemExit(f"{_PREFIX}{err}") from None

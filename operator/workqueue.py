@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RequeueAfter(Exception):
-    """Raised (or returned) by a reconciler that wants to look at its key again later."""
+    """Raised by a reconciler that wants to look at its key again later (a reconciler may also
+    return the number of seconds)."""
 
     seconds: float
 
@@ -66,7 +67,7 @@ class WorkQueue:
     def add_rate_limited(self, key: str) -> float:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        delay = min(self._base * (2**failures), self._max)
+        delay = min(self._base * (2 ** min(failures, 30)), self._max)
         self.add_after(key, delay)
         return delay
 
@@ -93,7 +94,7 @@ class WorkQueue:
             self.add(key)
 
 
-Reconcile = Callable[[str], Awaitable[float | None]]
+Reconcile = Callable[[str], Awaitable[float | RequeueAfter | None]]
 
 
 async def run_workers(
@@ -128,6 +129,8 @@ async def run_workers(
                     on_error(key, err)
             else:
                 queue.forget(key)
+                if isinstance(again, RequeueAfter):
+                    again = again.seconds
                 if again is not None:
                     queue.add_after(key, again)
             finally:

@@ -30,13 +30,13 @@ class Record(Protocol):
     async def write(self, conn: psycopg.AsyncConnection[Any]) -> None: ...
 
 
-def _ts(value: str | datetime | None) -> datetime | None:
+def parse_time(value: str | datetime | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _now() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -144,7 +144,7 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     usd: float = 0.0
-    recorded_at: datetime = field(default_factory=_now)
+    recorded_at: datetime = field(default_factory=utcnow)
 
     async def write(self, conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute(
@@ -171,7 +171,7 @@ class AuditEvent:
     resource_name: str
     namespace: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    created_at: datetime = field(default_factory=_now)
+    created_at: datetime = field(default_factory=utcnow)
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     async def write(self, conn: psycopg.AsyncConnection[Any]) -> None:
@@ -229,8 +229,9 @@ def records_for_pipeline(tenant: str, body: dict[str, Any], status: dict[str, An
     records: list[Record] = [PipelineRun(
         tenant=tenant, namespace=ns, name=name, uid=uid, state=state, reason=reason,
         message=message, current_stage=status.get("currentStage"),
-        created_at=_ts(meta.get("creationTimestamp")), started_at=_ts(status.get("startTime")),
-        finished_at=_ts(status.get("completionTime")),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        started_at=parse_time(status.get("startTime")),
+        finished_at=parse_time(status.get("completionTime")),
         input_tokens=int(cost.get("inputTokens") or 0),
         output_tokens=int(cost.get("outputTokens") or 0), usd=float(cost.get("usd") or 0.0),
     )]
@@ -244,8 +245,8 @@ def records_for_pipeline(tenant: str, body: dict[str, Any], status: dict[str, An
         records.append(StageAttempt(
             tenant=tenant, pipeline_uid=uid, stage=str(entry.get("name")), attempt=attempts,
             state=str(entry.get("state")), job=entry.get("job"), message=entry.get("message"),
-            started_at=_ts(entry.get("startTime")),
-            finished_at=_ts(entry.get("completionTime")) if entry.get("state") != "Running"
+            started_at=parse_time(entry.get("startTime")),
+            finished_at=parse_time(entry.get("completionTime")) if entry.get("state") != "Running"
             else None))
     for stage, outcome, seconds, job in finished:
         match = _ATTEMPT_RE.search(job.name or "")
@@ -257,7 +258,7 @@ def records_for_pipeline(tenant: str, body: dict[str, Any], status: dict[str, An
         records.append(StageAttempt(
             tenant=tenant, pipeline_uid=uid, stage=stage, attempt=attempt, state=outcome,
             job=job.name, message=_clip(result.get("message") or job.message or job.reason, 1024),
-            started_at=job.start, finished_at=job.end or _now(), seconds=seconds,
+            started_at=job.start, finished_at=job.end or utcnow(), seconds=seconds,
             input_tokens=tin, output_tokens=tout, usd=usd))
         if tin or tout or usd:
             records.append(Usage(tenant=tenant, namespace=ns, pipeline=name, pipeline_uid=uid,
@@ -274,9 +275,9 @@ def pipeline_deleted(tenant: str, body: dict[str, Any]) -> PipelineRun:
     return PipelineRun(
         tenant=tenant, namespace=meta.get("namespace") or "", name=meta.get("name") or "",
         uid=meta.get("uid") or "", state="Deleted" if not status.get("completionTime") else state,
-        reason=reason, message=message, created_at=_ts(meta.get("creationTimestamp")),
-        started_at=_ts(status.get("startTime")), finished_at=_ts(status.get("completionTime")),
-        deleted_at=_now())
+        reason=reason, message=message, created_at=parse_time(meta.get("creationTimestamp")),
+        started_at=parse_time(status.get("startTime")),
+        finished_at=parse_time(status.get("completionTime")), deleted_at=utcnow())
 
 
 def actor_of(body: dict[str, Any], default: str = "unknown") -> str:
@@ -298,7 +299,7 @@ def actor_of(body: dict[str, Any], default: str = "unknown") -> str:
 async def month_to_date_usd(pool: AsyncConnectionPool, tenant: str,
                             now: datetime | None = None) -> float:
     """US dollars the tenant's pipelines used since the start of this calendar month (UTC)."""
-    now = now or _now()
+    now = now or utcnow()
     start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -327,7 +328,7 @@ async def prune(pool: AsyncConnectionPool, *, history: timedelta,
     """Delete history older than ``history`` (pipelines finished or deleted before then, their
     attempts, and their artifacts) and artifacts older than ``artifacts``; then unreferenced
     blobs. Usage and audit rows are kept (billing, audit). Returns counts by table."""
-    now = now or _now()
+    now = now or utcnow()
     cutoff = now - history
     counts: dict[str, int] = {}
     async with pool.connection() as conn, conn.transaction():

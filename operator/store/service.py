@@ -47,6 +47,7 @@ class DataStore:
         self._spend: dict[str, tuple[float, float]] = {}
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._generations: dict[str, int] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -144,9 +145,17 @@ class DataStore:
     # --- pipeline reconciler (queued: never blocks, never raises) ---------------------------------
 
     def record_pipeline(self, tenant: str, body: dict[str, Any], status: dict[str, Any],
-                        stage_finished: Sequence[tuple[str, str, float, Any]] = ()) -> None:
+                        stage_finished: Sequence[tuple[str, str, float, Any]] = (),
+                        events: Sequence[tuple[str, str, str]] = ()) -> None:
+        """History of one reconcile pass (the Plan's status, stage_finished and events; each
+        event, e.g. Started/StageRetrying/Succeeded/Cancelled, also becomes an audit row)."""
         self.writer.submit_many(history.records_for_pipeline(tenant, body, status,
                                                              stage_finished))
+        meta = body.get("metadata") or {}
+        for type_, reason, message in events:
+            self.audit(tenant, OPERATOR_ACTOR, f"pipeline-{reason}", "DesignPipeline",
+                       str(meta.get("name")), meta.get("namespace"), type=type_,
+                       message=message, uid=meta.get("uid"))
         for _stage, _outcome, _seconds, job in stage_finished:
             usd = float(((job.result or {}).get("usage") or {}).get("usd") or 0.0)
             if usd and tenant in self._spend:
@@ -159,6 +168,35 @@ class DataStore:
     def audit(self, tenant: str, actor: str, action: str, kind: str, name: str,
               namespace: str | None = None, **details: Any) -> None:
         self.writer.audit(tenant, actor, action, kind, name, namespace, **details)
+
+    def observe(self, kind: str, event_type: str | None, obj: dict[str, Any],
+                tenant: str) -> None:
+        """Audit create/update/cancel/delete of Tenants and DesignPipelines from watch events.
+
+        Remembers (uid -> generation) in memory: a spec change is one ``update`` however many
+        events it causes; objects first seen at start-up are not reported as created unless
+        they are less than two minutes old.
+        """
+        meta = obj.get("metadata") or {}
+        uid, name, ns = str(meta.get("uid") or ""), str(meta.get("name") or ""), \
+            meta.get("namespace")
+        generation = int(meta.get("generation") or 0)
+        actor = history.actor_of(obj)
+        if event_type == "DELETED":
+            self._generations.pop(uid, None)
+            self.audit(tenant, actor, "delete", kind, name, ns, uid=uid)
+            return
+        seen = self._generations.get(uid)
+        self._generations[uid] = generation
+        spec = obj.get("spec") or {}
+        if seen is None:
+            created = history.parse_time(meta.get("creationTimestamp"))
+            if created is not None and (history.utcnow() - created).total_seconds() < 120:
+                self.audit(tenant, actor, "create", kind, name, ns, uid=uid,
+                           generation=generation)
+        elif generation > seen:
+            self.audit(tenant, actor, "cancel" if spec.get("cancel") else "update", kind, name,
+                       ns, uid=uid, generation=generation)
 
     # --- budgets ----------------------------------------------------------------------------------
 

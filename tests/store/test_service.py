@@ -128,3 +128,43 @@ def test_actor_of_prefers_the_newest_non_operator_manager() -> None:
     ]}}
     assert actor_of(body) == "kubectl-edit"
     assert actor_of({"metadata": {}}) == "unknown"
+
+
+async def test_observe_audits_changes_once(pool: Any, database: Any,
+                                           tenant_name: Callable[[str], str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    tenant = tenant_name("obs")
+    store = DataStore(database.operator_dsn)
+    await store.pool.open(wait=True, timeout=20)
+    writer = asyncio.create_task(store.writer.run())
+
+    def body(uid: str, generation: int, age: float, cancel: bool = False) -> dict[str, Any]:
+        created = (datetime.now(UTC) - timedelta(seconds=age)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"metadata": {"name": "p", "namespace": "ns", "uid": uid,
+                             "generation": generation, "creationTimestamp": created,
+                             "managedFields": [{"manager": "kubectl-edit",
+                                                "time": created}]},
+                "spec": {"cancel": cancel}}
+
+    try:
+        new, old = str(uuid.uuid4()), str(uuid.uuid4())
+        for event, obj in (("ADDED", body(new, 1, 5)), ("MODIFIED", body(new, 1, 5)),
+                           ("MODIFIED", body(new, 2, 5)), ("MODIFIED", body(new, 3, 5, True)),
+                           ("DELETED", body(new, 3, 5, True)),
+                           (None, body(old, 4, 3600)), ("MODIFIED", body(old, 4, 3600))):
+            store.observe("DesignPipeline", event, obj, tenant)
+        store.record_pipeline(tenant, body(new, 3, 5), {}, events=[
+            ("Normal", "Started", "admitted")])
+        assert await store.writer.flush(20)
+        async with store.pool.connection() as conn:
+            cur = await conn.execute("SELECT action, actor FROM pf.audit_logs"
+                                     " WHERE tenant_id = %s ORDER BY id", (tenant,))
+            rows = await cur.fetchall()
+        assert [r[0] for r in rows] == ["create", "update", "cancel", "delete",
+                                        "pipeline-Started"]
+        assert rows[0][1] == "kubectl-edit"
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        await store.close()

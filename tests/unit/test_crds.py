@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
-from pf_operator import model
 from pydantic import BaseModel
+
+from pf_operator import model
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"

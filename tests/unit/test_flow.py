@@ -359,8 +359,6 @@ def test_artifacts_of_earlier_stages_are_kept() -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: flow.plan dedups artifacts only against those "
-                   "already in status, not within one result (the `known` set is never updated)")
 def test_duplicate_artifacts_in_one_result_are_recorded_once() -> None:
     status = started_status()
     arts = [{"name": "bundle.zip", "uri": "file:///1"}, {"name": "bundle.zip", "uri": "file:///2"}]
@@ -736,8 +734,6 @@ def test_replay_of_the_same_pass_is_idempotent() -> None:
     assert a.create_job == b.create_job == ("generate", 1)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: flow.plan starts the next attempt at once when the "
-                   "failed attempt's Job is gone during the retry backoff (Pending + Missing)")
 def test_missing_failed_job_does_not_skip_the_backoff() -> None:
     spec = mkspec(retries={"limit": 2, "backoffSeconds": 300})
     status = started_status(spec)
@@ -879,19 +875,12 @@ def test_parse_result_of_a_list_wrapped_object_is_none() -> None:
     assert parse_result('[{"outcome": "Succeeded"}]') is None
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="bug: flow.parse_result catches only ValueError; deeply nested garbage "
-                   "(fits the 4096-byte termination message) raises RecursionError")
 def test_parse_result_deeply_nested_garbage_is_none() -> None:
     message = '{"outcome": "Failed", "x": ' + "[" * 4000
     assert len(message) <= 4096
     assert parse_result(message) is None
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, AttributeError, ValueError),
-                   reason="bug: flow.plan trusts the types inside the agent's result; a "
-                   "well-formed JSON result with wrong-typed fields raises (or writes NaN into "
-                   "status.cost) and wedges the pipeline's reconcile")
 @pytest.mark.parametrize(
     "result",
     [

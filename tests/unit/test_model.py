@@ -11,6 +11,8 @@ from typing import Any, cast
 import kopf
 import pytest
 import yaml
+from pydantic import ValidationError
+
 from pf_operator.model import (
     DEFAULT_LLM_MAX_COST_USD,
     DEFAULT_LLM_MAX_TOKENS,
@@ -40,7 +42,6 @@ from pf_operator.model import (
     set_condition,
     summarize_conditions,
 )
-from pydantic import ValidationError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)

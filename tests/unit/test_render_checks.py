@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from pf_operator.model import Plan, TenantSpec
 from pf_operator.render import RenderSettings, semantic_problems
 

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+
 from pf_operator.model import PLAN_DEFAULTS, Owner, OwnerKind, Plan, TenantSpec
 from pf_operator.render import (
     MANAGED_BY_LABEL,

@@ -9,6 +9,7 @@ from fractions import Fraction
 from typing import cast
 
 import pytest
+
 from pf_operator.scheduler import (
     AdmissionQueue,
     Decision,

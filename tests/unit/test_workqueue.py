@@ -186,9 +186,6 @@ async def test_rate_limited_key_is_queued_after_the_delay() -> None:
     assert loop.time() - start >= 0.025
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="bug: WorkQueue.add_rate_limited computes base * 2**failures before "
-                   "capping; after 1024 failures of one key it raises OverflowError")
 async def test_backoff_stays_capped_after_many_failures() -> None:
     q = WorkQueue("t", base_backoff=0.2, max_backoff=60)
     try:
@@ -383,9 +380,6 @@ async def test_errors_without_on_error() -> None:
         assert not task.done()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: RequeueAfter's docstring says it may be returned, "
-                   "but run_workers only handles it raised; a returned RequeueAfter makes "
-                   "add_after raise TypeError outside the except clauses and kills the worker")
 async def test_returned_requeue_after_requeues() -> None:
     q = WorkQueue("t")
     calls: list[str] = []
