@@ -97,7 +97,8 @@ class Operator:
 
 
 async def apiserver_writes(kube: Kube) -> dict[str, float]:
-    text = (await kube._client.get("/metrics", headers=kube._auth())).text
+    async with kube.session.get(kube.server + "/metrics", headers=kube._auth()) as resp:
+        text = await resp.text()
     out: dict[str, float] = {}
     for m in re.finditer(r'^apiserver_request_total\{([^}]*)\} (\S+)$', text, re.M):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
@@ -111,12 +112,14 @@ async def watch(kube: Kube, path: str, on_event: Any, stop: asyncio.Event,
                 params: dict[str, str] | None = None) -> None:
     """A raw watch stream; calls on_event(type, object, seen_at) for every event."""
     query = {"watch": "true", "allowWatchBookmarks": "false", **(params or {})}
-    async with kube._client.stream("GET", path, params=query, headers=kube._auth(),
-                                   timeout=None) as resp:
-        async for line in resp.aiter_lines():
+    import aiohttp
+
+    async with kube.session.get(kube.server + path, params=query, headers=kube._auth(),
+                                timeout=aiohttp.ClientTimeout(total=None)) as resp:
+        async for line in resp.content:
             if stop.is_set():
                 return
-            if line:
+            if line.strip():
                 event = json.loads(line)
                 on_event(event["type"], event["object"], time.monotonic())
 

@@ -186,9 +186,11 @@ start_etcd() {
 start_apiserver() {
   # NODE=real: pods reach the apiserver through the `kubernetes` Service, whose endpoint is the
   # advertise address; 127.0.0.1 cannot be a DNAT target from a pod, the host IP can.
-  local bind=127.0.0.1 advertise=127.0.0.1
+  local bind=127.0.0.1 advertise=127.0.0.1 extra=()
   if [[ "${NODE}" == real ]]; then
     bind=0.0.0.0
+    # the node's Hostname address is not in DNS here: reach kubelets (logs, exec) by IP
+    extra+=(--kubelet-preferred-address-types InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP)
     advertise="${PF_NODE_IP:-$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')}"
     [[ -n "${advertise}" ]] || die "cannot find the host IPv4 address for NODE=real (set PF_NODE_IP)"
   fi
@@ -207,7 +209,7 @@ start_apiserver() {
     --kubelet-client-certificate "${PKI}/apiserver-kubelet-client.crt" \
     --kubelet-client-key "${PKI}/apiserver-kubelet-client.key" \
     --max-requests-inflight 800 --max-mutating-requests-inflight 400 \
-    --event-ttl 1h --v=1
+    --event-ttl 1h --v=1 "${extra[@]}"
   wait_for kube-apiserver 60 api_get /readyz
 }
 

@@ -376,6 +376,21 @@ unmount_under() { # unmount everything mounted below DIR, deepest first
     | sort -r | while read -r m; do umount "${m}" 2>/dev/null || umount -l "${m}" 2>/dev/null || true; done
 }
 
+kubelet_chains_cleanup() { # the chains kubelet itself creates (kube-proxy/kube-router clean theirs)
+  local ipt t
+  for ipt in iptables ip6tables; do
+    command -v "${ipt}" >/dev/null || continue
+    while "${ipt}" -w -D INPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+    while "${ipt}" -w -D OUTPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+    "${ipt}" -w -F KUBE-FIREWALL 2>/dev/null && "${ipt}" -w -X KUBE-FIREWALL 2>/dev/null
+    for t in mangle filter nat; do
+      "${ipt}" -w -t "${t}" -X KUBE-KUBELET-CANARY 2>/dev/null || true
+    done
+    "${ipt}" -w -t mangle -X KUBE-IPTABLES-HINT 2>/dev/null || true
+  done
+  return 0
+}
+
 shim_pids() { # containerd-shim processes of our containerd (they outlive it)
   local p
   for p in /proc/[0-9]*; do
@@ -410,6 +425,7 @@ down() {
   # 3. host state: rules, mounts, bridge, IPAM, sysctls
   "${KUBE_ROUTER}" --cleanup-config >>"${LOGS}/kube-router.log" 2>&1 || true
   "${K8S_BIN}/kube-proxy" --cleanup >>"${LOGS}/kube-proxy.log" 2>&1 || true
+  kubelet_chains_cleanup
   unmount_under "${KUBELET_DIR}"
   unmount_under "${CTRD_DIR}"
   unmount_under "${RUN}"

@@ -15,6 +15,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
+
 from . import metrics
 from .kube import ApiError, Kube
 
@@ -111,7 +113,7 @@ class LeaderElector:
                     metrics.LEADER.set(1)
                     log.info("acquired leadership", extra={"identity": self.identity})
                     return
-            except (ApiError, OSError) as err:
+            except (ApiError, OSError, aiohttp.ClientError, TimeoutError) as err:
                 log.warning("leader election: %s", err)
             await asyncio.sleep(self.retry_seconds)
 
@@ -122,7 +124,7 @@ class LeaderElector:
             await asyncio.sleep(self.renew_seconds)
             try:
                 ok = await self.try_acquire_or_renew()
-            except (ApiError, OSError) as err:
+            except (ApiError, OSError, aiohttp.ClientError, TimeoutError) as err:
                 log.warning("lease renewal failed: %s", err)
                 ok = False
             now = asyncio.get_running_loop().time()
@@ -147,7 +149,7 @@ class LeaderElector:
                 await self.kube.request("PUT", path, body=self._lease(
                     spec, current["metadata"]["resourceVersion"]))
                 log.info("released leadership")
-        except (ApiError, OSError) as err:
+        except (ApiError, OSError, aiohttp.ClientError, TimeoutError) as err:
             log.warning("could not release the lease: %s", err)
         self.is_leader = False
         metrics.LEADER.set(0)

@@ -9,11 +9,11 @@ from collections import Counter
 from typing import Any
 
 from . import metrics
+from .cache import Store
 from .kube import Kube
 from .model import PIPELINE_KIND, TENANT_KIND
 from .render.common import RenderSettings
 from .settings import Settings
-from .cache import Store
 from .tenants import CHILD_KINDS, TENANT_LABEL, TenantReconciler
 from .workqueue import WorkQueue, run_workers
 
@@ -33,7 +33,7 @@ class Runtime:
         self.tenant_queue = WorkQueue("tenant")
         self.pipeline_queue = WorkQueue("pipeline")
         self.tenants = TenantReconciler(self)
-        from .pipelines import PipelineReconciler  # noqa: PLC0415 - circular at import time
+        from .pipelines import PipelineReconciler
 
         self.pipelines = PipelineReconciler(self)
         self.started = time.monotonic()

@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-
 _PREFIX = "invalid operator settings (PF_* environment): "
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}

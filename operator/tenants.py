@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from . import metrics
 from .diff import HASH_ANNOTATION, needs_apply, with_hash
 from .kube import ApiError
 from .model import (

@@ -27,11 +27,11 @@ from typing import Any
 
 import pytest
 import yaml
+
 from pf_operator import metrics
 from pf_operator.diff import HASH_ANNOTATION, needs_apply, with_hash
 from pf_operator.render import tenant_owner_clusterrole
 from pf_operator.settings import Settings
-
 from tests.conftest import ROOT, Cluster, unique, wait_for
 
 pytestmark = pytest.mark.cluster
