@@ -61,7 +61,11 @@ log() { printf '[node %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 kubectl() { "${K8S_BIN}/kubectl" --kubeconfig "${STATE}/kubeconfig" "$@"; }
-crictl() { "${CRICTL}" --runtime-endpoint "unix://${SOCK}" --image-endpoint "unix://${SOCK}" --timeout 20s "$@"; }
+crictl() {
+  mkdir -p "${N}"
+  printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 20\n' "${SOCK}" "${SOCK}" >"${N}/crictl.yaml"
+  "${CRICTL}" --config "${N}/crictl.yaml" "$@"
+}
 api_get() { curl -sf --cacert "${PKI}/ca.crt" --cert "${PKI}/admin.crt" --key "${PKI}/admin.key" "${API}$1"; }
 api_up() { [[ -s "${PKI}/admin.crt" ]] && api_get /readyz >/dev/null 2>&1; }
 
@@ -394,7 +398,7 @@ kubelet_chains_cleanup() { # the chains kubelet itself creates (kube-proxy/kube-
 shim_pids() { # containerd-shim processes of our containerd (they outlive it)
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"${p}/cmdline" 2>/dev/null | grep -q -- "containerd-shim.* -address ${SOCK} " && echo "${p#/proc/}"
+    { tr '\0' ' ' <"${p}/cmdline"; } 2>/dev/null | grep -q -- "containerd-shim.* -address ${SOCK} " && echo "${p#/proc/}"
   done
   return 0
 }

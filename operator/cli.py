@@ -13,6 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("operator", help="run the operator (settings from PF_* environment variables)")
     sub.add_parser("agent", help="run one agent stage: pf-figma agent <stage>", add_help=False)
     sub.add_parser("run", help="run the agent stages locally on a Figma JSON file", add_help=False)
+    sub.add_parser("migrate", help="apply the PostgreSQL schema migrations", add_help=False)
+    sub.add_parser("artifacts", help="fetch a pipeline's artifacts: artifacts get NS/NAME -o DIR",
+                   add_help=False)
     sub.add_parser("version", help="print the version")
     if not argv:
         parser.print_help()
@@ -26,6 +29,14 @@ def main(argv: list[str] | None = None) -> int:
         from pf_agents.cli import local_main
 
         return local_main(rest)
+    if command == "migrate":
+        from .store.cli import migrate_main
+
+        return migrate_main(rest)
+    if command == "artifacts":
+        from .store.cli import artifacts_main
+
+        return artifacts_main(rest)
     args = parser.parse_args(argv)
     if args.command == "operator":
         from .main import main as operator_main

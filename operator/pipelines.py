@@ -86,6 +86,7 @@ class PipelineReconciler:
             node_selector=settings.agent_node_selector,
             tolerations=tuple(settings.agent_tolerations),
             artifacts_url=settings.artifacts_url,
+            artifacts_secret="pf-figma-db" if settings.database_dsn else None,
             ca_bundle_configmap=settings.ca_bundle_configmap,
         )
 
@@ -157,10 +158,16 @@ class PipelineReconciler:
             caps = spec.effective_pipelines()
             quota = TenantQuota(name=name, weight=plan_weight(spec.plan.value),
                                 max_concurrent=caps.max_concurrent, max_queued=caps.max_queued,
-                                suspended=spec.suspended)
+                                suspended=spec.suspended or not self._database_ready(body))
             if not self.admission.set_tenant(quota):
                 return
         self._wake.set()
+
+    def _database_ready(self, tenant_body: dict[str, Any]) -> bool:
+        """Agent pods need the tenant's database Secret before they can start."""
+        if self.rt.db is None:
+            return True
+        return bool(((tenant_body.get("status") or {}).get("database") or {}).get("ready"))
 
     def _forget(self, key: str) -> None:
         self.admission.remove(key)
@@ -273,11 +280,15 @@ class PipelineReconciler:
 
         jobs = await self._job_facts(body, status)
         started = bool(status.get("startTime"))
+        blocked = self.blocked.get(key)
+        if tenant_body is None:
+            blocked = f"namespace {ns} does not belong to a Tenant"
+        elif blocked and not tenant_spec.suspended and not self._database_ready(tenant_body):
+            blocked = f"waiting for tenant {tenant}'s database credentials"
         admission = flow.Admission(
             admitted=started or key in self.admitted,
             position=self.positions.get(key),
-            blocked=self.blocked.get(key) if tenant_body is not None else (
-                f"namespace {ns} does not belong to a Tenant"),
+            blocked=blocked,
             rejected=self.rejected.get(key),
         )
         created = _parse_time(meta.get("creationTimestamp")) or now
@@ -299,7 +310,9 @@ class PipelineReconciler:
             metrics.QUEUE_WAIT.observe(max((now - created).total_seconds(), 0.0))
         for stage, outcome, seconds, _job in p.stage_finished:
             metrics.STAGE_DURATION.labels(stage, outcome).observe(seconds)
-        await self._write_status(body, status, p.status)
+        changed = await self._write_status(body, status, p.status)
+        if rt.db is not None and (changed or p.stage_finished or p.events):
+            rt.db.record_pipeline(tenant or "", body, p.status, p.stage_finished, p.events)
         for type_, reason, message in p.events:
             await rt.kube.event(body, type_=type_, reason=reason, message=message)
         if p.stage_finished:
@@ -365,7 +378,8 @@ class PipelineReconciler:
     async def _create_job(self, body: dict[str, Any], spec: DesignPipelineSpec, tenant: str,
                           tenant_spec: TenantSpec, stage: str, attempt: int) -> str | None:
         job = render_job(pipeline=body, spec=spec, tenant=tenant, tenant_spec=tenant_spec,
-                         stage=stage, attempt=attempt, agent=self.agent)
+                         stage=stage, attempt=attempt, agent=self.agent,
+                         llm_allowed=self._llm_allowed(tenant, tenant_spec))
         try:
             created = await self.rt.kube.create(job)
         except ApiError as err:
@@ -382,9 +396,9 @@ class PipelineReconciler:
         return None
 
     async def _write_status(self, body: dict[str, Any], old: dict[str, Any],
-                            new: dict[str, Any]) -> None:
+                            new: dict[str, Any]) -> bool:
         if _same_status(old, new):
-            return
+            return False
         meta = body["metadata"]
         patch = dict(new)
         for field in ("currentStage", "queuePosition"):  # null removes a field in merge patch
@@ -393,6 +407,7 @@ class PipelineReconciler:
                                                  patch)
         result.setdefault("kind", PIPELINE_KIND)
         self.rt.store.upsert(PIPELINE_KIND, result)
+        return True
 
     async def _invalid(self, body: dict[str, Any], message: str, generation: int | None,
                        now: datetime) -> None:
@@ -408,6 +423,14 @@ class PipelineReconciler:
         await self._write_status(body, status, new)
         await self.rt.kube.event(body, type_="Warning", reason="InvalidSpec", message=message)
         return None
+
+    def _llm_allowed(self, tenant: str, tenant_spec: TenantSpec) -> bool:
+        """False once the tenant's month-to-date LLM spend reaches llm.monthlyBudgetUSD."""
+        budget = tenant_spec.llm.monthly_budget_usd
+        if self.rt.db is None or budget is None or not tenant_spec.llm.enabled:
+            return True
+        spent = self.rt.db.spent_this_month(tenant)
+        return spent is None or spent < budget
 
     def _record_usage(self, tenant: str,
                       finished: list[tuple[str, str, float, flow.JobFacts]]) -> None:

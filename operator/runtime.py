@@ -14,6 +14,8 @@ from .kube import Kube
 from .model import PIPELINE_KIND, TENANT_KIND
 from .render.common import RenderSettings
 from .settings import Settings
+from .store.db import dsn_egress
+from .store.service import DataStore
 from .tenants import CHILD_KINDS, TENANT_LABEL, TenantReconciler
 from .workqueue import WorkQueue, run_workers
 
@@ -25,10 +27,19 @@ class Runtime:
         self.kube = kube
         self.settings = settings
         self.store = Store()
+        self.db: DataStore | None = None
+        extra_egress: tuple[Any, ...] = ()
+        if settings.database_dsn:
+            self.db = DataStore(settings.database_dsn)
+            try:  # tenants may reach the database endpoint, and nothing else new
+                extra_egress = tuple(dsn_egress(settings.database_dsn))
+            except OSError as err:
+                log.warning("cannot resolve the database host for tenant egress: %s", err)
         self.render_settings = RenderSettings(
             pod_cidrs=tuple(settings.pod_cidrs),
             service_cidrs=tuple(settings.service_cidrs),
             namespace_prefix=settings.namespace_prefix,
+            extra_egress=extra_egress,
         )
         self.tenant_queue = WorkQueue("tenant")
         self.pipeline_queue = WorkQueue("pipeline")
@@ -52,6 +63,12 @@ class Runtime:
             self.store.upsert(kind, obj)
         meta = obj["metadata"]
         labels = meta.get("labels") or {}
+        if self.db is not None and kind in (TENANT_KIND, PIPELINE_KIND):
+            tenant = meta["name"] if kind == TENANT_KIND else (
+                self.pipelines.tenant_for_namespace(meta["namespace"]) or "")
+            self.db.observe(kind, event.get("type"), obj, tenant)
+            if kind == PIPELINE_KIND and event.get("type") == "DELETED":
+                self.db.record_pipeline_deleted(tenant, obj)
         if kind == TENANT_KIND:
             self.tenant_queue.add(meta["name"])
             self.pipelines.tenant_changed(meta["name"], deleted=event.get("type") == "DELETED")
@@ -137,6 +154,7 @@ class Runtime:
                         workers=self.settings.pipeline_workers, on_error=failed("DesignPipeline")),
             self.pipelines.run(),
             self._resync(),
+            *([self.db.run()] if self.db is not None else []),
             gauges(),
         )
 
@@ -144,5 +162,11 @@ class Runtime:
         """A slow safety net: look at every Tenant again now and then (cheap: cache compares)."""
         while True:
             await asyncio.sleep(self.settings.drift_resync_seconds)
-            for body in self.store.all(TENANT_KIND):
-                self.tenant_queue.add(body["metadata"]["name"])
+            names = {body["metadata"]["name"] for body in self.store.all(TENANT_KIND)}
+            for name in names:
+                self.tenant_queue.add(name)
+            if self.db is not None and self.primed:
+                try:  # roles of Tenants deleted while no operator ran
+                    await self.db.drop_orphans(names)
+                except Exception as err:  # noqa: BLE001 - the database may be down
+                    log.warning("cannot drop orphaned database roles: %s", err)

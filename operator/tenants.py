@@ -24,6 +24,8 @@ from .model import (
     summarize_conditions,
 )
 from .render import checks, common
+from .store import roles
+from .store.writer import describe
 from .render import tenant as render_tenant
 
 if TYPE_CHECKING:
@@ -66,6 +68,8 @@ class TenantReconciler:
     async def reconcile(self, name: str) -> float | None:
         rt = self.rt
         body = rt.store.get(TENANT_KIND, name)
+        if body is None and rt.db is not None and rt.primed:
+            await rt.db.drop_tenant(name)  # raises while the database is down: retried
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None  # owner references let the garbage collector remove the children
         generation = body["metadata"].get("generation")
@@ -118,6 +122,10 @@ class TenantReconciler:
                 await rt.kube.event(body, type_="Normal", reason="DriftRepaired",
                                     message="restored " + ", ".join(sorted(repaired)))
             await self._prune(name, desired)
+            if rt.db is not None:
+                results["DatabaseReady"] = await self._database(name, namespace, body, owner)
+                if results["DatabaseReady"][0] is not ConditionStatus.TRUE:
+                    retry = 10.0
             results["NamespaceReady"] = (ConditionStatus.TRUE, "NamespaceActive",
                                          f"namespace {namespace} is ready")
             for condition, kinds in PARTS.items():
@@ -138,6 +146,27 @@ class TenantReconciler:
             results["Ready"] = (ConditionStatus.FALSE, "InvalidConfiguration", "; ".join(problems))
         await self._write_status(body, namespace, results, generation, problems)
         return retry
+
+    async def _database(self, name: str, namespace: str, body: dict[str, Any],
+                        owner: dict[str, Any]) -> tuple[ConditionStatus, str, str]:
+        """The tenant's database role and its Secret (new credentials only when needed)."""
+        db = self.rt.db
+        assert db is not None
+        try:
+            live = await self.rt.kube.get_or_none("Secret", roles.SECRET_NAME, namespace)
+            secret = await db.tenant_secret(name, namespace, body, live)
+            if secret is not None:
+                await self.rt.kube.apply(common.with_owner(secret, owner))
+                await self.rt.kube.event(body, type_="Normal", reason="DatabaseCredentials",
+                                         message=f"database role {roles.role_name(name)}: "
+                                                 f"credentials written to Secret "
+                                                 f"{roles.SECRET_NAME}")
+        except ApiError:
+            raise
+        except Exception as err:  # noqa: BLE001 - database errors become a condition
+            return (ConditionStatus.FALSE, "DatabaseUnavailable", describe(err))
+        return (ConditionStatus.TRUE, "RoleReady",
+                f"role {roles.role_name(name)}, credentials in Secret {roles.SECRET_NAME}")
 
     async def _live(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The cached object. Once primed, the cache holds every managed object (one LIST per
@@ -195,10 +224,11 @@ class TenantReconciler:
             if ctype == "Ready":
                 continue
             conditions = set_condition(conditions, ctype, status, reason, message, generation)
+        parts = [*PARTS, "DatabaseReady"] if rt.db is not None else list(PARTS)
         if "Ready" in results:
             status, reason, message = results["Ready"]
         else:
-            status, reason, message = summarize_conditions(conditions, list(PARTS))
+            status, reason, message = summarize_conditions(conditions, parts)
             if status is ConditionStatus.TRUE:
                 suspended = bool((body.get("spec") or {}).get("suspended"))
                 reason = "Suspended" if suspended else "Ready"
@@ -212,6 +242,12 @@ class TenantReconciler:
         }
         if namespace:
             status_obj["namespace"] = namespace
+        if rt.db is not None and "DatabaseReady" in results:
+            status_obj["database"] = {
+                "role": roles.role_name(body["metadata"]["name"]),
+                "secretName": roles.SECRET_NAME,
+                "ready": results["DatabaseReady"][0] is ConditionStatus.TRUE,
+            }
         if _status_equal(current, status_obj):
             return
         was_ready = _ready(current)

@@ -45,6 +45,9 @@ class AgentSettings:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: Sequence[Mapping[str, Any]] = ()
     artifacts_url: str = "file:///tmp/pf-figma-artifacts"
+    #: Secret (in the tenant namespace) whose key `dsn` is the tenant's own database DSN; when
+    #: set, artifacts go to PostgreSQL under the tenant's role instead of artifacts_url.
+    artifacts_secret: str | None = None
     ca_bundle_configmap: str | None = None
 
 
@@ -108,6 +111,7 @@ def render_job(
     stage: str,
     attempt: int,
     agent: AgentSettings,
+    llm_allowed: bool = True,
 ) -> dict[str, Any]:
     meta = pipeline["metadata"]
     name, namespace, uid = meta["name"], meta["namespace"], meta["uid"]
@@ -152,7 +156,9 @@ def render_job(
         {"name": "PF_STAGE", "value": stage},
         {"name": "PF_CONFIG_FILE", "value": f"{CONFIG_DIR}/config.json"},
         {"name": "PF_WORKDIR", "value": WORK_DIR},
-        {"name": "PF_ARTIFACTS", "value": agent.artifacts_url},
+        {"name": "PF_ARTIFACTS", "value": agent.artifacts_url} if not agent.artifacts_secret else
+        {"name": "PF_ARTIFACTS", "valueFrom": {"secretKeyRef": {"name": agent.artifacts_secret,
+                                                                 "key": "dsn"}}},
         {"name": "PF_RESULT_FILE", "value": "/dev/termination-log"},
         {"name": "HOME", "value": WORK_DIR},
         {"name": "npm_config_cache", "value": f"{WORK_DIR}/.npm"},
@@ -199,7 +205,7 @@ def render_job(
             }
         )
     llm = spec.effective_llm(tenant_spec)
-    if llm.enabled and tenant_spec.llm.api_key_secret_ref is not None:
+    if llm.enabled and llm_allowed and tenant_spec.llm.api_key_secret_ref is not None:
         ref = tenant_spec.llm.api_key_secret_ref
         env.append(
             {
