@@ -13,7 +13,7 @@ KUBECTL      = $(BIN_DIR)/kubernetes-$(K8S_VERSION)/kubectl
 PYTEST_ARGS ?=
 
 .PHONY: help install cluster-up cluster-down crds run demo test test-unit test-integration \
-        lint bench quality clean
+        lint bench chaos quality clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ lint: install ## ruff + mypy on the pure modules
 
 bench: install cluster-up crds ## benchmarks (print tables, write bench/results/*.json)
 	$(PY) hack/bench.py
+
+chaos: install cluster-up crds ## faults (operator kills, apiserver restart, leader kill, PostgreSQL down)
+	$(PY) hack/chaos.py
 
 quality: install ## every Figma fixture through analyze -> generate -> test -> qa, as a table
 	$(PY) hack/quality.py

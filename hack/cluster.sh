@@ -322,8 +322,22 @@ down() {
   log "cluster stopped"
 }
 
+restart() { # restart COMPONENT: stop and start one control-plane process (chaos tests)
+  local name="$1"
+  local f="${PIDS}/${name}.pid"
+  [[ -s "${f}" ]] && { kill "$(cat "${f}")" 2>/dev/null || true; }
+  for _ in $(seq 100); do alive "${name}" || break; sleep 0.1; done
+  case "${name}" in
+    kube-apiserver) start_apiserver ;;
+    etcd) start_etcd ;;
+    *) die "restart supports kube-apiserver and etcd" ;;
+  esac
+  log "${name} restarted"
+}
+
 case "${1:-}" in
   up) up ;;
+  restart) restart "${2:?component}" ;;
   down) down ;;
   status) if healthy; then echo running; else echo stopped; exit 1; fi ;;
   env) echo "export KUBECONFIG=${STATE}/kubeconfig PATH=${K8S_BIN}:${BIN}/helm-${HELM_VERSION}:\$PATH" ;;

@@ -128,7 +128,7 @@ claim_machine() {
     if [[ "${owner}" != "${STATE}" ]]; then
       local f
       for f in containerd kubelet kube-proxy kube-router; do
-        if [[ -s "${owner}/pids/${f}.pid" ]] && kill -0 "$(cat "${owner}/pids/${f}.pid")" 2>/dev/null; then
+        if [[ -s "${owner}/pids/${f}.pid" ]] && pid_running "$(cat "${owner}/pids/${f}.pid")"; then
           die "a real node from ${owner} is running on this machine (one per machine): PF_CLUSTER_DIR=${owner} hack/node.sh down"
         fi
       done
@@ -209,16 +209,19 @@ start() { # start NAME CMD...
   echo $! >"${PIDS}/${name}.pid"
 }
 
-alive() { local f="${PIDS}/$1.pid"; [[ -s "${f}" ]] && kill -0 "$(cat "${f}")" 2>/dev/null; }
+# a process that exists and is not a zombie (PID 1 of this VM reaps orphans only every few s)
+pid_running() { kill -0 "$1" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
+
+alive() { local f="${PIDS}/$1.pid"; [[ -s "${f}" ]] && pid_running "$(cat "${f}")"; }
 
 stop() { # stop NAME [SECONDS]: SIGTERM, then SIGKILL after SECONDS
   local f="${PIDS}/$1.pid" secs="${2:-10}" pid
   [[ -s "${f}" ]] || return 0
   pid="$(cat "${f}")"
-  if kill -0 "${pid}" 2>/dev/null; then
+  if pid_running "${pid}"; then
     kill "${pid}" 2>/dev/null || true
-    for _ in $(seq $((secs * 10))); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "${pid}" 2>/dev/null || true
+    for _ in $(seq $((secs * 10))); do pid_running "${pid}" || break; sleep 0.1; done
+    pid_running "${pid}" && kill -9 "${pid}" 2>/dev/null
   fi
   rm -f "${f}"
 }
@@ -409,8 +412,9 @@ down() {
   if ((any == 0)) && [[ ! -d "${RUN}" ]]; then log "node not running"; host_restore; return 0; fi
   # 1. let kubelet tear pods down while the API is there (volumes, CNI DEL, cgroups)
   if api_up && alive kubelet && kubectl get node "${NODE_NAME}" >/dev/null 2>&1; then
+    log "draining ${NODE_NAME}"
     kubectl cordon "${NODE_NAME}" >/dev/null 2>&1 || true
-    kubectl delete pods -A --field-selector "spec.nodeName=${NODE_NAME}" --wait=false >/dev/null 2>&1 || true
+    kubectl delete pods -A --field-selector "spec.nodeName=${NODE_NAME}" --grace-period=1 --wait=false >/dev/null 2>&1 || true
     local deadline=$((SECONDS + 30))
     while ((SECONDS < deadline)) && [[ -n "$(kubectl get pods -A --field-selector "spec.nodeName=${NODE_NAME}" -o name 2>/dev/null)" ]]; do
       sleep 0.5
@@ -421,7 +425,10 @@ down() {
   if [[ -d "${CTRD_DIR}" && -x "${CRICTL}" ]]; then
     alive containerd || { containerd_config; start containerd containerd --config "${N}/containerd.toml" --log-level warn; \
       for _ in $(seq 50); do ctr --address "${SOCK}" version >/dev/null 2>&1 && break; sleep 0.2; done; }
-    crictl rmp --all --force >/dev/null 2>&1 || true
+    if [[ -n "$(crictl pods -q 2>/dev/null)" ]]; then
+      log "removing the pod sandboxes kubelet left behind"
+      crictl rmp --all --force >/dev/null 2>&1 || true
+    fi
   fi
   stop containerd 20
   local pid

@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Faults survived with nothing lost: `make chaos` prints a table, writes bench/results/.
+
+    .venv/bin/python hack/chaos.py                  # all faults, full size
+    .venv/bin/python hack/chaos.py --quick          # the shortened form used by `make test`
+    .venv/bin/python hack/chaos.py operator-kill --pipelines 200
+
+Faults: operator-kill (SIGKILL at random every few seconds, restarted), apiserver-restart,
+leader-kill (two replicas with leader election), postgres-down (30 s). Each run applies
+pipelines with short simulated stages and checks: every pipeline Succeeded (lost = not),
+exactly one Job per stage (duplicated = more), and how long recovery took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pf_operator.kube import ApiError, Kube  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+GROUP = "/apis/pffigma.dev/v1alpha1"
+
+
+@dataclass
+class Outcome:
+    fault: str
+    runs: int
+    pipelines: int
+    lost: int
+    duplicated: int
+    recovery_seconds: float
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0
+
+
+class OperatorProc:
+    _next_port = 18600
+
+    def __init__(self, log_dir: Path, **settings: str) -> None:
+        OperatorProc._next_port += 2
+        self.metrics_port = OperatorProc._next_port + os.getpid() % 50 * 4
+        self.env = dict(os.environ, PF_METRICS_PORT=str(self.metrics_port),
+                        PF_HEALTH_PORT=str(self.metrics_port + 1), PF_LOG_LEVEL="WARNING",
+                        **{f"PF_{k.upper()}": v for k, v in settings.items()})
+        self.log_path = log_dir / f"chaos-operator-{self.metrics_port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: bool = True) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", "pf_operator", "operator"],
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.role() is not None:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"operator not healthy; see {self.log_path}")
+
+    def role(self) -> str | None:
+        try:
+            r = httpx.get(f"http://127.0.0.1:{self.metrics_port + 1}/readyz", timeout=1)
+            return r.json().get("role") if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=30)
+
+
+async def make_tenant(kube: Kube, name: str, max_concurrent: int = 50) -> None:
+    await kube.request("POST", f"{GROUP}/tenants", body={
+        "apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
+        "spec": {"plan": "enterprise",
+                 "pipelines": {"maxConcurrent": max_concurrent, "maxQueued": 1000},
+                 "quota": {"cpu": "200", "memory": "400Gi", "pods": 1000, "jobs": 5000}}})
+    for _ in range(300):
+        body = await kube.get("Tenant", name)
+        if any(c["type"] == "Ready" and c["status"] == "True"
+               for c in (body.get("status") or {}).get("conditions") or []):
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"tenant {name} not Ready")
+
+
+async def apply_pipelines(kube: Kube, ns: str, count: int, duration: str = "1s") -> list[str]:
+    names = [f"c{i:04d}" for i in range(count)]
+    sem = asyncio.Semaphore(16)
+
+    async def create(name: str) -> None:
+        async with sem:
+            await kube.request("POST", f"{GROUP}/namespaces/{ns}/designpipelines", body={
+                "apiVersion": "pffigma.dev/v1alpha1", "kind": "DesignPipeline",
+                "metadata": {"name": name, "namespace": ns,
+                             "labels": {"pffigma.dev/simulate-duration": duration}},
+                "spec": {"source": {"configMapRef": {"name": "d", "key": "f"}}}})
+
+    await asyncio.gather(*(create(n) for n in names))
+    return names
+
+
+async def settle(kube: Kube, ns: str, names: list[str], timeout: float) -> tuple[int, int, float]:
+    """Wait for all pipelines to finish; (lost, duplicated, seconds until the last finished)."""
+    t0 = time.monotonic()
+    wanted = set(names)
+    done: dict[str, str] = {}
+    while time.monotonic() - t0 < timeout:
+        try:
+            for p in await kube.list("DesignPipeline", ns):
+                for c in (p.get("status") or {}).get("conditions") or []:
+                    if c["type"] == "Succeeded" and c["status"] in ("True", "False"):
+                        done[p["metadata"]["name"]] = c["reason"]
+        except (ApiError, OSError, Exception):  # noqa: BLE001 - the API may be restarting
+            pass
+        if wanted <= done.keys():
+            break
+        await asyncio.sleep(0.5)
+    elapsed = time.monotonic() - t0
+    lost = sum(1 for n in names if done.get(n) != "Succeeded")
+    jobs = await kube.list("Job", ns, label_selector="app.kubernetes.io/managed-by=pf-figma")
+    per: dict[tuple[str, str], int] = {}
+    for j in jobs:
+        labels = j["metadata"]["labels"]
+        key = (labels["pffigma.dev/pipeline"], labels["pffigma.dev/stage"])
+        per[key] = per.get(key, 0) + 1
+    duplicated = sum(n - 1 for n in per.values() if n > 1)
+    return lost, duplicated, elapsed
+
+
+async def cleanup(kube: Kube, tenant: str) -> None:
+    try:
+        await kube.request("DELETE", f"{GROUP}/tenants/{tenant}")
+    except ApiError:
+        pass
+
+
+async def fault_operator_kill(kube: Kube, pipelines: int, kills: int, log_dir: Path) -> Outcome:
+    tenant = f"chaos-{uuid.uuid4().hex[:5]}"
+    op = OperatorProc(log_dir, global_max_concurrent="60")
+    op.start()
+    t0 = time.monotonic()
+    try:
+        await make_tenant(kube, tenant)
+        names = await apply_pipelines(kube, f"tenant-{tenant}", pipelines)
+        rng = random.Random(7)
+        recoveries = []
+        for _ in range(kills):
+            await asyncio.sleep(rng.uniform(2, 5))
+            op.kill()
+            start = time.monotonic()
+            op.start()
+            recoveries.append(time.monotonic() - start)
+        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, timeout=60 + pipelines * 2)
+        return Outcome("operator SIGKILL x%d" % kills, kills, pipelines, lost, dup,
+                       round(max(recoveries or [0]), 1), round(time.monotonic() - t0, 1))
+    finally:
+        await cleanup(kube, tenant)
+        op.kill(signal.SIGTERM)
+
+
+async def fault_apiserver_restart(kube: Kube, pipelines: int, log_dir: Path) -> Outcome:
+    tenant = f"chaos-{uuid.uuid4().hex[:5]}"
+    op = OperatorProc(log_dir, global_max_concurrent="60")
+    op.start()
+    t0 = time.monotonic()
+    try:
+        await make_tenant(kube, tenant)
+        names = await apply_pipelines(kube, f"tenant-{tenant}", pipelines, duration="2s")
+        await asyncio.sleep(2)
+        start = time.monotonic()
+        await asyncio.to_thread(subprocess.run, [str(ROOT / "hack" / "cluster.sh"), "restart",
+                                                 "kube-apiserver"], check=True,
+                                capture_output=True)
+        recovery = time.monotonic() - start
+        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, timeout=120 + pipelines)
+        return Outcome("kube-apiserver restart", 1, pipelines, lost, dup, round(recovery, 1),
+                       round(time.monotonic() - t0, 1))
+    finally:
+        await cleanup(kube, tenant)
+        op.kill(signal.SIGTERM)
+
+
+async def fault_leader_kill(kube: Kube, pipelines: int, log_dir: Path) -> Outcome:
+    tenant = f"chaos-{uuid.uuid4().hex[:5]}"
+    lease = f"chaos-{uuid.uuid4().hex[:5]}"
+    settings = {"leader_election": "true", "leader_election_lease": lease,
+                "leader_election_namespace": "kube-system", "global_max_concurrent": "60"}
+    a, b = OperatorProc(log_dir, **settings), OperatorProc(log_dir, **settings)
+    a.start()
+    while a.role() != "leader":
+        await asyncio.sleep(0.1)
+    b.start()
+    t0 = time.monotonic()
+    try:
+        await make_tenant(kube, tenant)
+        names = await apply_pipelines(kube, f"tenant-{tenant}", pipelines, duration="2s")
+        await asyncio.sleep(3)
+        a.kill()
+        killed = time.monotonic()
+        while b.role() != "leader" and time.monotonic() - killed < 60:
+            await asyncio.sleep(0.1)
+        failover = time.monotonic() - killed
+        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, timeout=120 + pipelines)
+        return Outcome("leader SIGKILL (2 replicas)", 1, pipelines, lost, dup, round(failover, 1),
+                       round(time.monotonic() - t0, 1))
+    finally:
+        await cleanup(kube, tenant)
+        a.kill(signal.SIGTERM)
+        b.kill(signal.SIGTERM)
+
+
+async def fault_postgres_down(kube: Kube, pipelines: int, down_seconds: float,
+                              log_dir: Path) -> Outcome:
+    sys.path.insert(0, str(ROOT / "tests" / "store"))
+    import psycopg
+    from pfstore_support import _destroy, _new_server, create_database
+
+    server = await asyncio.to_thread(_new_server)
+    database = await asyncio.to_thread(create_database, server, "pf_chaos")
+    tenant = f"chaos-{uuid.uuid4().hex[:5]}"
+    op = OperatorProc(log_dir, global_max_concurrent="60", database_dsn=database.operator_dsn)
+    op.start()
+    t0 = time.monotonic()
+    try:
+        await make_tenant(kube, tenant)
+        names = await apply_pipelines(kube, f"tenant-{tenant}", pipelines, duration="2s")
+        await asyncio.sleep(1)
+        await asyncio.to_thread(server.stop, "fast")
+        await asyncio.sleep(down_seconds)
+        await asyncio.to_thread(server.start)
+        back = time.monotonic()
+        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, timeout=120 + pipelines)
+
+        def history_rows() -> int:
+            with psycopg.connect(database.superuser_dsn) as conn:
+                row = conn.execute("SELECT count(*) FROM pf.pipeline_runs WHERE tenant_id = %s "
+                                   "AND reason = 'Succeeded'", (tenant,)).fetchone()
+                return int(row[0]) if row else 0
+
+        while await asyncio.to_thread(history_rows) < pipelines and time.monotonic() - back < 90:
+            await asyncio.sleep(0.5)
+        caught_up = time.monotonic() - back
+        missing = pipelines - await asyncio.to_thread(history_rows)
+        return Outcome(f"PostgreSQL down {down_seconds:.0f}s", 1, pipelines, lost + missing, dup,
+                       round(caught_up, 1), round(time.monotonic() - t0, 1))
+    finally:
+        await cleanup(kube, tenant)
+        op.kill(signal.SIGTERM)
+        await asyncio.to_thread(_destroy, server)
+
+
+def print_table(outcomes: list[Outcome]) -> None:
+    head = f"{'fault':<30} {'runs':>4} {'pipelines':>9} {'lost':>5} {'duplicated':>10} {'recovery s':>10} {'total s':>8}"
+    print("\n" + head + "\n" + "-" * len(head))
+    for o in outcomes:
+        print(f"{o.fault:<30} {o.runs:>4} {o.pipelines:>9} {o.lost:>5} {o.duplicated:>10} "
+              f"{o.recovery_seconds:>10} {o.seconds:>8}")
+
+
+async def run(faults: list[str], quick: bool) -> list[Outcome]:
+    log_dir = RESULTS
+    log_dir.mkdir(parents=True, exist_ok=True)
+    kube = Kube.from_environment()
+    outcomes = []
+    try:
+        for fault in faults:
+            if fault == "operator-kill":
+                outcomes.append(await fault_operator_kill(kube, 30 if quick else 200,
+                                                          3 if quick else 8, log_dir))
+            elif fault == "apiserver-restart":
+                outcomes.append(await fault_apiserver_restart(kube, 10 if quick else 100, log_dir))
+            elif fault == "leader-kill":
+                outcomes.append(await fault_leader_kill(kube, 10 if quick else 100, log_dir))
+            elif fault == "postgres-down":
+                outcomes.append(await fault_postgres_down(kube, 10 if quick else 100,
+                                                          5 if quick else 30, log_dir))
+    finally:
+        await kube.close()
+    return outcomes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("faults", nargs="*", default=["operator-kill", "apiserver-restart",
+                                                      "leader-kill", "postgres-down"])
+    parser.add_argument("--quick", action="store_true", help="the shortened form")
+    args = parser.parse_args()
+    outcomes = asyncio.run(run(args.faults, args.quick))
+    print_table(outcomes)
+    path = RESULTS / f"chaos-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
+    print(f"\nwrote {path.relative_to(ROOT)}")
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
