@@ -100,8 +100,13 @@ def ensure_node_modules(package_json: dict[str, Any], workdir: Path) -> tuple[Pa
     npm = shutil.which("npm")
     if npm is None:
         raise StageError("NodeMissing", "npm is not installed (qa needs Node.js 20+ and npm)")
-    root = cache_root(workdir)
     key = deps_key(package_json)
+    prebuilt = os.environ.get("PF_NPM_PREBUILT")  # baked into the agent image: no network
+    if prebuilt:
+        modules = Path(prebuilt) / key / "node_modules"
+        if (modules / ".pf-figma-complete").exists():
+            return modules, True, time.perf_counter() - start
+    root = cache_root(workdir)
     target = root / key
     done = target / "node_modules" / ".pf-figma-complete"
     if done.exists():
@@ -238,3 +243,25 @@ def run_qa(files: dict[str, bytes], project_dir: Path, workdir: Path) -> dict[st
         "tests": tests,
         "ok": bool(tsc["ok"] and tests["ok"]),
     }
+
+
+def prebuild(dest: Path) -> list[str]:
+    """Install the node_modules of every dependency set the generator writes into ``dest``
+    (used when building the agent image, so that qa runs without a registry)."""
+    from .project import package_json
+
+    keys = []
+    os.environ["XDG_CACHE_HOME"] = str(dest.parent.parent)  # -> dest = <cache>/pf-figma/npm
+    for storybook in (True, False):
+        modules, _, _ = ensure_node_modules(package_json("prebuild", storybook=storybook), dest)
+        keys.append(modules.parent.name)
+    return keys
+
+
+if __name__ == "__main__":  # python -m pf_agents.qa --prebuild DIR
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--prebuild":
+        print(" ".join(prebuild(Path(sys.argv[2]))))
+    else:
+        sys.exit("usage: python -m pf_agents.qa --prebuild DIR")

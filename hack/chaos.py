@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ruff: noqa: ASYNC110 - polling the cluster on purpose: the fault may break watches
 """Faults survived with nothing lost: `make chaos` prints a table, writes bench/results/.
 
     .venv/bin/python hack/chaos.py                  # all faults, full size
@@ -25,7 +26,6 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -59,17 +59,25 @@ class OperatorProc:
     def __init__(self, log_dir: Path, **settings: str) -> None:
         OperatorProc._next_port += 2
         self.metrics_port = OperatorProc._next_port + os.getpid() % 50 * 4
-        self.env = dict(os.environ, PF_METRICS_PORT=str(self.metrics_port),
-                        PF_HEALTH_PORT=str(self.metrics_port + 1), PF_LOG_LEVEL="WARNING",
-                        **{f"PF_{k.upper()}": v for k, v in settings.items()})
+        self.env = dict(
+            os.environ,
+            PF_METRICS_PORT=str(self.metrics_port),
+            PF_HEALTH_PORT=str(self.metrics_port + 1),
+            PF_LOG_LEVEL="WARNING",
+            **{f"PF_{k.upper()}": v for k, v in settings.items()},
+        )
         self.log_path = log_dir / f"chaos-operator-{self.metrics_port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait: bool = True) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "pf_operator", "operator"],
-                                     env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pf_operator", "operator"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         if wait:
             self.wait_ready()
 
@@ -95,15 +103,26 @@ class OperatorProc:
 
 
 async def make_tenant(kube: Kube, name: str, max_concurrent: int = 50) -> None:
-    await kube.request("POST", f"{GROUP}/tenants", body={
-        "apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
-        "spec": {"plan": "enterprise",
-                 "pipelines": {"maxConcurrent": max_concurrent, "maxQueued": 1000},
-                 "quota": {"cpu": "200", "memory": "400Gi", "pods": 1000, "jobs": 5000}}})
+    await kube.request(
+        "POST",
+        f"{GROUP}/tenants",
+        body={
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {
+                "plan": "enterprise",
+                "pipelines": {"maxConcurrent": max_concurrent, "maxQueued": 1000},
+                "quota": {"cpu": "200", "memory": "400Gi", "pods": 1000, "jobs": 5000},
+            },
+        },
+    )
     for _ in range(300):
         body = await kube.get("Tenant", name)
-        if any(c["type"] == "Ready" and c["status"] == "True"
-               for c in (body.get("status") or {}).get("conditions") or []):
+        if any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in (body.get("status") or {}).get("conditions") or []
+        ):
             return
         await asyncio.sleep(0.2)
     raise RuntimeError(f"tenant {name} not Ready")
@@ -115,28 +134,37 @@ async def apply_pipelines(kube: Kube, ns: str, count: int, duration: str = "1s")
 
     async def create(name: str) -> None:
         async with sem:
-            await kube.request("POST", f"{GROUP}/namespaces/{ns}/designpipelines", body={
-                "apiVersion": "pffigma.dev/v1alpha1", "kind": "DesignPipeline",
-                "metadata": {"name": name, "namespace": ns,
-                             "labels": {"pffigma.dev/simulate-duration": duration}},
-                "spec": {"source": {"configMapRef": {"name": "d", "key": "f"}}}})
+            await kube.request(
+                "POST",
+                f"{GROUP}/namespaces/{ns}/designpipelines",
+                body={
+                    "apiVersion": "pffigma.dev/v1alpha1",
+                    "kind": "DesignPipeline",
+                    "metadata": {
+                        "name": name,
+                        "namespace": ns,
+                        "labels": {"pffigma.dev/simulate-duration": duration},
+                    },
+                    "spec": {"source": {"configMapRef": {"name": "d", "key": "f"}}},
+                },
+            )
 
     await asyncio.gather(*(create(n) for n in names))
     return names
 
 
-async def settle(kube: Kube, ns: str, names: list[str], timeout: float) -> tuple[int, int, float]:
+async def settle(kube: Kube, ns: str, names: list[str], limit: float) -> tuple[int, int, float]:
     """Wait for all pipelines to finish; (lost, duplicated, seconds until the last finished)."""
     t0 = time.monotonic()
     wanted = set(names)
     done: dict[str, str] = {}
-    while time.monotonic() - t0 < timeout:
+    while time.monotonic() - t0 < limit:
         try:
             for p in await kube.list("DesignPipeline", ns):
                 for c in (p.get("status") or {}).get("conditions") or []:
                     if c["type"] == "Succeeded" and c["status"] in ("True", "False"):
                         done[p["metadata"]["name"]] = c["reason"]
-        except (ApiError, OSError, Exception):  # noqa: BLE001 - the API may be restarting
+        except (ApiError, OSError, Exception):
             pass
         if wanted <= done.keys():
             break
@@ -176,9 +204,16 @@ async def fault_operator_kill(kube: Kube, pipelines: int, kills: int, log_dir: P
             start = time.monotonic()
             op.start()
             recoveries.append(time.monotonic() - start)
-        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, timeout=60 + pipelines * 2)
-        return Outcome("operator SIGKILL x%d" % kills, kills, pipelines, lost, dup,
-                       round(max(recoveries or [0]), 1), round(time.monotonic() - t0, 1))
+        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, limit=60 + pipelines * 2)
+        return Outcome(
+            f"operator SIGKILL x{kills}",
+            kills,
+            pipelines,
+            lost,
+            dup,
+            round(max(recoveries or [0]), 1),
+            round(time.monotonic() - t0, 1),
+        )
     finally:
         await cleanup(kube, tenant)
         op.kill(signal.SIGTERM)
@@ -194,13 +229,23 @@ async def fault_apiserver_restart(kube: Kube, pipelines: int, log_dir: Path) -> 
         names = await apply_pipelines(kube, f"tenant-{tenant}", pipelines, duration="2s")
         await asyncio.sleep(2)
         start = time.monotonic()
-        await asyncio.to_thread(subprocess.run, [str(ROOT / "hack" / "cluster.sh"), "restart",
-                                                 "kube-apiserver"], check=True,
-                                capture_output=True)
+        await asyncio.to_thread(
+            subprocess.run,
+            [str(ROOT / "hack" / "cluster.sh"), "restart", "kube-apiserver"],
+            check=True,
+            capture_output=True,
+        )
         recovery = time.monotonic() - start
-        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, timeout=120 + pipelines)
-        return Outcome("kube-apiserver restart", 1, pipelines, lost, dup, round(recovery, 1),
-                       round(time.monotonic() - t0, 1))
+        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, limit=120 + pipelines)
+        return Outcome(
+            "kube-apiserver restart",
+            1,
+            pipelines,
+            lost,
+            dup,
+            round(recovery, 1),
+            round(time.monotonic() - t0, 1),
+        )
     finally:
         await cleanup(kube, tenant)
         op.kill(signal.SIGTERM)
@@ -209,8 +254,12 @@ async def fault_apiserver_restart(kube: Kube, pipelines: int, log_dir: Path) -> 
 async def fault_leader_kill(kube: Kube, pipelines: int, log_dir: Path) -> Outcome:
     tenant = f"chaos-{uuid.uuid4().hex[:5]}"
     lease = f"chaos-{uuid.uuid4().hex[:5]}"
-    settings = {"leader_election": "true", "leader_election_lease": lease,
-                "leader_election_namespace": "kube-system", "global_max_concurrent": "60"}
+    settings = {
+        "leader_election": "true",
+        "leader_election_lease": lease,
+        "leader_election_namespace": "kube-system",
+        "global_max_concurrent": "60",
+    }
     a, b = OperatorProc(log_dir, **settings), OperatorProc(log_dir, **settings)
     a.start()
     while a.role() != "leader":
@@ -226,17 +275,25 @@ async def fault_leader_kill(kube: Kube, pipelines: int, log_dir: Path) -> Outcom
         while b.role() != "leader" and time.monotonic() - killed < 60:
             await asyncio.sleep(0.1)
         failover = time.monotonic() - killed
-        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, timeout=120 + pipelines)
-        return Outcome("leader SIGKILL (2 replicas)", 1, pipelines, lost, dup, round(failover, 1),
-                       round(time.monotonic() - t0, 1))
+        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, limit=120 + pipelines)
+        return Outcome(
+            "leader SIGKILL (2 replicas)",
+            1,
+            pipelines,
+            lost,
+            dup,
+            round(failover, 1),
+            round(time.monotonic() - t0, 1),
+        )
     finally:
         await cleanup(kube, tenant)
         a.kill(signal.SIGTERM)
         b.kill(signal.SIGTERM)
 
 
-async def fault_postgres_down(kube: Kube, pipelines: int, down_seconds: float,
-                              log_dir: Path) -> Outcome:
+async def fault_postgres_down(
+    kube: Kube, pipelines: int, down_seconds: float, log_dir: Path
+) -> Outcome:
     sys.path.insert(0, str(ROOT / "tests" / "store"))
     import psycopg
     from pfstore_support import _destroy, _new_server, create_database
@@ -255,20 +312,30 @@ async def fault_postgres_down(kube: Kube, pipelines: int, down_seconds: float,
         await asyncio.sleep(down_seconds)
         await asyncio.to_thread(server.start)
         back = time.monotonic()
-        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, timeout=120 + pipelines)
+        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, limit=120 + pipelines)
 
         def history_rows() -> int:
             with psycopg.connect(database.superuser_dsn) as conn:
-                row = conn.execute("SELECT count(*) FROM pf.pipeline_runs WHERE tenant_id = %s "
-                                   "AND reason = 'Succeeded'", (tenant,)).fetchone()
+                row = conn.execute(
+                    "SELECT count(*) FROM pf.pipeline_runs WHERE tenant_id = %s "
+                    "AND reason = 'Succeeded'",
+                    (tenant,),
+                ).fetchone()
                 return int(row[0]) if row else 0
 
         while await asyncio.to_thread(history_rows) < pipelines and time.monotonic() - back < 90:
             await asyncio.sleep(0.5)
         caught_up = time.monotonic() - back
         missing = pipelines - await asyncio.to_thread(history_rows)
-        return Outcome(f"PostgreSQL down {down_seconds:.0f}s", 1, pipelines, lost + missing, dup,
-                       round(caught_up, 1), round(time.monotonic() - t0, 1))
+        return Outcome(
+            f"PostgreSQL down {down_seconds:.0f}s",
+            1,
+            pipelines,
+            lost + missing,
+            dup,
+            round(caught_up, 1),
+            round(time.monotonic() - t0, 1),
+        )
     finally:
         await cleanup(kube, tenant)
         op.kill(signal.SIGTERM)
@@ -276,11 +343,14 @@ async def fault_postgres_down(kube: Kube, pipelines: int, down_seconds: float,
 
 
 def print_table(outcomes: list[Outcome]) -> None:
-    head = f"{'fault':<30} {'runs':>4} {'pipelines':>9} {'lost':>5} {'duplicated':>10} {'recovery s':>10} {'total s':>8}"
+    head = (f"{'fault':<30} {'runs':>4} {'pipelines':>9} {'lost':>5} {'duplicated':>10} "
+            f"{'recovery s':>10} {'total s':>8}")
     print("\n" + head + "\n" + "-" * len(head))
     for o in outcomes:
-        print(f"{o.fault:<30} {o.runs:>4} {o.pipelines:>9} {o.lost:>5} {o.duplicated:>10} "
-              f"{o.recovery_seconds:>10} {o.seconds:>8}")
+        print(
+            f"{o.fault:<30} {o.runs:>4} {o.pipelines:>9} {o.lost:>5} {o.duplicated:>10} "
+            f"{o.recovery_seconds:>10} {o.seconds:>8}"
+        )
 
 
 async def run(faults: list[str], quick: bool) -> list[Outcome]:
@@ -291,25 +361,35 @@ async def run(faults: list[str], quick: bool) -> list[Outcome]:
     try:
         for fault in faults:
             if fault == "operator-kill":
-                outcomes.append(await fault_operator_kill(kube, 30 if quick else 200,
-                                                          3 if quick else 8, log_dir))
+                outcomes.append(
+                    await fault_operator_kill(
+                        kube, 30 if quick else 200, 3 if quick else 8, log_dir
+                    )
+                )
             elif fault == "apiserver-restart":
                 outcomes.append(await fault_apiserver_restart(kube, 10 if quick else 100, log_dir))
             elif fault == "leader-kill":
                 outcomes.append(await fault_leader_kill(kube, 10 if quick else 100, log_dir))
             elif fault == "postgres-down":
-                outcomes.append(await fault_postgres_down(kube, 10 if quick else 100,
-                                                          5 if quick else 30, log_dir))
+                outcomes.append(
+                    await fault_postgres_down(
+                        kube, 10 if quick else 100, 5 if quick else 30, log_dir
+                    )
+                )
     finally:
         await kube.close()
     return outcomes
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("faults", nargs="*", default=["operator-kill", "apiserver-restart",
-                                                      "leader-kill", "postgres-down"])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "faults",
+        nargs="*",
+        default=["operator-kill", "apiserver-restart", "leader-kill", "postgres-down"],
+    )
     parser.add_argument("--quick", action="store_true", help="the shortened form")
     args = parser.parse_args()
     outcomes = asyncio.run(run(args.faults, args.quick))

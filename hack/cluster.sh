@@ -190,7 +190,7 @@ start_apiserver() {
   if [[ "${NODE}" == real ]]; then
     bind=0.0.0.0
     # the node's Hostname address is not in DNS here: reach kubelets (logs, exec) by IP
-    extra+=(--kubelet-preferred-address-types InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP)
+    extra+=(--kubelet-preferred-address-types "InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP")
     advertise="${PF_NODE_IP:-$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')}"
     [[ -n "${advertise}" ]] || die "cannot find the host IPv4 address for NODE=real (set PF_NODE_IP)"
   fi
@@ -337,7 +337,9 @@ restart() { # restart COMPONENT: stop and start one control-plane process (chaos
 
 case "${1:-}" in
   up) up ;;
-  restart) restart "${2:?component}" ;;
+  restart) # keep the apiserver flags of the running profile (NODE=real listens on the host IP)
+    [[ -s "${STATE}/profile" ]] && NODE="$(cat "${STATE}/profile")"
+    restart "${2:?component}" ;;
   down) down ;;
   status) if healthy; then echo running; else echo stopped; exit 1; fi ;;
   env) echo "export KUBECONFIG=${STATE}/kubeconfig PATH=${K8S_BIN}:${BIN}/helm-${HELM_VERSION}:\$PATH" ;;

@@ -137,8 +137,8 @@ build_base() {
     echo "${rkey}" >"${dir}/rootfs.key"
   fi
   log "packing ${BASE_REF}"
-  customize_base "${dir}/rootfs"
   local t0=${SECONDS}
+  customize_base "${dir}/rootfs"
   # /dev, /proc, /sys are runtime mounts; keep the directories, not what debootstrap put there
   tar --numeric-owner --xattrs --sort=name -C "${dir}/rootfs" \
     --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' --exclude='./run/*' \
@@ -156,11 +156,10 @@ build_base() {
 ctr_() { ctr --address "${CONTAINERD_SOCK}" -n k8s.io "$@"; }
 
 import_image() { # import_image NAME REF
-  local name="$1" ref="$2" dir want have
+  local name="$1" ref="$2" dir want
   case "${name}" in base) dir="${IMAGES}/base-${BASE_SUITE}" ;; *) dir="${IMAGES}/${name}" ;; esac
   want="$(cat "${dir}/digest")"
-  have="$(ctr_ images ls -q "name==${ref}" 2>/dev/null | head -n1)"
-  if [[ -n "${have}" ]] && ctr_ images ls "name==${ref}" | grep -q "${want}"; then return 0; fi
+  ctr_ images ls "name==${ref}" 2>/dev/null | grep -q "${want}" && return 0
   log "importing ${ref} (${want:7:12}) into containerd (k8s.io)"
   ctr_ images import "${dir}/image.tar" >/dev/null
   ctr_ images ls "name==${ref}" | grep -q "${want}" || die "import of ${ref} did not register ${want}"

@@ -16,6 +16,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "${HERE}/.." && pwd)"
+# shellcheck source=versions.env
 source "${HERE}/versions.env"
 
 STATE="${PF_CLUSTER_DIR:-${ROOT}/.cluster}"
@@ -368,7 +369,10 @@ up() {
   node_pki
   cluster_objects
   start_containerd
-  "${HERE}/images.sh" import pause ${PF_NODE_IMAGES-base}
+  # PF_NODE_IMAGES: images besides pause to import (default: base; empty: none)
+  local images=()
+  read -r -a images <<<"${PF_NODE_IMAGES-base}"
+  "${HERE}/images.sh" import pause "${images[@]}"
   cni_config
   start_kubelet
   start_kube_proxy
@@ -441,6 +445,10 @@ down() {
   unmount_under "${CTRD_DIR}"
   unmount_under "${RUN}"
   ip link delete "${BRIDGE}" 2>/dev/null || true
+  local cg # kubelet's (now empty) pod cgroups; a cgroup that still has processes stays
+  for cg in /sys/fs/cgroup/*/kubepods; do
+    [[ -d "${cg}" ]] && find "${cg}" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
   rm -rf "${RUN}" "${N}/cni/ipam"
   host_restore
   if api_up; then kubectl delete node "${NODE_NAME}" --ignore-not-found --wait=false >/dev/null 2>&1 || true; fi

@@ -25,7 +25,7 @@ case "${1:-}" in
     mkdir -p "${DST}"
     find "${DST}" -maxdepth 1 -type f -name '*.yaml' -delete
     cp "${SRC}"/*.yaml "${DST}/"
-    echo "copied $(ls "${SRC}"/*.yaml | wc -l) CRD file(s) from crds/ to charts/pf-figma/crds/"
+    echo "copied $(find "${SRC}" -maxdepth 1 -name "*.yaml" | wc -l) CRD file(s) from crds/ to charts/pf-figma/crds/"
     ;;
   *)
     echo "usage: $0 [--check]" >&2

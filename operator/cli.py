@@ -14,8 +14,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("agent", help="run one agent stage: pf-figma agent <stage>", add_help=False)
     sub.add_parser("run", help="run the agent stages locally on a Figma JSON file", add_help=False)
     sub.add_parser("migrate", help="apply the PostgreSQL schema migrations", add_help=False)
-    sub.add_parser("artifacts", help="fetch a pipeline's artifacts: artifacts get NS/NAME -o DIR",
-                   add_help=False)
+    sub.add_parser(
+        "artifacts",
+        help="fetch a pipeline's artifacts: artifacts get NS/NAME -o DIR",
+        add_help=False,
+    )
     sub.add_parser("version", help="print the version")
     if not argv:
         parser.print_help()

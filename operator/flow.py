@@ -92,12 +92,16 @@ def _sanitize(result: dict[str, Any]) -> dict[str, Any]:
 
     A result is written by a container we do not control: bad fields are dropped, not trusted.
     """
-    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
-    artifacts = result.get("artifacts") if isinstance(result.get("artifacts"), list) else []
+    raw_usage, raw_artifacts = result.get("usage"), result.get("artifacts")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+    artifacts: list[Any] = raw_artifacts if isinstance(raw_artifacts, list) else []
     clean = [
-        {"name": str(a["name"])[:253], "uri": str(a["uri"])[:2048],
-         "sha256": str(a["sha256"])[:64] if isinstance(a.get("sha256"), str) else None,
-         "size": int(_number(a.get("size"), int)) if a.get("size") is not None else None}
+        {
+            "name": str(a["name"])[:253],
+            "uri": str(a["uri"])[:2048],
+            "sha256": str(a["sha256"])[:64] if isinstance(a.get("sha256"), str) else None,
+            "size": int(_number(a.get("size"), int)) if a.get("size") is not None else None,
+        }
         for a in artifacts
         if isinstance(a, dict) and isinstance(a.get("name"), str) and isinstance(a.get("uri"), str)
     ]
@@ -106,15 +110,21 @@ def _sanitize(result: dict[str, Any]) -> dict[str, Any]:
         **result,
         "outcome": str(result.get("outcome")),
         "message": message if isinstance(message, str) else None,
-        "usage": {"inputTokens": _number(usage.get("inputTokens"), int),
-                  "outputTokens": _number(usage.get("outputTokens"), int),
-                  "usd": _number(usage.get("usd"), float)},
+        "usage": {
+            "inputTokens": _number(usage.get("inputTokens"), int),
+            "outputTokens": _number(usage.get("outputTokens"), int),
+            "usd": _number(usage.get("usd"), float),
+        },
         "artifacts": clean,
     }
 
 
-def _conditions(status: dict[str, Any], generation: int | None, now: datetime,
-                updates: list[tuple[str, str, str, str]]) -> list[dict[str, Any]]:
+def _conditions(
+    status: dict[str, Any],
+    generation: int | None,
+    now: datetime,
+    updates: list[tuple[str, str, str, str]],
+) -> list[dict[str, Any]]:
     conds: Any = status.get("conditions") or []
     for ctype, cstatus, reason, message in updates:
         conds = set_condition(conds, ctype, cstatus, reason, message, generation, now)
@@ -123,8 +133,10 @@ def _conditions(status: dict[str, Any], generation: int | None, now: datetime,
 
 def _stage_entries(spec: DesignPipelineSpec, status: dict[str, Any]) -> list[dict[str, Any]]:
     by_name = {s.get("name"): dict(s) for s in status.get("stages") or []}
-    return [by_name.get(stage.value, {"name": stage.value, "state": "Pending", "attempts": 0})
-            for stage in spec.stages]
+    return [
+        by_name.get(stage.value, {"name": stage.value, "state": "Pending", "attempts": 0})
+        for stage in spec.stages
+    ]
 
 
 def _clip(text: str | None) -> str:
@@ -132,8 +144,16 @@ def _clip(text: str | None) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
-def _finish(plan: Plan, status: dict[str, Any], stages: list[dict[str, Any]], reason: str,
-            message: str, now: datetime, generation: int | None, event_type: str) -> None:
+def _finish(
+    plan: Plan,
+    status: dict[str, Any],
+    stages: list[dict[str, Any]],
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int | None,
+    event_type: str,
+) -> None:
     for entry in stages:
         if entry["state"] in ("Pending", "Running"):
             if int(entry.get("attempts") or 0) == 0:
@@ -147,9 +167,14 @@ def _finish(plan: Plan, status: dict[str, Any], stages: list[dict[str, Any]], re
     status["completionTime"] = ts(now)
     status["currentStage"] = None
     status["queuePosition"] = None
-    status["conditions"] = _conditions(status, generation, now, [
-        ("Succeeded", "True" if ok else "False", reason, message),
-    ])
+    status["conditions"] = _conditions(
+        status,
+        generation,
+        now,
+        [
+            ("Succeeded", "True" if ok else "False", reason, message),
+        ],
+    )
     plan.finished = reason
     plan.events.append((event_type, reason, message))
 
@@ -187,45 +212,74 @@ def plan(
     # --- cancel --------------------------------------------------------------------------------
     if spec.cancel:
         result.delete_jobs = running_jobs
-        _finish(result, status, stages, "Cancelled", "cancelled by spec.cancel", now, generation,
-                "Normal")
+        _finish(
+            result,
+            status,
+            stages,
+            "Cancelled",
+            "cancelled by spec.cancel",
+            now,
+            generation,
+            "Normal",
+        )
         return result
 
     # --- queued --------------------------------------------------------------------------------
     started = parse_ts(status.get("startTime"))
     if started is None:
         if admission.rejected:
-            status["conditions"] = _conditions(status, generation, now, [
-                ("Admitted", "False", "QueueFull", admission.rejected)])
-            _finish(result, status, stages, "Failed", admission.rejected, now, generation,
-                    "Warning")
+            status["conditions"] = _conditions(
+                status, generation, now, [("Admitted", "False", "QueueFull", admission.rejected)]
+            )
+            _finish(
+                result, status, stages, "Failed", admission.rejected, now, generation, "Warning"
+            )
             return result
         if not admission.admitted:
             status["queuePosition"] = admission.position
             message = admission.blocked or (
-                f"waiting for capacity (position {admission.position})" if admission.position
-                else "waiting for admission")
-            status["conditions"] = _conditions(status, generation, now, [
-                ("Succeeded", "Unknown", "Queued", message),
-                ("Admitted", "False", "Queued", message),
-            ])
+                f"waiting for capacity (position {admission.position})"
+                if admission.position
+                else "waiting for admission"
+            )
+            status["conditions"] = _conditions(
+                status,
+                generation,
+                now,
+                [
+                    ("Succeeded", "Unknown", "Queued", message),
+                    ("Admitted", "False", "Queued", message),
+                ],
+            )
             return result
         started = now
         status["startTime"] = ts(now)
         status["queuePosition"] = None
-        status["conditions"] = _conditions(status, generation, now, [
-            ("Admitted", "True", "Admitted", "admitted by the fair-share queue")])
+        status["conditions"] = _conditions(
+            status,
+            generation,
+            now,
+            [("Admitted", "True", "Admitted", "admitted by the fair-share queue")],
+        )
         result.started = True
-        result.events.append(("Normal", "Started", "admitted; running " +
-                              " -> ".join(s.value for s in spec.stages)))
+        result.events.append(
+            ("Normal", "Started", "admitted; running " + " -> ".join(s.value for s in spec.stages))
+        )
 
     # --- pipeline timeout ------------------------------------------------------------------------
     deadline = started + timedelta(seconds=spec.timeouts.pipeline_seconds)
     if now >= deadline:
         result.delete_jobs = running_jobs
-        _finish(result, status, stages, "TimedOut",
-                f"pipeline exceeded timeouts.pipelineSeconds={spec.timeouts.pipeline_seconds}",
-                now, generation, "Warning")
+        _finish(
+            result,
+            status,
+            stages,
+            "TimedOut",
+            f"pipeline exceeded timeouts.pipelineSeconds={spec.timeouts.pipeline_seconds}",
+            now,
+            generation,
+            "Warning",
+        )
         return result
 
     # --- walk the stages ---------------------------------------------------------------------
@@ -266,7 +320,8 @@ def plan(
             usage = res.get("usage") or {}
             cost = {
                 "inputTokens": int(cost.get("inputTokens", 0)) + int(usage.get("inputTokens", 0)),
-                "outputTokens": int(cost.get("outputTokens", 0)) + int(usage.get("outputTokens", 0)),
+                "outputTokens": int(cost.get("outputTokens", 0))
+                + int(usage.get("outputTokens", 0)),
                 "usd": round(float(cost.get("usd", 0.0)) + float(usage.get("usd", 0.0)), 6),
             }
         if job.state == "Succeeded":
@@ -280,8 +335,15 @@ def plan(
                 if (stage, art["name"]) in known or len(artifacts) >= MAX_ARTIFACTS:
                     continue
                 known.add((stage, art["name"]))
-                artifacts.append({"stage": stage, "name": str(art["name"]), "uri": str(art["uri"]),
-                                  "sha256": art.get("sha256"), "size": art.get("size")})
+                artifacts.append(
+                    {
+                        "stage": stage,
+                        "name": str(art["name"]),
+                        "uri": str(art["uri"]),
+                        "sha256": art.get("sha256"),
+                        "size": art.get("size"),
+                    }
+                )
             continue  # on to the next stage, in this same pass
         # failed attempt
         why = _clip(res.get("message") or job.message or job.reason or "the agent failed")
@@ -290,17 +352,29 @@ def plan(
             entry["completionTime"] = ts(job.end or now)
             entry["message"] = f"stage exceeded timeouts.stageSeconds={spec.timeouts.stage_seconds}"
             status["artifacts"], status["cost"] = artifacts, cost
-            _finish(result, status, stages, "TimedOut",
-                    f"stage {stage} timed out after {spec.timeouts.stage_seconds}s", now,
-                    generation, "Warning")
+            _finish(
+                result,
+                status,
+                stages,
+                "TimedOut",
+                f"stage {stage} timed out after {spec.timeouts.stage_seconds}s",
+                now,
+                generation,
+                "Warning",
+            )
             return result
         if attempts <= spec.retries.limit:
             backoff = spec.retries.backoff_seconds * (2 ** (attempts - 1))
             retry_at = (job.end or now) + timedelta(seconds=backoff)
             if entry["state"] == "Running":
-                result.events.append(("Warning", "StageRetrying",
-                                      f"{stage} attempt {attempts} failed: {why}; retry "
-                                      f"{attempts + 1}/{spec.retries.limit + 1} in {backoff}s"))
+                result.events.append(
+                    (
+                        "Warning",
+                        "StageRetrying",
+                        f"{stage} attempt {attempts} failed: {why}; retry "
+                        f"{attempts + 1}/{spec.retries.limit + 1} in {backoff}s",
+                    )
+                )
             entry["state"] = "Pending"
             entry["completionTime"] = ts(job.end or now)  # of the failed attempt, for the backoff
             entry["message"] = f"attempt {attempts} failed: {why}; retrying at {ts(retry_at)}"
@@ -313,27 +387,44 @@ def plan(
         entry["completionTime"] = ts(job.end or now)
         entry["message"] = why
         status["artifacts"], status["cost"] = artifacts, cost
-        _finish(result, status, stages, "Failed",
-                f"stage {stage} failed after {attempts} attempt(s): {why}", now, generation,
-                "Warning")
+        _finish(
+            result,
+            status,
+            stages,
+            "Failed",
+            f"stage {stage} failed after {attempts} attempt(s): {why}",
+            now,
+            generation,
+            "Warning",
+        )
         return result
     else:
         status["artifacts"], status["cost"] = artifacts, cost
-        _finish(result, status, stages, "Succeeded",
-                f"all {len(stages)} stages succeeded", now, generation, "Normal")
+        _finish(
+            result,
+            status,
+            stages,
+            "Succeeded",
+            f"all {len(stages)} stages succeeded",
+            now,
+            generation,
+            "Normal",
+        )
         return result
 
     status["artifacts"], status["cost"] = artifacts, cost
     current = status.get("currentStage")
-    status["conditions"] = _conditions(status, generation, now, [
-        ("Succeeded", "Unknown", "Running", f"running stage {current}")])
+    status["conditions"] = _conditions(
+        status, generation, now, [("Succeeded", "Unknown", "Running", f"running stage {current}")]
+    )
     remaining = (deadline - now).total_seconds()
     result.requeue_after = min(result.requeue_after or remaining, remaining)
     return result
 
 
-def _start_attempt(result: Plan, entry: dict[str, Any], pipeline: str, stage: str,
-                   attempt: int, now: datetime) -> None:
+def _start_attempt(
+    result: Plan, entry: dict[str, Any], pipeline: str, stage: str, attempt: int, now: datetime
+) -> None:
     entry["attempts"] = attempt
     entry["state"] = "Running"
     entry["job"] = job_name(pipeline, stage, attempt)

@@ -34,8 +34,9 @@ class HealthServer:
 
     async def _healthz(self, _: web.Request) -> web.Response:
         ok = self.alive()
-        return web.json_response({"status": "ok" if ok else "failing", "role": self.role},
-                                 status=200 if ok else 500)
+        return web.json_response(
+            {"status": "ok" if ok else "failing", "role": self.role}, status=200 if ok else 500
+        )
 
     async def _readyz(self, _: web.Request) -> web.Response:
         ok = self.ready()

@@ -89,8 +89,10 @@ class Credentials:
 def load_credentials(kubeconfig: str | None = None) -> Credentials:
     """In-cluster credentials when running in a pod, else the kubeconfig's current context."""
     token_path = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(
-        token_path
+    if (
+        kubeconfig is None
+        and os.environ.get("KUBERNETES_SERVICE_HOST")
+        and os.path.exists(token_path)
     ):
         host = os.environ["KUBERNETES_SERVICE_HOST"]
         port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
@@ -264,7 +266,11 @@ class Kube:
             raise
 
     async def list(
-        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
         page_size: int = 500,
     ) -> list[dict[str, Any]]:
         """All objects of a kind (paginated, so large collections do not time out)."""
@@ -326,7 +332,10 @@ class Kube:
             "strategic": "application/strategic-merge-patch+json",
         }[patch_type]
         result: dict[str, Any] = await self.request(
-            "PATCH", path, body=patch, content_type=content_type,
+            "PATCH",
+            path,
+            body=patch,
+            content_type=content_type,
             params={"fieldManager": FIELD_MANAGER},
         )
         return result

@@ -48,9 +48,17 @@ def expired(spec: dict[str, Any], now: datetime) -> bool:
 
 
 class LeaderElector:
-    def __init__(self, kube: Kube, namespace: str, name: str, *, lease_seconds: int = 10,
-                 renew_seconds: float = 3.0, retry_seconds: float = 1.0,
-                 identity: str | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        name: str,
+        *,
+        lease_seconds: int = 10,
+        renew_seconds: float = 3.0,
+        retry_seconds: float = 1.0,
+        identity: str | None = None,
+    ) -> None:
         self.kube = kube
         self.namespace = namespace
         self.name = name
@@ -65,16 +73,25 @@ class LeaderElector:
         meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
         if resource_version:
             meta["resourceVersion"] = resource_version
-        return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
-                "spec": spec}
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": meta,
+            "spec": spec,
+        }
 
     async def try_acquire_or_renew(self) -> bool:
         now = _now()
         path = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases"
         current = await self.kube.get_or_none("Lease", self.name, self.namespace)
         if current is None:
-            spec = {"holderIdentity": self.identity, "leaseDurationSeconds": self.lease_seconds,
-                    "acquireTime": _fmt(now), "renewTime": _fmt(now), "leaseTransitions": 0}
+            spec = {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": self.lease_seconds,
+                "acquireTime": _fmt(now),
+                "renewTime": _fmt(now),
+                "leaseTransitions": 0,
+            }
             try:
                 await self.kube.request("POST", path, body=self._lease(spec, None))
             except ApiError as err:
@@ -89,12 +106,17 @@ class LeaderElector:
         if holder != self.identity:
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
             spec["acquireTime"] = _fmt(now)
-        spec.update(holderIdentity=self.identity, leaseDurationSeconds=self.lease_seconds,
-                    renewTime=_fmt(now))
+        spec.update(
+            holderIdentity=self.identity,
+            leaseDurationSeconds=self.lease_seconds,
+            renewTime=_fmt(now),
+        )
         try:  # optimistic concurrency: the update fails if someone else wrote first
             await self.kube.request(
-                "PUT", f"{path}/{self.name}",
-                body=self._lease(spec, current["metadata"]["resourceVersion"]))
+                "PUT",
+                f"{path}/{self.name}",
+                body=self._lease(spec, current["metadata"]["resourceVersion"]),
+            )
         except ApiError as err:
             if err.conflict:
                 return False
@@ -104,8 +126,10 @@ class LeaderElector:
     async def acquire(self) -> None:
         """Wait until this replica leads."""
         await self._ensure_namespace()
-        log.info("waiting for leadership", extra={"lease": f"{self.namespace}/{self.name}",
-                                                  "identity": self.identity})
+        log.info(
+            "waiting for leadership",
+            extra={"lease": f"{self.namespace}/{self.name}", "identity": self.identity},
+        )
         while True:
             try:
                 if await self.try_acquire_or_renew():
@@ -144,10 +168,12 @@ class LeaderElector:
             if current and (current.get("spec") or {}).get("holderIdentity") == self.identity:
                 spec = dict(current["spec"])
                 spec.update(holderIdentity=None, renewTime=None, acquireTime=None)
-                path = (f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}"
-                        f"/leases/{self.name}")
-                await self.kube.request("PUT", path, body=self._lease(
-                    spec, current["metadata"]["resourceVersion"]))
+                path = (
+                    f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases/{self.name}"
+                )
+                await self.kube.request(
+                    "PUT", path, body=self._lease(spec, current["metadata"]["resourceVersion"])
+                )
                 log.info("released leadership")
         except (ApiError, OSError, aiohttp.ClientError, TimeoutError) as err:
             log.warning("could not release the lease: %s", err)
@@ -157,8 +183,9 @@ class LeaderElector:
     async def _ensure_namespace(self) -> None:
         if await self.kube.get_or_none("Namespace", self.namespace) is None:
             try:
-                await self.kube.create({"apiVersion": "v1", "kind": "Namespace",
-                                        "metadata": {"name": self.namespace}})
+                await self.kube.create(
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}
+                )
             except ApiError as err:
                 if not err.conflict and err.status != 403:
                     raise

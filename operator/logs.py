@@ -21,7 +21,9 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():  # structured extras: log.info(..., extra={})
             if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+                entry[key] = (
+                    value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+                )
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -68,8 +68,9 @@ async def run(settings: Settings) -> int:
 
     elector: LeaderElector | None = None
     if settings.leader_election:
-        elector = LeaderElector(kube, settings.leader_election_namespace,
-                                settings.leader_election_lease)
+        elector = LeaderElector(
+            kube, settings.leader_election_namespace, settings.leader_election_lease
+        )
         health.role, health.ready = "standby", lambda: True
         acquiring = asyncio.ensure_future(elector.acquire())
         if not await _until_stopped(stop, acquiring):
@@ -83,13 +84,24 @@ async def run(settings: Settings) -> int:
     registry = kopf.OperatorRegistry()
     handlers.register(registry)
     await ensure_cluster_objects(kube)
-    log.info("pf-figma operator starting", extra={
-        "global_max_concurrent": settings.global_max_concurrent,
-        "leader_election": settings.leader_election})
+    log.info(
+        "pf-figma operator starting",
+        extra={
+            "global_max_concurrent": settings.global_max_concurrent,
+            "leader_election": settings.leader_election,
+        },
+    )
     kopf_stop: asyncio.Event = asyncio.Event()
-    operator = asyncio.ensure_future(kopf.operator(
-        registry=registry, settings=kopf_settings(), memo=kopf.Memo(runtime=runtime),
-        clusterwide=True, standalone=True, stop_flag=kopf_stop))
+    operator = asyncio.ensure_future(
+        kopf.operator(
+            registry=registry,
+            settings=kopf_settings(),
+            memo=kopf.Memo(runtime=runtime),
+            clusterwide=True,
+            standalone=True,
+            stop_flag=kopf_stop,
+        )
+    )
     workers = asyncio.ensure_future(runtime.run())
     tasks: set[asyncio.Future[None]] = {operator, workers}
     holding = asyncio.ensure_future(elector.hold()) if elector is not None else None

@@ -49,8 +49,12 @@ def job_facts(job: dict[str, Any]) -> flow.JobFacts:
             state, reason, message = "Failed", cond.get("reason"), cond.get("message")
             end = _parse_time(cond.get("lastTransitionTime"))
     return flow.JobFacts(
-        name=job["metadata"]["name"], state=state, reason=reason, message=message,
-        start=_parse_time(status.get("startTime")), end=end,
+        name=job["metadata"]["name"],
+        state=state,
+        reason=reason,
+        message=message,
+        start=_parse_time(status.get("startTime")),
+        end=end,
     )
 
 
@@ -100,7 +104,7 @@ class PipelineReconciler:
                 return str(tenant)
         prefix = self.rt.settings.namespace_prefix
         if namespace.startswith(prefix):
-            return namespace[len(prefix):]
+            return namespace[len(prefix) :]
         return None
 
     def observe(self, obj: dict[str, Any], *, deleted: bool) -> None:
@@ -127,7 +131,9 @@ class PipelineReconciler:
             return
         created = _parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
         workload = Workload(
-            key=key, tenant=tenant, priority=int(spec.get("priority", 50)),
+            key=key,
+            tenant=tenant,
+            priority=int(spec.get("priority", 50)),
             created=created.timestamp(),
             running=bool(status.get("startTime")) or key in self.admitted,
         )
@@ -156,9 +162,13 @@ class PipelineReconciler:
             except ValidationError:
                 return
             caps = spec.effective_pipelines()
-            quota = TenantQuota(name=name, weight=plan_weight(spec.plan.value),
-                                max_concurrent=caps.max_concurrent, max_queued=caps.max_queued,
-                                suspended=spec.suspended or not self._database_ready(body))
+            quota = TenantQuota(
+                name=name,
+                weight=plan_weight(spec.plan.value),
+                max_concurrent=caps.max_concurrent,
+                max_queued=caps.max_queued,
+                suspended=spec.suspended or not self._database_ready(body),
+            )
             if not self.admission.set_tenant(quota):
                 return
         self._wake.set()
@@ -226,12 +236,15 @@ class PipelineReconciler:
                 if body is None:
                     continue
                 status = body.get("status") or {}
-                admitted = next((c for c in status.get("conditions") or []
-                                 if c.get("type") == "Admitted"), None)
+                admitted = next(
+                    (c for c in status.get("conditions") or [] if c.get("type") == "Admitted"), None
+                )
                 if admitted is None:
                     self.rt.pipeline_queue.add(key)  # new: show it queued right away
-                elif (status.get("queuePosition") != self.positions.get(key)
-                      or admitted.get("message") != reason):
+                elif (
+                    status.get("queuePosition") != self.positions.get(key)
+                    or admitted.get("message") != reason
+                ):
                     if due:
                         self.rt.pipeline_queue.add(key)
                     else:
@@ -292,16 +305,25 @@ class PipelineReconciler:
             rejected=self.rejected.get(key),
         )
         created = _parse_time(meta.get("creationTimestamp")) or now
-        p = flow.plan(name=name, spec=spec, status=status, generation=generation,
-                      created=created, jobs=jobs, admission=admission, now=now)
+        p = flow.plan(
+            name=name,
+            spec=spec,
+            status=status,
+            generation=generation,
+            created=created,
+            jobs=jobs,
+            admission=admission,
+            now=now,
+        )
 
         for job in p.delete_jobs:
             await rt.kube.delete("Job", job, ns, propagation="Background")
         create_error: str | None = None
         if p.create_job is not None:
             stage, attempt = p.create_job
-            create_error = await self._create_job(body, spec, tenant or "", tenant_spec, stage,
-                                                  attempt)
+            create_error = await self._create_job(
+                body, spec, tenant or "", tenant_spec, stage, attempt
+            )
             if create_error:
                 for entry in p.status["stages"]:
                     if entry["name"] == stage:
@@ -320,7 +342,8 @@ class PipelineReconciler:
         if p.finished:
             begun = _parse_time(p.status.get("startTime")) or created
             metrics.PIPELINE_DURATION.labels(p.finished).observe(
-                max((now - begun).total_seconds(), 0.0))
+                max((now - begun).total_seconds(), 0.0)
+            )
             self.admission.remove(key)
             self.admitted.discard(key)
             self.rejected.pop(key, None)
@@ -334,14 +357,17 @@ class PipelineReconciler:
             raise RequeueAfter(5.0)
         return p.requeue_after
 
-    async def _job_facts(self, body: dict[str, Any], status: dict[str, Any]
-                         ) -> dict[str, flow.JobFacts]:
+    async def _job_facts(
+        self, body: dict[str, Any], status: dict[str, Any]
+    ) -> dict[str, flow.JobFacts]:
         rt = self.rt
         meta = body["metadata"]
         ns = meta["namespace"]
-        cached = {j["metadata"]["name"]: j
-                  for j in rt.store.by_label("Job", PIPELINE_LABEL, meta["name"])
-                  if j["metadata"]["namespace"] == ns}
+        cached = {
+            j["metadata"]["name"]: j
+            for j in rt.store.by_label("Job", PIPELINE_LABEL, meta["name"])
+            if j["metadata"]["namespace"] == ns
+        }
         facts: dict[str, flow.JobFacts] = {}
         for entry in status.get("stages") or []:
             jname = entry.get("job")
@@ -375,51 +401,87 @@ class PipelineReconciler:
                     return {"outcome": "Failed", "message": term["message"][-500:]}
         return None
 
-    async def _create_job(self, body: dict[str, Any], spec: DesignPipelineSpec, tenant: str,
-                          tenant_spec: TenantSpec, stage: str, attempt: int) -> str | None:
-        job = render_job(pipeline=body, spec=spec, tenant=tenant, tenant_spec=tenant_spec,
-                         stage=stage, attempt=attempt, agent=self.agent,
-                         llm_allowed=self._llm_allowed(tenant, tenant_spec))
+    async def _create_job(
+        self,
+        body: dict[str, Any],
+        spec: DesignPipelineSpec,
+        tenant: str,
+        tenant_spec: TenantSpec,
+        stage: str,
+        attempt: int,
+    ) -> str | None:
+        job = render_job(
+            pipeline=body,
+            spec=spec,
+            tenant=tenant,
+            tenant_spec=tenant_spec,
+            stage=stage,
+            attempt=attempt,
+            agent=self.agent,
+            llm_allowed=self._llm_allowed(tenant, tenant_spec),
+        )
         try:
             created = await self.rt.kube.create(job)
         except ApiError as err:
             if err.conflict:  # created before a restart: the same attempt, never a second Job
                 return None
-            log.warning("cannot create Job %s/%s: %s", job["metadata"]["namespace"],
-                        job["metadata"]["name"], err.message)
-            await self.rt.kube.event(body, type_="Warning", reason="JobCreateFailed",
-                                     message=f"{job['metadata']['name']}: {err.message}")
+            log.warning(
+                "cannot create Job %s/%s: %s",
+                job["metadata"]["namespace"],
+                job["metadata"]["name"],
+                err.message,
+            )
+            await self.rt.kube.event(
+                body,
+                type_="Warning",
+                reason="JobCreateFailed",
+                message=f"{job['metadata']['name']}: {err.message}",
+            )
             return f"cannot create Job {job['metadata']['name']}: {err.message}"[:500]
         metrics.JOBS_CREATED.labels(stage).inc()
         created.setdefault("kind", "Job")
         self.rt.store.upsert("Job", created)
         return None
 
-    async def _write_status(self, body: dict[str, Any], old: dict[str, Any],
-                            new: dict[str, Any]) -> bool:
+    async def _write_status(
+        self, body: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
+    ) -> bool:
         if _same_status(old, new):
             return False
         meta = body["metadata"]
         patch = dict(new)
         for field in ("currentStage", "queuePosition"):  # null removes a field in merge patch
             patch.setdefault(field, None)
-        result = await self.rt.kube.patch_status(PIPELINE_KIND, meta["name"], meta["namespace"],
-                                                 patch)
+        result = await self.rt.kube.patch_status(
+            PIPELINE_KIND, meta["name"], meta["namespace"], patch
+        )
         result.setdefault("kind", PIPELINE_KIND)
         self.rt.store.upsert(PIPELINE_KIND, result)
         return True
 
-    async def _invalid(self, body: dict[str, Any], message: str, generation: int | None,
-                       now: datetime) -> None:
+    async def _invalid(
+        self, body: dict[str, Any], message: str, generation: int | None, now: datetime
+    ) -> None:
         status = dict(body.get("status") or {})
         if status.get("completionTime"):
             return None
         from .model import set_condition
 
-        conds = set_condition(status.get("conditions") or [], "Succeeded", "False", "InvalidSpec",
-                              message, generation, now)
-        new = {**status, "conditions": [c.to_dict() for c in conds],
-               "completionTime": flow.ts(now), "observedGeneration": generation}
+        conds = set_condition(
+            status.get("conditions") or [],
+            "Succeeded",
+            "False",
+            "InvalidSpec",
+            message,
+            generation,
+            now,
+        )
+        new = {
+            **status,
+            "conditions": [c.to_dict() for c in conds],
+            "completionTime": flow.ts(now),
+            "observedGeneration": generation,
+        }
         await self._write_status(body, status, new)
         await self.rt.kube.event(body, type_="Warning", reason="InvalidSpec", message=message)
         return None
@@ -432,8 +494,9 @@ class PipelineReconciler:
         spent = self.rt.db.spent_this_month(tenant)
         return spent is None or spent < budget
 
-    def _record_usage(self, tenant: str,
-                      finished: list[tuple[str, str, float, flow.JobFacts]]) -> None:
+    def _record_usage(
+        self, tenant: str, finished: list[tuple[str, str, float, flow.JobFacts]]
+    ) -> None:
         for _stage, _outcome, _seconds, job in finished:
             usage = (job.result or {}).get("usage") or {}
             tin, tout = int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
@@ -450,8 +513,12 @@ def _same_status(old: dict[str, Any], new: dict[str, Any]) -> bool:
     def norm(status: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in status.items() if v is not None}
         out["conditions"] = sorted(
-            ({k: v for k, v in c.items() if k != "lastTransitionTime"}
-             for c in status.get("conditions") or []), key=lambda c: str(c.get("type")))
+            (
+                {k: v for k, v in c.items() if k != "lastTransitionTime"}
+                for c in status.get("conditions") or []
+            ),
+            key=lambda c: str(c.get("type")),
+        )
         return out
 
     return norm(old) == norm(new)

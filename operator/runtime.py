@@ -64,8 +64,11 @@ class Runtime:
         meta = obj["metadata"]
         labels = meta.get("labels") or {}
         if self.db is not None and kind in (TENANT_KIND, PIPELINE_KIND):
-            tenant = meta["name"] if kind == TENANT_KIND else (
-                self.pipelines.tenant_for_namespace(meta["namespace"]) or "")
+            tenant = (
+                meta["name"]
+                if kind == TENANT_KIND
+                else (self.pipelines.tenant_for_namespace(meta["namespace"]) or "")
+            )
             self.db.observe(kind, event.get("type"), obj, tenant)
             if kind == PIPELINE_KIND and event.get("type") == "DELETED":
                 self.db.record_pipeline_deleted(tenant, obj)
@@ -90,8 +93,9 @@ class Runtime:
         phases: Counter[str] = Counter()
         for body in self.store.all(TENANT_KIND):
             status = body.get("status") or {}
-            ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"),
-                         None)
+            ready = next(
+                (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None
+            )
             if (body.get("spec") or {}).get("suspended"):
                 phases["Suspended"] += 1
             elif ready and ready.get("status") == "True":
@@ -122,8 +126,10 @@ class Runtime:
             for obj in objects:
                 self.observe(kind, {"type": None, "object": obj})
         self.primed = True
-        log.info("cache primed", extra={kind: len(objs)
-                                        for (kind, _), objs in zip(kinds, lists, strict=True)})
+        log.info(
+            "cache primed",
+            extra={kind: len(objs) for (kind, _), objs in zip(kinds, lists, strict=True)},
+        )
 
     # --- workers -------------------------------------------------------------------------------
 
@@ -147,11 +153,18 @@ class Runtime:
 
         await self.prime()
         await asyncio.gather(
-            run_workers(self.tenant_queue, lambda k: timed("Tenant", self.tenants.reconcile, k),
-                        workers=self.settings.tenant_workers, on_error=failed("Tenant")),
-            run_workers(self.pipeline_queue,
-                        lambda k: timed("DesignPipeline", self.pipelines.reconcile, k),
-                        workers=self.settings.pipeline_workers, on_error=failed("DesignPipeline")),
+            run_workers(
+                self.tenant_queue,
+                lambda k: timed("Tenant", self.tenants.reconcile, k),
+                workers=self.settings.tenant_workers,
+                on_error=failed("Tenant"),
+            ),
+            run_workers(
+                self.pipeline_queue,
+                lambda k: timed("DesignPipeline", self.pipelines.reconcile, k),
+                workers=self.settings.pipeline_workers,
+                on_error=failed("DesignPipeline"),
+            ),
             self.pipelines.run(),
             self._resync(),
             *([self.db.run()] if self.db is not None else []),
@@ -168,5 +181,5 @@ class Runtime:
             if self.db is not None and self.primed:
                 try:  # roles of Tenants deleted while no operator ran
                     await self.db.drop_orphans(names)
-                except Exception as err:  # noqa: BLE001 - the database may be down
+                except Exception as err:
                     log.warning("cannot drop orphaned database roles: %s", err)

@@ -17,7 +17,9 @@ class Settings(BaseModel):
     """Everything a platform team tunes. Each field maps to `PF_<NAME>` (upper case)."""
 
     namespace_prefix: str = Field("tenant-", description="prefix of tenant namespaces")
-    global_max_concurrent: int = Field(50, ge=1, description="pipelines running at once, all tenants")
+    global_max_concurrent: int = Field(
+        50, ge=1, description="pipelines running at once, all tenants"
+    )
     tenant_workers: int = Field(32, ge=1, description="concurrent Tenant reconciles")
     pipeline_workers: int = Field(32, ge=1, description="concurrent DesignPipeline reconciles")
     agent_image: str = Field("pf-figma-agent:dev", description="image of the agent Jobs")
@@ -66,15 +68,17 @@ class Settings(BaseModel):
                     try:
                         values[name] = json.loads(raw)
                     except ValueError as err:
-                        raise SystemExit(f"{_PREFIX}{name} (PF_{name.upper()}): "
-                                         f"not valid JSON ({err})") from None
+                        raise SystemExit(
+                            f"{_PREFIX}{name} (PF_{name.upper()}): not valid JSON ({err})"
+                        ) from None
                 else:
                     values[name] = [v.strip() for v in raw.split(",") if v.strip()]
             elif "bool" in annotation:
                 lowered = raw.strip().lower()
                 if lowered not in _TRUE | _FALSE:
-                    raise SystemExit(f"{_PREFIX}{name} (PF_{name.upper()}={raw!r}): "
-                                     "expected true or false")
+                    raise SystemExit(
+                        f"{_PREFIX}{name} (PF_{name.upper()}={raw!r}): expected true or false"
+                    )
                 values[name] = lowered in _TRUE
             else:
                 values[name] = raw

@@ -24,9 +24,9 @@ from .model import (
     summarize_conditions,
 )
 from .render import checks, common
+from .render import tenant as render_tenant
 from .store import roles
 from .store.writer import describe
-from .render import tenant as render_tenant
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -43,8 +43,14 @@ PARTS: dict[str, tuple[str, ...]] = {
     "NetworkIsolated": ("NetworkPolicy",),
     "AccessConfigured": ("ServiceAccount", "RoleBinding"),
 }
-CHILD_KINDS = ("Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount",
-               "RoleBinding")
+CHILD_KINDS = (
+    "Namespace",
+    "ResourceQuota",
+    "LimitRange",
+    "NetworkPolicy",
+    "ServiceAccount",
+    "RoleBinding",
+)
 # kinds whose set of objects varies with the spec (others are one fixed object each)
 PRUNED_KINDS = ("NetworkPolicy", "RoleBinding")
 
@@ -76,8 +82,12 @@ class TenantReconciler:
         try:
             tenant = Tenant.from_body(body)
         except ValidationError as err:  # the schema should have caught it; never crash-loop
-            await self._write_status(body, None, {"Ready": (ConditionStatus.FALSE, "InvalidSpec",
-                                                            _short(err))}, generation)
+            await self._write_status(
+                body,
+                None,
+                {"Ready": (ConditionStatus.FALSE, "InvalidSpec", _short(err))},
+                generation,
+            )
             await rt.kube.event(body, type_="Warning", reason="InvalidSpec", message=_short(err))
             return None
 
@@ -96,15 +106,21 @@ class TenantReconciler:
         others = [o for o in desired if o["kind"] != "Namespace"]
         live_ns = await self._live(ns_objs[0])
         if live_ns is not None and live_ns["metadata"].get("deletionTimestamp"):
-            results["NamespaceReady"] = (ConditionStatus.FALSE, "NamespaceTerminating",
-                                         f"namespace {namespace} is being deleted; recreating "
-                                         "it when it is gone")
+            results["NamespaceReady"] = (
+                ConditionStatus.FALSE,
+                "NamespaceTerminating",
+                f"namespace {namespace} is being deleted; recreating it when it is gone",
+            )
             retry = 2.0
         else:
             created = await self._ensure(body, ns_objs[0], live_ns)
             if created == "created":
-                await rt.kube.event(body, type_="Normal", reason="NamespaceCreated",
-                                    message=f"created namespace {namespace}")
+                await rt.kube.event(
+                    body,
+                    type_="Normal",
+                    reason="NamespaceCreated",
+                    message=f"created namespace {namespace}",
+                )
             outcomes = await asyncio.gather(
                 *(self._sync(body, obj) for obj in others), return_exceptions=True
             )
@@ -114,20 +130,28 @@ class TenantReconciler:
                 if isinstance(outcome, BaseException):
                     if not isinstance(outcome, ApiError):
                         raise outcome
-                    failed.setdefault(obj["kind"], f"{obj['kind']} {obj['metadata']['name']}: "
-                                                   f"{outcome.message}")
+                    failed.setdefault(
+                        obj["kind"], f"{obj['kind']} {obj['metadata']['name']}: {outcome.message}"
+                    )
                 elif outcome == "repaired":
                     repaired.append(f"{obj['kind']}/{obj['metadata']['name']}")
             if repaired and live_ns is not None:
-                await rt.kube.event(body, type_="Normal", reason="DriftRepaired",
-                                    message="restored " + ", ".join(sorted(repaired)))
+                await rt.kube.event(
+                    body,
+                    type_="Normal",
+                    reason="DriftRepaired",
+                    message="restored " + ", ".join(sorted(repaired)),
+                )
             await self._prune(name, desired)
             if rt.db is not None:
                 results["DatabaseReady"] = await self._database(name, namespace, body, owner)
                 if results["DatabaseReady"][0] is not ConditionStatus.TRUE:
                     retry = 10.0
-            results["NamespaceReady"] = (ConditionStatus.TRUE, "NamespaceActive",
-                                         f"namespace {namespace} is ready")
+            results["NamespaceReady"] = (
+                ConditionStatus.TRUE,
+                "NamespaceActive",
+                f"namespace {namespace} is ready",
+            )
             for condition, kinds in PARTS.items():
                 if condition == "NamespaceReady":
                     continue
@@ -136,19 +160,24 @@ class TenantReconciler:
                     results[condition] = (ConditionStatus.FALSE, "ApplyFailed", "; ".join(errors))
                     retry = 5.0
                 else:
-                    results[condition] = (ConditionStatus.TRUE, _ok_reason(condition),
-                                          _ok_message(condition, tenant))
+                    results[condition] = (
+                        ConditionStatus.TRUE,
+                        _ok_reason(condition),
+                        _ok_message(condition, tenant),
+                    )
             if failed:
-                await rt.kube.event(body, type_="Warning", reason="ApplyFailed",
-                                    message="; ".join(failed.values()))
+                await rt.kube.event(
+                    body, type_="Warning", reason="ApplyFailed", message="; ".join(failed.values())
+                )
 
         if problems:
             results["Ready"] = (ConditionStatus.FALSE, "InvalidConfiguration", "; ".join(problems))
         await self._write_status(body, namespace, results, generation, problems)
         return retry
 
-    async def _database(self, name: str, namespace: str, body: dict[str, Any],
-                        owner: dict[str, Any]) -> tuple[ConditionStatus, str, str]:
+    async def _database(
+        self, name: str, namespace: str, body: dict[str, Any], owner: dict[str, Any]
+    ) -> tuple[ConditionStatus, str, str]:
         """The tenant's database role and its Secret (new credentials only when needed)."""
         db = self.rt.db
         assert db is not None
@@ -157,16 +186,23 @@ class TenantReconciler:
             secret = await db.tenant_secret(name, namespace, body, live)
             if secret is not None:
                 await self.rt.kube.apply(common.with_owner(secret, owner))
-                await self.rt.kube.event(body, type_="Normal", reason="DatabaseCredentials",
-                                         message=f"database role {roles.role_name(name)}: "
-                                                 f"credentials written to Secret "
-                                                 f"{roles.SECRET_NAME}")
+                await self.rt.kube.event(
+                    body,
+                    type_="Normal",
+                    reason="DatabaseCredentials",
+                    message=f"database role {roles.role_name(name)}: "
+                    f"credentials written to Secret "
+                    f"{roles.SECRET_NAME}",
+                )
         except ApiError:
             raise
-        except Exception as err:  # noqa: BLE001 - database errors become a condition
+        except Exception as err:
             return (ConditionStatus.FALSE, "DatabaseUnavailable", describe(err))
-        return (ConditionStatus.TRUE, "RoleReady",
-                f"role {roles.role_name(name)}, credentials in Secret {roles.SECRET_NAME}")
+        return (
+            ConditionStatus.TRUE,
+            "RoleReady",
+            f"role {roles.role_name(name)}, credentials in Secret {roles.SECRET_NAME}",
+        )
 
     async def _live(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The cached object. Once primed, the cache holds every managed object (one LIST per
@@ -184,8 +220,9 @@ class TenantReconciler:
     async def _sync(self, body: dict[str, Any], obj: dict[str, Any]) -> str:
         return await self._ensure(body, obj, await self._live(obj))
 
-    async def _ensure(self, body: dict[str, Any], obj: dict[str, Any],
-                      live: dict[str, Any] | None) -> str:
+    async def _ensure(
+        self, body: dict[str, Any], obj: dict[str, Any], live: dict[str, Any] | None
+    ) -> str:
         if not needs_apply(obj, live):
             return "unchanged"
         result = await self.rt.kube.apply(obj)
@@ -193,8 +230,12 @@ class TenantReconciler:
         if live is None:
             return "created"
         if _hash(live) == _hash(obj):
-            log.info("repaired drift of %s %s/%s", obj["kind"], obj["metadata"].get("namespace"),
-                     obj["metadata"]["name"])
+            log.info(
+                "repaired drift of %s %s/%s",
+                obj["kind"],
+                obj["metadata"].get("namespace"),
+                obj["metadata"]["name"],
+            )
             return "repaired"
         return "updated"
 
@@ -232,8 +273,11 @@ class TenantReconciler:
             if status is ConditionStatus.TRUE:
                 suspended = bool((body.get("spec") or {}).get("suspended"))
                 reason = "Suspended" if suspended else "Ready"
-                message = ("tenant is suspended: its data is kept and new pipelines stay queued"
-                           if suspended else f"namespace {namespace} is isolated and ready")
+                message = (
+                    "tenant is suspended: its data is kept and new pipelines stay queued"
+                    if suspended
+                    else f"namespace {namespace} is isolated and ready"
+                )
         conditions = set_condition(conditions, "Ready", status, reason, message, generation)
         status_obj: dict[str, Any] = {
             "observedGeneration": generation,
@@ -256,8 +300,12 @@ class TenantReconciler:
         rt.store.upsert(TENANT_KIND, result)
         now_ready = status is ConditionStatus.TRUE
         if now_ready != was_ready or reason != _ready_reason(current):
-            await rt.kube.event(body, type_="Normal" if now_ready else "Warning",
-                                reason=reason, message=message or reason)
+            await rt.kube.event(
+                body,
+                type_="Normal" if now_ready else "Warning",
+                reason=reason,
+                message=message or reason,
+            )
         rt.update_tenant_metrics()
 
 
@@ -266,8 +314,10 @@ def _hash(obj: dict[str, Any]) -> str | None:
 
 
 def _ready(status: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in status.get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
 
 
 def _ready_reason(status: dict[str, Any]) -> str | None:
@@ -280,8 +330,10 @@ def _ready_reason(status: dict[str, Any]) -> str | None:
 def _status_equal(current: dict[str, Any], new: dict[str, Any]) -> bool:
     def strip(status: dict[str, Any]) -> dict[str, Any]:
         conds = sorted(
-            ({k: v for k, v in c.items() if k != "lastTransitionTime"}
-             for c in status.get("conditions") or []),
+            (
+                {k: v for k, v in c.items() if k != "lastTransitionTime"}
+                for c in status.get("conditions") or []
+            ),
             key=lambda c: str(c.get("type")),
         )
         rest = {k: v for k, v in status.items() if k in new and k != "conditions"}
@@ -291,21 +343,31 @@ def _status_equal(current: dict[str, Any], new: dict[str, Any]) -> bool:
 
 
 def _ok_reason(condition: str) -> str:
-    return {"QuotaApplied": "QuotaApplied", "NetworkIsolated": "PoliciesApplied",
-            "AccessConfigured": "AccessApplied"}[condition]
+    return {
+        "QuotaApplied": "QuotaApplied",
+        "NetworkIsolated": "PoliciesApplied",
+        "AccessConfigured": "AccessApplied",
+    }[condition]
 
 
 def _ok_message(condition: str, tenant: Tenant) -> str:
     spec = tenant.spec
     if condition == "QuotaApplied":
         q = spec.effective_quota()
-        return (f"quota for plan {spec.plan.value}: cpu={q.cpu} memory={q.memory} "
-                f"pods={q.pods} jobs={q.jobs}")
+        return (
+            f"quota for plan {spec.plan.value}: cpu={q.cpu} memory={q.memory} "
+            f"pods={q.pods} jobs={q.jobs}"
+        )
     if condition == "NetworkIsolated":
-        return "default-deny ingress; egress limited to DNS" + (
-            ", HTTPS to the internet" if spec.network.allow_internet_egress else "") + (
-            f" and {len(spec.network.allow_egress)} allowed destination(s)"
-            if spec.network.allow_egress else "")
+        return (
+            "default-deny ingress; egress limited to DNS"
+            + (", HTTPS to the internet" if spec.network.allow_internet_egress else "")
+            + (
+                f" and {len(spec.network.allow_egress)} allowed destination(s)"
+                if spec.network.allow_egress
+                else ""
+            )
+        )
     return f"{len(spec.owners)} owner binding(s); agent ServiceAccount pf-agent without permissions"
 
 

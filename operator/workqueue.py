@@ -67,7 +67,7 @@ class WorkQueue:
     def add_rate_limited(self, key: str) -> float:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        delay = min(self._base * (2 ** min(failures, 30)), self._max)
+        delay = float(min(self._base * (2 ** min(failures, 30)), self._max))
         self.add_after(key, delay)
         return delay
 
@@ -122,7 +122,10 @@ async def run_workers(
                 delay = queue.add_rate_limited(key)
                 log.warning(
                     "reconcile of %s %s failed, retrying in %.1fs: %s",
-                    queue.name, key, delay, err,
+                    queue.name,
+                    key,
+                    delay,
+                    err,
                     exc_info=not isinstance(err, (ConnectionError, TimeoutError)),
                 )
                 if on_error is not None:

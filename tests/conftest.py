@@ -41,7 +41,11 @@ class Cluster:
     env: dict[str, str] = field(default_factory=dict)
 
     def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60,
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 60,
         as_user: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         cmd = [str(self.k8s_bin / "kubectl"), "--kubeconfig", str(self.kubeconfig)]
@@ -67,21 +71,27 @@ class Cluster:
         out = self.kubectl(*args).stdout.strip()
         return json.loads(out) if out else None
 
-    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, kind: str, namespace: str | None = None, selector: str | None = None
+    ) -> list[dict[str, Any]]:
         args = ["get", kind, "-o", "json"]
         args += ["-n", namespace] if namespace else ["-A"]
         if selector:
             args += ["-l", selector]
         return json.loads(self.kubectl(*args).stdout)["items"]
 
-    def delete(self, kind: str, name: str, namespace: str | None = None, wait: bool = False) -> None:
+    def delete(
+        self, kind: str, name: str, namespace: str | None = None, wait: bool = False
+    ) -> None:
         args = ["delete", kind, name, "--ignore-not-found", f"--wait={str(wait).lower()}"]
         if namespace:
             args += ["-n", namespace]
         self.kubectl(*args)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.2, what: str = "") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.2, what: str = ""
+) -> Any:
     """Poll until predicate() is truthy; return its value or fail with `what`."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -90,7 +100,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float 
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: last={last!r}")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or predicate}: last={last!r}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -99,8 +111,12 @@ def cluster() -> Iterator[Cluster]:
     state = Path(os.environ.get("PF_CLUSTER_DIR", ROOT / ".cluster"))
     subprocess.run([str(HACK / "cluster.sh"), "up"], check=True)
     bin_dir = Path(
-        subprocess.run([str(HACK / "build-binaries.sh"), "print-dir"], check=True,
-                       capture_output=True, text=True).stdout.strip()
+        subprocess.run(
+            [str(HACK / "build-binaries.sh"), "print-dir"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     )
     versions = _versions()
     c = Cluster(
@@ -108,7 +124,14 @@ def cluster() -> Iterator[Cluster]:
         bin_dir=bin_dir,
         k8s_bin=bin_dir / f"kubernetes-{versions['K8S_VERSION']}",
     )
-    c.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=pf-figma", "-f", str(ROOT / "crds"))
+    c.kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=pf-figma",
+        "-f",
+        str(ROOT / "crds"),
+    )
     c.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     yield c
 
@@ -138,10 +161,13 @@ class OperatorProcess:
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pf_operator", "operator"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         import httpx
 
@@ -185,11 +211,15 @@ def make_operator(cluster: Cluster, tmp: Path, **settings: str) -> OperatorProce
         PF_ARTIFACTS_URL=f"file://{tmp}/artifacts",
     )
     env.update({f"PF_{k.upper()}": v for k, v in settings.items()})
-    return OperatorProcess(cluster=cluster, env=env, log_path=tmp / f"operator-{uuid.uuid4().hex[:6]}.log")
+    return OperatorProcess(
+        cluster=cluster, env=env, log_path=tmp / f"operator-{uuid.uuid4().hex[:6]}.log"
+    )
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def operator(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
     """One operator process for the session's integration tests."""
     op = make_operator(cluster, tmp_path_factory.mktemp("operator"), global_max_concurrent="40")
     op.start()

@@ -156,9 +156,12 @@ def render_job(
         {"name": "PF_STAGE", "value": stage},
         {"name": "PF_CONFIG_FILE", "value": f"{CONFIG_DIR}/config.json"},
         {"name": "PF_WORKDIR", "value": WORK_DIR},
-        {"name": "PF_ARTIFACTS", "value": agent.artifacts_url} if not agent.artifacts_secret else
-        {"name": "PF_ARTIFACTS", "valueFrom": {"secretKeyRef": {"name": agent.artifacts_secret,
-                                                                 "key": "dsn"}}},
+        {"name": "PF_ARTIFACTS", "value": agent.artifacts_url}
+        if not agent.artifacts_secret
+        else {
+            "name": "PF_ARTIFACTS",
+            "valueFrom": {"secretKeyRef": {"name": agent.artifacts_secret, "key": "dsn"}},
+        },
         {"name": "PF_RESULT_FILE", "value": "/dev/termination-log"},
         {"name": "HOME", "value": WORK_DIR},
         {"name": "npm_config_cache", "value": f"{WORK_DIR}/.npm"},

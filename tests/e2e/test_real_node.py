@@ -27,7 +27,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 NODE_NAME = os.environ.get("PF_NODE_NAME", "pf-real-0")
 POOL = {"pffigma.dev/pool": "agents"}
-TOLERATION = {"key": "pffigma.dev/pool", "operator": "Equal", "value": "agents", "effect": "NoSchedule"}
+TOLERATION = {
+    "key": "pffigma.dev/pool",
+    "operator": "Equal",
+    "value": "agents",
+    "effect": "NoSchedule",
+}
 METADATA_IP = "169.254.169.254"
 
 
@@ -50,8 +55,12 @@ def real() -> Iterator[Cluster]:
     env = e2e_env()
     subprocess.run([str(HACK / "cluster.sh"), "up"], check=True, env=env, timeout=1800)
     bin_dir = Path(
-        subprocess.run([str(HACK / "build-binaries.sh"), "print-dir"], check=True,
-                       capture_output=True, text=True).stdout.strip()
+        subprocess.run(
+            [str(HACK / "build-binaries.sh"), "print-dir"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     )
     c = Cluster(
         kubeconfig=Path(env["PF_CLUSTER_DIR"]) / "kubeconfig",
@@ -66,8 +75,9 @@ def real() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def base_image() -> str:
-    return subprocess.run([str(HACK / "images.sh"), "ref", "base"], check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [str(HACK / "images.sh"), "ref", "base"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -79,7 +89,9 @@ def make_ns(real: Cluster) -> Iterator[Any]:
         labels = {"pf-e2e": ns}
         if restricted:  # the hardened pods below must pass Pod Security "restricted"
             labels["pod-security.kubernetes.io/enforce"] = "restricted"
-        real.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}})
+        real.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}
+        )
         wait_for(lambda: real.get("serviceaccount", "default", ns), 30, what=f"default SA in {ns}")
         created.append(ns)
         return ns
@@ -103,11 +115,24 @@ def hardened(container: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pod(name: str, ns: str, image: str, command: list[str], labels: dict[str, str] | None = None,
-        restart: str = "Never", port: int | None = None) -> dict[str, Any]:
-    container: dict[str, Any] = {"name": "main", "image": image, "command": command,
-                                 "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
-                                               "limits": {"cpu": "500m", "memory": "128Mi"}}}
+def pod(
+    name: str,
+    ns: str,
+    image: str,
+    command: list[str],
+    labels: dict[str, str] | None = None,
+    restart: str = "Never",
+    port: int | None = None,
+) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "main",
+        "image": image,
+        "command": command,
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi"},
+            "limits": {"cpu": "500m", "memory": "128Mi"},
+        },
+    }
     if port:
         container["ports"] = [{"containerPort": port, "name": "http"}]
     return {
@@ -148,12 +173,24 @@ def running(c: Cluster, name: str, ns: str, timeout: float = 90) -> dict[str, An
 
 def server(c: Cluster, ns: str, image: str, name: str = "web") -> tuple[str, str]:
     """A python3 -m http.server pod behind a ClusterIP Service; returns (pod IP, cluster IP)."""
-    c.apply([
-        pod(name, ns, image, ["python3", "-m", "http.server", "8080", "--directory", "/etc"],
-            restart="Always", port=8080),
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-         "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": "http"}]}},
-    ])
+    c.apply(
+        [
+            pod(
+                name,
+                ns,
+                image,
+                ["python3", "-m", "http.server", "8080", "--directory", "/etc"],
+                restart="Always",
+                port=8080,
+            ),
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": "http"}]},
+            },
+        ]
+    )
     obj = running(c, name, ns)
     svc = c.get("service", name, ns)
     assert svc is not None
@@ -166,10 +203,22 @@ def client(c: Cluster, ns: str, image: str, name: str = "client") -> str:
     return name
 
 
-def py(c: Cluster, ns: str, podname: str, code: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def py(
+    c: Cluster, ns: str, podname: str, code: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
     """Run python3 -c CODE in the pod (kubectl exec: apiserver -> kubelet -> CRI)."""
-    return c.kubectl("exec", "-n", ns, podname, "--", "python3", "-c", textwrap.dedent(code),
-                     check=False, timeout=timeout)
+    return c.kubectl(
+        "exec",
+        "-n",
+        ns,
+        podname,
+        "--",
+        "python3",
+        "-c",
+        textwrap.dedent(code),
+        check=False,
+        timeout=timeout,
+    )
 
 
 CONNECT = """
@@ -183,8 +232,20 @@ except OSError as e:
 
 
 def can_connect(c: Cluster, ns: str, podname: str, host: str, port: int) -> bool:
-    proc = c.kubectl("exec", "-n", ns, podname, "--", "python3", "-c", CONNECT, host, str(port),
-                     check=False, timeout=30)
+    proc = c.kubectl(
+        "exec",
+        "-n",
+        ns,
+        podname,
+        "--",
+        "python3",
+        "-c",
+        CONNECT,
+        host,
+        str(port),
+        check=False,
+        timeout=30,
+    )
     if proc.returncode not in (0, 1):
         raise AssertionError(f"exec failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc.returncode == 0
@@ -200,13 +261,17 @@ def test_real_node_is_ready_with_pool_label_and_taint(real: Cluster) -> None:
     assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://")
     assert node["spec"]["podCIDR"] == "10.244.200.0/24"
     if os.environ.get("PF_NODE_TAINT", "x"):
-        assert {"key": "pffigma.dev/pool", "value": "agents", "effect": "NoSchedule"} in node["spec"]["taints"]
+        assert {"key": "pffigma.dev/pool", "value": "agents", "effect": "NoSchedule"} in node[
+            "spec"
+        ]["taints"]
     # the KWOK nodes are still there for scale tests, in their own pool
     kwok = real.list("nodes", selector="pffigma.dev/pool=kwok")
     assert len(kwok) >= 1
 
 
-def test_hardened_python_job_completes_on_real_node(real: Cluster, make_ns: Any, base_image: str) -> None:
+def test_hardened_python_job_completes_on_real_node(
+    real: Cluster, make_ns: Any, base_image: str
+) -> None:
     ns = make_ns("e2e-py")
     code = textwrap.dedent("""
         import os, sys
@@ -221,10 +286,17 @@ def test_hardened_python_job_completes_on_real_node(real: Cluster, make_ns: Any,
         print("pf-figma e2e", sys.version.split()[0], "uid", os.getuid(), "caps", caps)
     """)
     spec = pod("py", ns, base_image, ["python3", "-c", code])["spec"]
-    real.apply({
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "py", "namespace": ns},
-        "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {"app": "py"}}, "spec": spec}},
-    })
+    real.apply(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "py", "namespace": ns},
+            "spec": {
+                "backoffLimit": 0,
+                "template": {"metadata": {"labels": {"app": "py"}}, "spec": spec},
+            },
+        }
+    )
 
     def finished() -> str | None:
         job = real.get("job", "py", ns) or {}
@@ -236,29 +308,41 @@ def test_hardened_python_job_completes_on_real_node(real: Cluster, make_ns: Any,
     result = wait_for(finished, 120, 0.5, what="python job finished")
     pods = real.list("pods", ns, selector="job-name=py")
     logs = real.kubectl("logs", "-n", ns, "job/py", check=False)
-    assert result == "Complete", f"{logs.stdout}{logs.stderr}\n{json.dumps(pods[0]['status'])[:2000]}"
+    assert result == "Complete", (
+        f"{logs.stdout}{logs.stderr}\n{json.dumps(pods[0]['status'])[:2000]}"
+    )
     assert pods[0]["spec"]["nodeName"] == NODE_NAME
     assert "pf-figma e2e 3.11" in logs.stdout and "caps 0000000000000000" in logs.stdout
 
 
-def test_dns_service_ip_and_apiserver_from_a_pod(real: Cluster, make_ns: Any, base_image: str) -> None:
+def test_dns_service_ip_and_apiserver_from_a_pod(
+    real: Cluster, make_ns: Any, base_image: str
+) -> None:
     ns = make_ns("e2e-net")
     pod_ip, cluster_ip = server(real, ns, base_image)
     client(real, ns, base_image)
-    out = py(real, ns, "client", f"""
+    out = py(
+        real,
+        ns,
+        "client",
+        f"""
         import socket, ssl, json, urllib.request
+        from urllib.request import Request, urlopen
+        fqdn = "web.{ns}.svc.cluster.local"
         print("kubernetes", socket.gethostbyname("kubernetes.default.svc.cluster.local"))
-        print("web", socket.gethostbyname("web"), socket.gethostbyname("web.{ns}.svc.cluster.local"))
-        body = urllib.request.urlopen("http://web.{ns}.svc.cluster.local/hostname", timeout=5).read()
+        print("web", socket.gethostbyname("web"), socket.gethostbyname(fqdn))
+        body = urlopen("http://" + fqdn + "/hostname", timeout=5).read()
         print("via-service", body.decode().strip())
-        body = urllib.request.urlopen("http://{cluster_ip}/hostname", timeout=5).read()
+        body = urlopen("http://{cluster_ip}/hostname", timeout=5).read()
         print("via-cluster-ip", body.decode().strip())
         sa = "/var/run/secrets/kubernetes.io/serviceaccount/"
         ctx = ssl.create_default_context(cafile=sa + "ca.crt")
-        req = urllib.request.Request("https://kubernetes.default.svc/version",
-                                     headers={{"Authorization": "Bearer " + open(sa + "token").read()}})
-        print("apiserver", json.load(urllib.request.urlopen(req, context=ctx, timeout=5))["gitVersion"])
-    """)
+        token = open(sa + "token").read()
+        req = Request("https://kubernetes.default.svc/version",
+                      headers={{"Authorization": "Bearer " + token}})
+        print("apiserver", json.load(urlopen(req, context=ctx, timeout=5))["gitVersion"])
+    """,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     lines = dict(line.split(" ", 1) for line in out.stdout.strip().splitlines())
     assert lines["kubernetes"] == "10.96.0.1"
@@ -269,7 +353,9 @@ def test_dns_service_ip_and_apiserver_from_a_pod(real: Cluster, make_ns: Any, ba
 
 
 def test_default_deny_network_policy_blocks_other_namespace(
-    real: Cluster, make_ns: Any, base_image: str,
+    real: Cluster,
+    make_ns: Any,
+    base_image: str,
 ) -> None:
     ns_a, ns_b = make_ns("e2e-a"), make_ns("e2e-b")
     pod_ip, cluster_ip = server(real, ns_b, base_image)
@@ -277,20 +363,41 @@ def test_default_deny_network_policy_blocks_other_namespace(
     assert can_connect(real, ns_a, "client", pod_ip, 8080), "no connectivity before any policy"
     assert can_connect(real, ns_a, "client", cluster_ip, 80)
 
-    real.apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                "metadata": {"name": "default-deny", "namespace": ns_b},
-                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
-    wait_for(lambda: not can_connect(real, ns_a, "client", pod_ip, 8080), 30, 1,
-             what="default-deny to block pod IP")
+    real.apply(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny", "namespace": ns_b},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        }
+    )
+    wait_for(
+        lambda: not can_connect(real, ns_a, "client", pod_ip, 8080),
+        30,
+        1,
+        what="default-deny to block pod IP",
+    )
     assert not can_connect(real, ns_a, "client", cluster_ip, 80)
 
     # it is the policy, not a broken network: allowing namespace A opens it again
-    real.apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                "metadata": {"name": "allow-a", "namespace": ns_b},
-                "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"],
-                         "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"pf-e2e": ns_a}}}]}]}})
-    wait_for(lambda: can_connect(real, ns_a, "client", pod_ip, 8080), 30, 1,
-             what="allow-from-namespace to open pod IP")
+    real.apply(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-a", "namespace": ns_b},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "web"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"pf-e2e": ns_a}}}]}],
+            },
+        }
+    )
+    wait_for(
+        lambda: can_connect(real, ns_a, "client", pod_ip, 8080),
+        30,
+        1,
+        what="allow-from-namespace to open pod IP",
+    )
 
 
 def host_reaches_metadata() -> bool:
@@ -301,19 +408,36 @@ def host_reaches_metadata() -> bool:
         return False
 
 
-def test_egress_policy_blocks_metadata_endpoint(real: Cluster, make_ns: Any, base_image: str) -> None:
+def test_egress_policy_blocks_metadata_endpoint(
+    real: Cluster, make_ns: Any, base_image: str
+) -> None:
     ns = make_ns("e2e-egress")
     pod_ip, _ = server(real, ns, base_image)
     client(real, ns, base_image)
     if host_reaches_metadata():  # here an egress proxy answers on 169.254.169.254
-        assert can_connect(real, ns, "client", METADATA_IP, 80), "pod cannot reach it before the policy"
-    real.apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                "metadata": {"name": "no-metadata", "namespace": ns},
-                "spec": {"podSelector": {}, "policyTypes": ["Egress"],
-                         "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
-                                                         "except": [f"{METADATA_IP}/32"]}}]}]}})
-    wait_for(lambda: not can_connect(real, ns, "client", METADATA_IP, 80), 30, 1,
-             what="egress policy to block the metadata endpoint")
+        assert can_connect(real, ns, "client", METADATA_IP, 80), (
+            "pod cannot reach it before the policy"
+        )
+    real.apply(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "no-metadata", "namespace": ns},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [f"{METADATA_IP}/32"]}}]}
+                ],
+            },
+        }
+    )
+    wait_for(
+        lambda: not can_connect(real, ns, "client", METADATA_IP, 80),
+        30,
+        1,
+        what="egress policy to block the metadata endpoint",
+    )
     time.sleep(1)
     # everything else is still allowed: Service DNS and other pods
     assert can_connect(real, ns, "client", pod_ip, 8080)

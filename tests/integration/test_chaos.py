@@ -19,8 +19,13 @@ def test_quick_chaos(cluster: Cluster, operator: OperatorProcess) -> None:
     operator.stop()  # the chaos runs bring their own operators; two would share the work
     try:
         env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig))
-        proc = subprocess.run([sys.executable, str(ROOT / "hack" / "chaos.py"), "--quick"],
-                              env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "hack" / "chaos.py"), "--quick"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         print(proc.stdout[-3000:])
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         report = sorted((ROOT / "bench" / "results").glob("chaos-*.json"))[-1]

@@ -54,7 +54,10 @@ def test_four_kwok_nodes_are_ready_with_capacity(cluster: Cluster) -> None:
 
 def test_job_is_scheduled_runs_and_completes(cluster: Cluster, namespace: str) -> None:
     cluster.apply({**job("ok"), "metadata": {"name": "ok", "namespace": namespace}})
-    assert wait_for(lambda: job_condition(cluster, "ok", namespace), 60, what="job finished") == "Complete"
+    assert (
+        wait_for(lambda: job_condition(cluster, "ok", namespace), 60, what="job finished")
+        == "Complete"
+    )
     pods = cluster.list("pods", namespace, selector="job-name=ok")
     assert len(pods) == 1
     assert pods[0]["spec"]["nodeName"].startswith("kwok-node-")
@@ -68,7 +71,10 @@ def test_job_with_fail_label_fails_after_backoff_limit(cluster: Cluster, namespa
     manifest = job("bad", labels={"pffigma.dev/simulate": "fail"}, backoff=1)
     manifest["metadata"]["namespace"] = namespace
     cluster.apply(manifest)
-    assert wait_for(lambda: job_condition(cluster, "bad", namespace), 90, what="job failed") == "Failed"
+    assert (
+        wait_for(lambda: job_condition(cluster, "bad", namespace), 90, what="job failed")
+        == "Failed"
+    )
     pods = cluster.list("pods", namespace, selector="job-name=bad")
     assert len(pods) == 2  # first try + one retry (backoffLimit=1)
     assert all(p["status"]["phase"] == "Failed" for p in pods)
@@ -98,17 +104,32 @@ def test_namespace_deletion_removes_its_objects(cluster: Cluster) -> None:
 
 
 def test_resource_quota_rejects_pod_over_quota(cluster: Cluster, namespace: str) -> None:
-    cluster.apply({
-        "apiVersion": "v1", "kind": "ResourceQuota",
-        "metadata": {"name": "q", "namespace": namespace},
-        "spec": {"hard": {"requests.cpu": "1", "limits.cpu": "1", "pods": "5"}},
-    })
-    wait_for(lambda: (cluster.get("resourcequota", "q", namespace) or {}).get("status", {}).get("hard"),
-             30, what="quota status")
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "q", "namespace": namespace},
+            "spec": {"hard": {"requests.cpu": "1", "limits.cpu": "1", "pods": "5"}},
+        }
+    )
+    wait_for(
+        lambda: (cluster.get("resourcequota", "q", namespace) or {}).get("status", {}).get("hard"),
+        30,
+        what="quota status",
+    )
     pod = {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big", "namespace": namespace},
-        "spec": {"containers": [{"name": "c", "image": "busybox",
-                                 "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "2"}}}]},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "big", "namespace": namespace},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "busybox",
+                    "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "2"}},
+                }
+            ]
+        },
     }
     proc = cluster.kubectl("apply", "-f", "-", input=__import__("json").dumps(pod), check=False)
     assert proc.returncode != 0
@@ -116,11 +137,18 @@ def test_resource_quota_rejects_pod_over_quota(cluster: Cluster, namespace: str)
 
 
 def test_pod_security_restricted_rejects_privileged_pod(cluster: Cluster, namespace: str) -> None:
-    cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    cluster.kubectl(
+        "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"
+    )
     pod = {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "priv", "namespace": namespace},
-        "spec": {"containers": [{"name": "c", "image": "busybox",
-                                 "securityContext": {"privileged": True}}]},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "priv", "namespace": namespace},
+        "spec": {
+            "containers": [
+                {"name": "c", "image": "busybox", "securityContext": {"privileged": True}}
+            ]
+        },
     }
     proc = cluster.kubectl("apply", "-f", "-", input=__import__("json").dumps(pod), check=False)
     assert proc.returncode != 0

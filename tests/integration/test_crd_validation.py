@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
+
 from pf_operator.model import Tenant, TenantSpec
 from pf_operator.render import RenderSettings, desired_objects, tenant_owner_clusterrole
-
 from tests.conftest import Cluster, unique
 
 pytestmark = pytest.mark.cluster

@@ -28,8 +28,9 @@ def pg() -> Iterator[tuple[Server, Database]]:
 
 
 @pytest.fixture
-def db_operator(cluster: Cluster, operator: OperatorProcess, pg: tuple[Server, Database],
-                tmp_path: Path) -> Iterator[OperatorProcess]:
+def db_operator(
+    cluster: Cluster, operator: OperatorProcess, pg: tuple[Server, Database], tmp_path: Path
+) -> Iterator[OperatorProcess]:
     operator.stop()
     op = make_operator(cluster, tmp_path, database_dsn=pg[1].operator_dsn)
     op.start()
@@ -52,13 +53,20 @@ def metric(op: OperatorProcess, name: str) -> float | None:
     return None
 
 
-def test_tenant_role_secret_history_and_outage(cluster: Cluster, db_operator: OperatorProcess,
-                                              pg: tuple[Server, Database]) -> None:
+def test_tenant_role_secret_history_and_outage(
+    cluster: Cluster, db_operator: OperatorProcess, pg: tuple[Server, Database]
+) -> None:
     server, database = pg
     name = unique("db")
     ns = f"tenant-{name}"
-    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant",
-                   "metadata": {"name": name}, "spec": {"plan": "pro"}})
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"plan": "pro"},
+        }
+    )
     try:
         wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready with database")
         tenant = cluster.get("tenant", name)
@@ -67,8 +75,9 @@ def test_tenant_role_secret_history_and_outage(cluster: Cluster, db_operator: Op
         secret = cluster.get("secret", "pf-figma-db", ns)
         assert secret["metadata"]["ownerReferences"][0]["kind"] == "Tenant"
         role = tenant["status"]["database"]["role"]
-        assert rows(database, "SELECT role_name FROM pf.tenant_roles WHERE tenant_id = %s",
-                    name) == [(role,)]
+        assert rows(
+            database, "SELECT role_name FROM pf.tenant_roles WHERE tenant_id = %s", name
+        ) == [(role,)]
         # exactly one extra egress rule: the database endpoint
         egress = json.dumps([p["spec"].get("egress") for p in cluster.list("networkpolicies", ns)])
         assert f'"port": {server.port}' in egress and "127.0.0.1/32" in egress
@@ -79,14 +88,28 @@ def test_tenant_role_secret_history_and_outage(cluster: Cluster, db_operator: Op
         # pipeline history and audit
         cluster.apply(pipeline("hist", ns))
         wait_for(lambda: finished(cluster, "hist", ns), 30, what="pipeline finished")
-        wait_for(lambda: rows(database, "SELECT reason FROM pf.pipeline_runs WHERE tenant_id=%s "
-                                        "AND name='hist'", name) == [("Succeeded",)], 15,
-                 what="history row")
-        attempts = rows(database, "SELECT stage, attempt FROM pf.stage_attempts WHERE "
-                                  "tenant_id=%s ORDER BY stage", name)
+        wait_for(
+            lambda: (
+                rows(
+                    database,
+                    "SELECT reason FROM pf.pipeline_runs WHERE tenant_id=%s AND name='hist'",
+                    name,
+                )
+                == [("Succeeded",)]
+            ),
+            15,
+            what="history row",
+        )
+        attempts = rows(
+            database,
+            "SELECT stage, attempt FROM pf.stage_attempts WHERE tenant_id=%s ORDER BY stage",
+            name,
+        )
         assert sorted(attempts) == [("analyze", 1), ("generate", 1), ("test", 1)]
-        actions = {r[0] for r in rows(database, "SELECT action FROM pf.audit_logs WHERE "
-                                                "tenant_id=%s", name)}
+        actions = {
+            r[0]
+            for r in rows(database, "SELECT action FROM pf.audit_logs WHERE tenant_id=%s", name)
+        }
         assert {"create", "pipeline-Started", "pipeline-Succeeded"} <= actions
 
         # PostgreSQL down: reconciliation continues, writes wait, nothing is lost
@@ -101,12 +124,27 @@ def test_tenant_role_secret_history_and_outage(cluster: Cluster, db_operator: Op
         assert (metric(db_operator, "pf_figma_db_write_queue_depth") or 0) > 0
         time.sleep(1)
         server.start()
-        wait_for(lambda: len(rows(database, "SELECT name FROM pf.pipeline_runs WHERE tenant_id=%s "
-                                            "AND reason='Succeeded'", name)) == 4, 60,
-                 what="history caught up after the outage")
+        wait_for(
+            lambda: (
+                len(
+                    rows(
+                        database,
+                        "SELECT name FROM pf.pipeline_runs WHERE tenant_id=%s "
+                        "AND reason='Succeeded'",
+                        name,
+                    )
+                )
+                == 4
+            ),
+            60,
+            what="history caught up after the outage",
+        )
         wait_for(lambda: metric(db_operator, "pf_figma_db_up") == 1, 20, what="db_up=1")
     finally:
         cluster.delete("tenant", name)
-    wait_for(lambda: not rows(database, "SELECT 1 FROM pf.tenant_roles WHERE tenant_id=%s", name),
-             30, what="role dropped with the tenant")
+    wait_for(
+        lambda: not rows(database, "SELECT 1 FROM pf.tenant_roles WHERE tenant_id=%s", name),
+        30,
+        what="role dropped with the tenant",
+    )
     assert not rows(database, "SELECT 1 FROM pg_roles WHERE rolname = %s", role)

@@ -25,8 +25,11 @@ def role(op: OperatorProcess) -> str | None:
 def test_leader_failover(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> None:
     operator.stop()
     lease = unique("lease")
-    settings = {"leader_election": "true", "leader_election_lease": lease,
-                "leader_election_namespace": "kube-system"}
+    settings = {
+        "leader_election": "true",
+        "leader_election_lease": lease,
+        "leader_election_namespace": "kube-system",
+    }
     a = make_operator(cluster, tmp_path, **settings)
     b = make_operator(cluster, tmp_path, **settings)
     tenant = unique("ha")
@@ -36,8 +39,14 @@ def test_leader_failover(cluster: Cluster, operator: OperatorProcess, tmp_path: 
         wait_for(lambda: role(a) == "leader", 20, what="a leads")
         b.start()
         assert role(b) == "standby"
-        cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant",
-                       "metadata": {"name": tenant}, "spec": {"plan": "pro"}})
+        cluster.apply(
+            {
+                "apiVersion": "pffigma.dev/v1alpha1",
+                "kind": "Tenant",
+                "metadata": {"name": tenant},
+                "spec": {"plan": "pro"},
+            }
+        )
         wait_for(lambda: tenant_ready(cluster, tenant), 30, what="tenant ready")
         names = [f"ha-{i}" for i in range(6)]
         for name in names:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import re
 import signal
 import threading
 import time
@@ -34,18 +34,30 @@ def tenant_ready(cluster: Cluster, name: str) -> bool:
 @pytest.fixture(scope="module")
 def tenant(cluster: Cluster, operator: OperatorProcess) -> Iterator[tuple[str, str]]:
     name = unique("pipes")
-    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
-                   "spec": {"plan": "enterprise", "featureFlags": {"storybook": True}}})
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"plan": "enterprise", "featureFlags": {"storybook": True}},
+        }
+    )
     wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
     yield name, f"tenant-{name}"
     cluster.delete("tenant", name)
 
 
-def pipeline(name: str, ns: str, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+def pipeline(
+    name: str, ns: str, labels: dict[str, str] | None = None, **spec: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"source": {"configMapRef": {"name": "design", "key": "file.json"}}}
     body.update(spec)
-    return {"apiVersion": "pffigma.dev/v1alpha1", "kind": "DesignPipeline",
-            "metadata": {"name": name, "namespace": ns, "labels": labels or {}}, "spec": body}
+    return {
+        "apiVersion": "pffigma.dev/v1alpha1",
+        "kind": "DesignPipeline",
+        "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+        "spec": body,
+    }
 
 
 def finished(cluster: Cluster, name: str, ns: str) -> dict[str, Any] | None:
@@ -56,8 +68,13 @@ def finished(cluster: Cluster, name: str, ns: str) -> dict[str, Any] | None:
     return None
 
 
-def run(cluster: Cluster, ns: str, timeout: float = 60, labels: dict[str, str] | None = None,
-        **spec: Any) -> tuple[str, dict[str, Any]]:
+def run(
+    cluster: Cluster,
+    ns: str,
+    timeout: float = 60,
+    labels: dict[str, str] | None = None,
+    **spec: Any,
+) -> tuple[str, dict[str, Any]]:
     name = unique("p")
     cluster.apply(pipeline(name, ns, labels, **spec))
     obj = wait_for(lambda: finished(cluster, name, ns), timeout, what=f"pipeline {name} finished")
@@ -85,10 +102,13 @@ def test_success_path(cluster: Cluster, tenant: tuple[str, str]) -> None:
     assert "currentStage" not in status and "queuePosition" not in status
 
     jobs = jobs_of(cluster, name, ns)
-    assert [j["metadata"]["name"] for j in jobs] == [f"{name}-analyze-1", f"{name}-generate-1",
-                                                     f"{name}-test-1"]
+    assert [j["metadata"]["name"] for j in jobs] == [
+        f"{name}-analyze-1",
+        f"{name}-generate-1",
+        f"{name}-test-1",
+    ]
     # each stage started only after the previous Job completed
-    for prev, nxt in zip(jobs, jobs[1:], strict=False):
+    for prev, nxt in itertools.pairwise(jobs):
         assert prev["status"]["completionTime"] <= nxt["metadata"]["creationTimestamp"]
     job = jobs[0]
     labels = job["metadata"]["labels"]
@@ -116,23 +136,37 @@ def test_success_path(cluster: Cluster, tenant: tuple[str, str]) -> None:
 
 def test_retry_then_success(cluster: Cluster, tenant: tuple[str, str]) -> None:
     _, ns = tenant
-    name, obj = run(cluster, ns, labels={"pffigma.dev/simulate-fail-once": "generate"},
-                    retries={"limit": 2, "backoffSeconds": 1})
+    name, obj = run(
+        cluster,
+        ns,
+        labels={"pffigma.dev/simulate-fail-once": "generate"},
+        retries={"limit": 2, "backoffSeconds": 1},
+    )
     assert condition(obj, "Succeeded")["reason"] == "Succeeded"
     generate = next(s for s in obj["status"]["stages"] if s["name"] == "generate")
     assert generate["attempts"] == 2 and generate["job"] == f"{name}-generate-2"
     names = [j["metadata"]["name"] for j in jobs_of(cluster, name, ns)]
-    assert names == [f"{name}-analyze-1", f"{name}-generate-1", f"{name}-generate-2",
-                     f"{name}-test-1"]
+    assert names == [
+        f"{name}-analyze-1",
+        f"{name}-generate-1",
+        f"{name}-generate-2",
+        f"{name}-test-1",
+    ]
     events = [e for e in cluster.list("events", ns) if e["involvedObject"]["name"] == name]
-    assert any(e["reason"] == "StageRetrying" and "generate attempt 1 failed" in e["message"]
-               for e in events)
+    assert any(
+        e["reason"] == "StageRetrying" and "generate attempt 1 failed" in e["message"]
+        for e in events
+    )
 
 
 def test_retries_exhausted(cluster: Cluster, tenant: tuple[str, str]) -> None:
     _, ns = tenant
-    name, obj = run(cluster, ns, labels={"pffigma.dev/simulate-fail": "analyze"},
-                    retries={"limit": 1, "backoffSeconds": 0})
+    name, obj = run(
+        cluster,
+        ns,
+        labels={"pffigma.dev/simulate-fail": "analyze"},
+        retries={"limit": 1, "backoffSeconds": 0},
+    )
     cond = condition(obj, "Succeeded")
     assert (cond["status"], cond["reason"]) == ("False", "Failed")
     assert "analyze failed after 2 attempt(s)" in cond["message"]
@@ -144,8 +178,9 @@ def test_retries_exhausted(cluster: Cluster, tenant: tuple[str, str]) -> None:
 
 def test_stage_timeout(cluster: Cluster, tenant: tuple[str, str]) -> None:
     _, ns = tenant
-    _, obj = run(cluster, ns, labels={"pffigma.dev/simulate-duration": "60s"},
-                 timeouts={"stageSeconds": 2})
+    _, obj = run(
+        cluster, ns, labels={"pffigma.dev/simulate-duration": "60s"}, timeouts={"stageSeconds": 2}
+    )
     cond = condition(obj, "Succeeded")
     assert (cond["status"], cond["reason"]) == ("False", "TimedOut")
     assert obj["status"]["stages"][0]["state"] == "Failed"
@@ -153,15 +188,27 @@ def test_stage_timeout(cluster: Cluster, tenant: tuple[str, str]) -> None:
 
 def test_pipeline_timeout(cluster: Cluster, tenant: tuple[str, str]) -> None:
     _, ns = tenant
-    name, obj = run(cluster, ns, labels={"pffigma.dev/simulate-duration": "2s"},
-                    timeouts={"pipelineSeconds": 3, "stageSeconds": 3})
+    name, obj = run(
+        cluster,
+        ns,
+        labels={"pffigma.dev/simulate-duration": "2s"},
+        timeouts={"pipelineSeconds": 3, "stageSeconds": 3},
+    )
     cond = condition(obj, "Succeeded")
     assert (cond["status"], cond["reason"]) == ("False", "TimedOut")
     assert "pipelineSeconds=3" in cond["message"]
-    wait_for(lambda: all(j.get("metadata", {}).get("deletionTimestamp") or
-                         any(c["type"] in ("Complete", "Failed") for c in
-                             (j.get("status") or {}).get("conditions") or [])
-                         for j in jobs_of(cluster, name, ns)), 10, what="running Job stopped")
+    wait_for(
+        lambda: all(
+            j.get("metadata", {}).get("deletionTimestamp")
+            or any(
+                c["type"] in ("Complete", "Failed")
+                for c in (j.get("status") or {}).get("conditions") or []
+            )
+            for j in jobs_of(cluster, name, ns)
+        ),
+        10,
+        what="running Job stopped",
+    )
 
 
 def test_cancel(cluster: Cluster, tenant: tuple[str, str]) -> None:
@@ -169,8 +216,9 @@ def test_cancel(cluster: Cluster, tenant: tuple[str, str]) -> None:
     name = unique("p")
     cluster.apply(pipeline(name, ns, {"pffigma.dev/simulate-duration": "60s"}))
     wait_for(lambda: jobs_of(cluster, name, ns), 20, what="first job")
-    cluster.kubectl("patch", "designpipeline", name, "-n", ns, "--type=merge",
-                    "-p", '{"spec":{"cancel":true}}')
+    cluster.kubectl(
+        "patch", "designpipeline", name, "-n", ns, "--type=merge", "-p", '{"spec":{"cancel":true}}'
+    )
     obj = wait_for(lambda: finished(cluster, name, ns), 20, what="cancelled")
     assert condition(obj, "Succeeded")["reason"] == "Cancelled"
     wait_for(lambda: not jobs_of(cluster, name, ns), 20, what="running job deleted")
@@ -195,8 +243,9 @@ def test_ttl_after_finished(cluster: Cluster, tenant: tuple[str, str]) -> None:
     wait_for(lambda: cluster.get("designpipeline", name, ns) is None, 15, what="deleted by TTL")
 
 
-def test_operator_killed_mid_pipeline(cluster: Cluster, tenant: tuple[str, str],
-                                      operator: OperatorProcess) -> None:
+def test_operator_killed_mid_pipeline(
+    cluster: Cluster, tenant: tuple[str, str], operator: OperatorProcess
+) -> None:
     _, ns = tenant
     names = [unique("k") for _ in range(5)]
     for name in names:
@@ -214,8 +263,14 @@ def test_operator_killed_mid_pipeline(cluster: Cluster, tenant: tuple[str, str],
 
 def test_queue_full_fails_fast(cluster: Cluster, operator: OperatorProcess) -> None:
     name = unique("qf")
-    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
-                   "spec": {"pipelines": {"maxConcurrent": 1, "maxQueued": 1}}})
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"pipelines": {"maxConcurrent": 1, "maxQueued": 1}},
+        }
+    )
     ns = f"tenant-{name}"
     try:
         wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
@@ -232,29 +287,52 @@ def test_queue_full_fails_fast(cluster: Cluster, operator: OperatorProcess) -> N
         assert condition(second, "Succeeded")["reason"] == "Queued"
         assert second["status"]["queuePosition"] == 1
         assert condition(second, "Admitted")["status"] == "False"
-        counts = wait_for(lambda: (c := cluster.get("tenant", name)["status"]["pipelines"])
-                          and c["running"] == 1 and c["queued"] == 1 and c["failed"] == 1 and c,
-                          15, what="tenant counts")
+        counts = wait_for(
+            lambda: (
+                (c := cluster.get("tenant", name)["status"]["pipelines"])
+                and c["running"] == 1
+                and c["queued"] == 1
+                and c["failed"] == 1
+                and c
+            ),
+            15,
+            what="tenant counts",
+        )
         assert counts["succeeded"] == 0
     finally:
         cluster.delete("tenant", name)
 
 
-def test_suspended_tenant_keeps_pipelines_queued(cluster: Cluster, operator: OperatorProcess) -> None:
+def test_suspended_tenant_keeps_pipelines_queued(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
     name = unique("sus")
     ns = f"tenant-{name}"
-    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
-                   "spec": {"suspended": True}})
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"suspended": True},
+        }
+    )
     try:
         wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
         cluster.apply(pipeline("held", ns))
-        held = wait_for(lambda: (o := cluster.get("designpipeline", "held", ns))
-                        and condition(o, "Succeeded") and o, 15, what="queued status")
+        held = wait_for(
+            lambda: (
+                (o := cluster.get("designpipeline", "held", ns)) and condition(o, "Succeeded") and o
+            ),
+            15,
+            what="queued status",
+        )
         assert condition(held, "Succeeded")["reason"] == "Queued"
         assert "suspended" in condition(held, "Admitted")["message"]
         time.sleep(2)
         assert not jobs_of(cluster, "held", ns)
-        cluster.kubectl("patch", "tenant", name, "--type=merge", "-p", '{"spec":{"suspended":false}}')
+        cluster.kubectl(
+            "patch", "tenant", name, "--type=merge", "-p", '{"spec":{"suspended":false}}'
+        )
         obj = wait_for(lambda: finished(cluster, "held", ns), 30, what="runs after resume")
         assert condition(obj, "Succeeded")["reason"] == "Succeeded"
     finally:
@@ -270,16 +348,29 @@ def scrape(op: OperatorProcess) -> dict[str, float]:
     return out
 
 
-def test_metrics_match_what_happened(cluster: Cluster, tenant: tuple[str, str],
-                                     operator: OperatorProcess) -> None:
+def test_metrics_match_what_happened(
+    cluster: Cluster, tenant: tuple[str, str], operator: OperatorProcess
+) -> None:
     tname, ns = tenant
     before = scrape(operator)
     run(cluster, ns)
-    run(cluster, ns, labels={"pffigma.dev/simulate-fail-once": "test"},
-        retries={"limit": 1, "backoffSeconds": 0})
-    after = wait_for(lambda: (m := scrape(operator)).get(
-        f'pf_figma_pipelines{{state="succeeded",tenant="{tname}"}}', 0) >= 2 and m, 10,
-        what="gauge refresh")
+    run(
+        cluster,
+        ns,
+        labels={"pffigma.dev/simulate-fail-once": "test"},
+        retries={"limit": 1, "backoffSeconds": 0},
+    )
+    after = wait_for(
+        lambda: (
+            (m := scrape(operator)).get(
+                f'pf_figma_pipelines{{state="succeeded",tenant="{tname}"}}', 0
+            )
+            >= 2
+            and m
+        ),
+        10,
+        what="gauge refresh",
+    )
 
     def delta(key: str) -> float:
         return after.get(key, 0) - before.get(key, 0)
@@ -291,20 +382,30 @@ def test_metrics_match_what_happened(cluster: Cluster, tenant: tuple[str, str],
     assert delta("pf_figma_queue_wait_seconds_count") == 2
     assert after['pf_figma_tenants{phase="Ready"}'] >= 1
     text = httpx.get(operator.metrics_url, timeout=5).text
-    for name in ("pf_figma_queue_depth", "pf_figma_reconcile_errors_total",
-                 "pf_figma_llm_tokens_total", "pf_figma_llm_cost_usd_total"):
+    for name in (
+        "pf_figma_queue_depth",
+        "pf_figma_reconcile_errors_total",
+        "pf_figma_llm_tokens_total",
+        "pf_figma_llm_cost_usd_total",
+    ):
         assert f"# HELP {name}" in text
 
 
-def test_fair_share_under_small_limits(cluster: Cluster, operator: OperatorProcess,
-                                       tmp_path: Any) -> None:
+def test_fair_share_under_small_limits(
+    cluster: Cluster, operator: OperatorProcess, tmp_path: Any
+) -> None:
     """3 tenants x 10 pipelines, global limit 4: limits hold, all finish, nobody starves."""
     plans = {"enterprise": 3, "pro": 2, "starter": 1}
     tenants = {plan: unique(plan[:3]) for plan in plans}
     for plan, name in tenants.items():
-        cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant",
-                       "metadata": {"name": name},
-                       "spec": {"plan": plan, "pipelines": {"maxConcurrent": plans[plan]}}})
+        cluster.apply(
+            {
+                "apiVersion": "pffigma.dev/v1alpha1",
+                "kind": "Tenant",
+                "metadata": {"name": name},
+                "spec": {"plan": plan, "pipelines": {"maxConcurrent": plans[plan]}},
+            }
+        )
     operator.stop()
     dedicated = make_operator(cluster, tmp_path, global_max_concurrent="4")
     dedicated.start()
@@ -314,8 +415,13 @@ def test_fair_share_under_small_limits(cluster: Cluster, operator: OperatorProce
         # the enterprise tenant floods the queue first
         order = ["enterprise"] * 10 + ["pro"] * 10 + ["starter"] * 10
         for i, plan in enumerate(order):
-            cluster.apply(pipeline(f"fs-{i:02d}", f"tenant-{tenants[plan]}",
-                                   {"pffigma.dev/simulate-duration": "1s"}))
+            cluster.apply(
+                pipeline(
+                    f"fs-{i:02d}",
+                    f"tenant-{tenants[plan]}",
+                    {"pffigma.dev/simulate-duration": "1s"},
+                )
+            )
         peaks: dict[str, int] = defaultdict(int)
         peak_total = 0
         first_start: dict[str, float] = {}
@@ -326,8 +432,9 @@ def test_fair_share_under_small_limits(cluster: Cluster, operator: OperatorProce
             counts: dict[str, int] = defaultdict(int)
             for job in cluster.list("jobs", selector="app.kubernetes.io/managed-by=pf-figma"):
                 conds = (job.get("status") or {}).get("conditions") or []
-                if not any(c["type"] in ("Complete", "Failed") and c["status"] == "True"
-                           for c in conds):
+                if not any(
+                    c["type"] in ("Complete", "Failed") and c["status"] == "True" for c in conds
+                ):
                     counts[job["metadata"]["labels"]["pffigma.dev/tenant"]] += 1
             return counts
 
@@ -340,8 +447,10 @@ def test_fair_share_under_small_limits(cluster: Cluster, operator: OperatorProce
                 if counts.get(name) and plan not in first_start:
                     first_start[plan] = time.monotonic() - t0
             peak_total = max(peak_total, sum(counts.values()))
-            done = all(finished(cluster, f"fs-{i:02d}", f"tenant-{tenants[plan]}")
-                       for i, plan in enumerate(order))
+            done = all(
+                finished(cluster, f"fs-{i:02d}", f"tenant-{tenants[plan]}")
+                for i, plan in enumerate(order)
+            )
         stop.set()
         assert done, "not all 30 pipelines finished"
         assert peak_total <= 4

@@ -17,8 +17,12 @@ pytestmark = pytest.mark.cluster
 
 
 def tenant_manifest(name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
-            "spec": spec}
+    return {
+        "apiVersion": "pffigma.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def condition(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any] | None:
@@ -55,10 +59,15 @@ def make_tenant(cluster: Cluster, operator: OperatorProcess) -> Iterator[Any]:
 
 def test_tenant_becomes_ready_with_all_children(cluster: Cluster, make_tenant: Any) -> None:
     name, ns = make_tenant(
-        "full", plan="pro", displayName="Full",
-        owners=[{"kind": "User", "name": "alice"},
-                {"kind": "ServiceAccount", "name": "ci", "namespace": "ci-system"}],
-        quota={"cpu": "12"}, limits={"maxMemory": "4Gi"},
+        "full",
+        plan="pro",
+        displayName="Full",
+        owners=[
+            {"kind": "User", "name": "alice"},
+            {"kind": "ServiceAccount", "name": "ci", "namespace": "ci-system"},
+        ],
+        quota={"cpu": "12"},
+        limits={"maxMemory": "4Gi"},
         network={"allowEgress": [{"cidr": "203.0.113.0/24", "ports": [22, 443]}]},
     )
     tenant = cluster.get("tenant", name)
@@ -73,7 +82,11 @@ def test_tenant_becomes_ready_with_all_children(cluster: Cluster, make_tenant: A
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
     owner = namespace["metadata"]["ownerReferences"][0]
-    assert (owner["kind"], owner["name"], owner["uid"]) == ("Tenant", name, tenant["metadata"]["uid"])
+    assert (owner["kind"], owner["name"], owner["uid"]) == (
+        "Tenant",
+        name,
+        tenant["metadata"]["uid"],
+    )
 
     quota = cluster.get("resourcequota", "pf-figma-quota", ns)
     assert quota["spec"]["hard"]["requests.cpu"] == "12"  # override
@@ -97,12 +110,14 @@ def test_tenant_becomes_ready_with_all_children(cluster: Cluster, make_tenant: A
     assert sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
     assert not any(p["spec"].get("ingress") for p in policies.values())
     events = cluster.list("events", "default", selector=None)
-    assert any(e["involvedObject"]["name"] == name and e["reason"] == "NamespaceCreated"
-               for e in events)
+    assert any(
+        e["involvedObject"]["name"] == name and e["reason"] == "NamespaceCreated" for e in events
+    )
 
 
-def can(cluster: Cluster, user: str, verb: str, resource: str, ns: str,
-        groups: tuple[str, ...] = ()) -> bool:
+def can(
+    cluster: Cluster, user: str, verb: str, resource: str, ns: str, groups: tuple[str, ...] = ()
+) -> bool:
     args = ["auth", "can-i", verb, resource, "-n", ns, "--as", user]
     for group in groups:
         args += ["--as-group", group]
@@ -111,9 +126,10 @@ def can(cluster: Cluster, user: str, verb: str, resource: str, ns: str,
 
 
 def test_isolation_checked_by_the_api_server(cluster: Cluster, make_tenant: Any) -> None:
-    a, ns_a = make_tenant("iso-a", owners=[{"kind": "User", "name": "alice"},
-                                           {"kind": "Group", "name": "team-a"}])
-    b, ns_b = make_tenant("iso-b", owners=[{"kind": "User", "name": "bob"}])
+    _, ns_a = make_tenant(
+        "iso-a", owners=[{"kind": "User", "name": "alice"}, {"kind": "Group", "name": "team-a"}]
+    )
+    _, ns_b = make_tenant("iso-b", owners=[{"kind": "User", "name": "bob"}])
     agent_a = f"system:serviceaccount:{ns_a}:pf-agent"
 
     # what owners may do in their own namespace, and nothing more
@@ -130,8 +146,13 @@ def test_isolation_checked_by_the_api_server(cluster: Cluster, make_tenant: Any)
     # nothing across tenants, for owners and agents alike
     for user, groups in (("alice", ()), ("someone", ("team-a",)), (agent_a, ())):
         for verb in ("get", "list", "create", "delete"):
-            for resource in ("secrets", "pods", "jobs", "designpipelines.pffigma.dev",
-                             "configmaps"):
+            for resource in (
+                "secrets",
+                "pods",
+                "jobs",
+                "designpipelines.pffigma.dev",
+                "configmaps",
+            ):
                 assert not can(cluster, user, verb, resource, ns_b, groups), (user, verb, resource)
     # the agent ServiceAccount has no permissions at all, even at home
     for verb in ("get", "list", "create"):
@@ -141,23 +162,51 @@ def test_isolation_checked_by_the_api_server(cluster: Cluster, make_tenant: Any)
     assert not can(cluster, "bob", "get", "pods", ns_a)
 
 
-def test_tenant_namespace_enforces_pod_security_and_quota(cluster: Cluster, make_tenant: Any) -> None:
+def test_tenant_namespace_enforces_pod_security_and_quota(
+    cluster: Cluster, make_tenant: Any
+) -> None:
     _, ns = make_tenant("psa", quota={"cpu": "2"})
-    privileged = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": ns},
-                  "spec": {"containers": [{"name": "c", "image": "x",
-                                           "securityContext": {"privileged": True}}]}}
+    privileged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": ns},
+        "spec": {
+            "containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]
+        },
+    }
     proc = cluster.kubectl("apply", "-f", "-", input=json.dumps(privileged), check=False)
     assert proc.returncode != 0 and "violates PodSecurity" in proc.stderr
-    wait_for(lambda: (cluster.get("resourcequota", "pf-figma-quota", ns) or {}).get("status"), 20,
-             what="quota status")
-    big = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big", "namespace": ns},
-           "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{"name": "c", "image": "x", "resources": {
+    wait_for(
+        lambda: (cluster.get("resourcequota", "pf-figma-quota", ns) or {}).get("status"),
+        20,
+        what="quota status",
+    )
+    big = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "big", "namespace": ns},
+        "spec": {
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 1000,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "x",
+                    "resources": {
                         "requests": {"cpu": "3", "memory": "128Mi"},
-                        "limits": {"cpu": "3", "memory": "128Mi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False,
-                                            "capabilities": {"drop": ["ALL"]}}}]}}
+                        "limits": {"cpu": "3", "memory": "128Mi"},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
     proc = cluster.kubectl("apply", "-f", "-", input=json.dumps(big), check=False)
     assert proc.returncode != 0
     assert "exceeded quota" in proc.stderr or "maximum cpu usage" in proc.stderr
@@ -168,64 +217,131 @@ def test_drift_is_repaired_within_ten_seconds(cluster: Cluster, make_tenant: Any
     binding = cluster.list("rolebindings", ns, selector="app.kubernetes.io/managed-by=pf-figma")[0]
     cluster.delete("resourcequota", "pf-figma-quota", ns)
     cluster.delete("rolebinding", binding["metadata"]["name"], ns)
-    cluster.kubectl("patch", "networkpolicy", "pf-figma-default-deny", "-n", ns, "--type=json",
-                    "-p", '[{"op": "replace", "path": "/spec/policyTypes", "value": ["Egress"]}]')
+    cluster.kubectl(
+        "patch",
+        "networkpolicy",
+        "pf-figma-default-deny",
+        "-n",
+        ns,
+        "--type=json",
+        "-p",
+        '[{"op": "replace", "path": "/spec/policyTypes", "value": ["Egress"]}]',
+    )
     start = time.monotonic()
     wait_for(lambda: cluster.get("resourcequota", "pf-figma-quota", ns), 10, what="quota back")
-    wait_for(lambda: cluster.get("rolebinding", binding["metadata"]["name"], ns), 10,
-             what="role binding back")
-    wait_for(lambda: "Ingress" in cluster.get("networkpolicy", "pf-figma-default-deny", ns)["spec"]
-             ["policyTypes"], 10, what="policy restored")
+    wait_for(
+        lambda: cluster.get("rolebinding", binding["metadata"]["name"], ns),
+        10,
+        what="role binding back",
+    )
+    wait_for(
+        lambda: (
+            "Ingress"
+            in cluster.get("networkpolicy", "pf-figma-default-deny", ns)["spec"]["policyTypes"]
+        ),
+        10,
+        what="policy restored",
+    )
     assert time.monotonic() - start < 10
     events = cluster.list("events", "default")
-    assert any(e["involvedObject"]["name"] == name and e["reason"] == "DriftRepaired"
-               for e in events)
+    assert any(
+        e["involvedObject"]["name"] == name and e["reason"] == "DriftRepaired" for e in events
+    )
 
 
 def test_spec_update_changes_children_and_prunes(cluster: Cluster, make_tenant: Any) -> None:
-    name, ns = make_tenant("upd", owners=[{"kind": "User", "name": "u1"},
-                                          {"kind": "User", "name": "u2"}])
-    cluster.kubectl("patch", "tenant", name, "--type=merge", "-p", json.dumps(
-        {"spec": {"quota": {"cpu": "7"}, "owners": [{"kind": "User", "name": "u2"}],
-                  "network": {"allowInternetEgress": False}}}))
-    wait_for(lambda: cluster.get("resourcequota", "pf-figma-quota", ns)["spec"]["hard"]
-             ["requests.cpu"] == "7", 10, what="quota updated")
-    wait_for(lambda: len(cluster.list("rolebindings", ns,
-                                      selector="app.kubernetes.io/managed-by=pf-figma")) == 1, 10,
-             what="owner binding pruned")
-    wait_for(lambda: "0.0.0.0/0" not in json.dumps(cluster.list("networkpolicies", ns)), 10,
-             what="internet egress removed")
+    name, ns = make_tenant(
+        "upd", owners=[{"kind": "User", "name": "u1"}, {"kind": "User", "name": "u2"}]
+    )
+    cluster.kubectl(
+        "patch",
+        "tenant",
+        name,
+        "--type=merge",
+        "-p",
+        json.dumps(
+            {
+                "spec": {
+                    "quota": {"cpu": "7"},
+                    "owners": [{"kind": "User", "name": "u2"}],
+                    "network": {"allowInternetEgress": False},
+                }
+            }
+        ),
+    )
+    wait_for(
+        lambda: (
+            cluster.get("resourcequota", "pf-figma-quota", ns)["spec"]["hard"]["requests.cpu"]
+            == "7"
+        ),
+        10,
+        what="quota updated",
+    )
+    wait_for(
+        lambda: (
+            len(cluster.list("rolebindings", ns, selector="app.kubernetes.io/managed-by=pf-figma"))
+            == 1
+        ),
+        10,
+        what="owner binding pruned",
+    )
+    wait_for(
+        lambda: "0.0.0.0/0" not in json.dumps(cluster.list("networkpolicies", ns)),
+        10,
+        what="internet egress removed",
+    )
     wait_for(lambda: ready(cluster, name), 10, what="Ready for the new generation")
 
 
 def test_suspend_and_resume(cluster: Cluster, make_tenant: Any) -> None:
     name, _ = make_tenant("susp")
     cluster.kubectl("patch", "tenant", name, "--type=merge", "-p", '{"spec":{"suspended":true}}')
-    wait_for(lambda: (condition(cluster.get("tenant", name), "Ready") or {}).get("reason")
-             == "Suspended", 10, what="Suspended reason")
+    wait_for(
+        lambda: (
+            (condition(cluster.get("tenant", name), "Ready") or {}).get("reason") == "Suspended"
+        ),
+        10,
+        what="Suspended reason",
+    )
     cluster.kubectl("patch", "tenant", name, "--type=merge", "-p", '{"spec":{"suspended":false}}')
-    wait_for(lambda: (condition(cluster.get("tenant", name), "Ready") or {}).get("reason")
-             == "Ready", 10, what="Ready again")
+    wait_for(
+        lambda: (condition(cluster.get("tenant", name), "Ready") or {}).get("reason") == "Ready",
+        10,
+        what="Ready again",
+    )
 
 
-def test_deleting_a_tenant_removes_its_namespace(cluster: Cluster, operator: OperatorProcess) -> None:
+def test_deleting_a_tenant_removes_its_namespace(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
     name = unique("gone")
     cluster.apply(tenant_manifest(name))
     wait_for(lambda: ready(cluster, name), 30, what="ready")
     cluster.kubectl("create", "configmap", "data", "-n", f"tenant-{name}", "--from-literal=a=b")
     cluster.delete("tenant", name)
-    wait_for(lambda: cluster.get("namespace", f"tenant-{name}") is None, 60,
-             what="namespace deleted by the garbage collector")
+    wait_for(
+        lambda: cluster.get("namespace", f"tenant-{name}") is None,
+        60,
+        what="namespace deleted by the garbage collector",
+    )
 
 
-def test_semantic_problem_gives_ready_false_not_a_crash(cluster: Cluster,
-                                                        operator: OperatorProcess) -> None:
+def test_semantic_problem_gives_ready_false_not_a_crash(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
     name = unique("sem")
     # accepted by the schema, but the quota cannot hold even one agent at the maximum size
     cluster.apply(tenant_manifest(name, quota={"memory": "64Mi"}, limits={"maxMemory": "2Gi"}))
     try:
-        cond = wait_for(lambda: (c := condition(cluster.get("tenant", name), "Ready"))
-                        and c["status"] == "False" and c, 20, what="Ready=False")
+        cond = wait_for(
+            lambda: (
+                (c := condition(cluster.get("tenant", name), "Ready"))
+                and c["status"] == "False"
+                and c
+            ),
+            20,
+            what="Ready=False",
+        )
         assert cond["reason"] == "InvalidConfiguration" and "memory" in cond["message"]
         assert operator.proc is not None and operator.proc.poll() is None
     finally:
@@ -234,11 +350,15 @@ def test_semantic_problem_gives_ready_false_not_a_crash(cluster: Cluster,
 
 def writes(op: OperatorProcess) -> float:
     text = httpx.get(op.metrics_url, timeout=5).text
-    return sum(float(v) for v in re.findall(
-        r'^pf_figma_api_write_requests_total\{[^}]*\} (\S+)$', text, re.M))
+    return sum(
+        float(v)
+        for v in re.findall(r"^pf_figma_api_write_requests_total\{[^}]*\} (\S+)$", text, re.M)
+    )
 
 
-def test_restart_changes_nothing(cluster: Cluster, operator: OperatorProcess, make_tenant: Any) -> None:
+def test_restart_changes_nothing(
+    cluster: Cluster, operator: OperatorProcess, make_tenant: Any
+) -> None:
     names = [make_tenant("idem", owners=[{"kind": "User", "name": "x"}])[0] for _ in range(3)]
 
     def versions() -> dict[str, str]:
@@ -246,10 +366,17 @@ def test_restart_changes_nothing(cluster: Cluster, operator: OperatorProcess, ma
         for name in names:
             ns = f"tenant-{name}"
             out[f"tenant/{name}"] = cluster.get("tenant", name)["metadata"]["resourceVersion"]
-            for kind in ("resourcequota", "limitrange", "networkpolicies", "serviceaccount",
-                         "rolebindings"):
+            for kind in (
+                "resourcequota",
+                "limitrange",
+                "networkpolicies",
+                "serviceaccount",
+                "rolebindings",
+            ):
                 for obj in cluster.list(kind, ns, selector="app.kubernetes.io/managed-by=pf-figma"):
-                    out[f"{kind}/{ns}/{obj['metadata']['name']}"] = obj["metadata"]["resourceVersion"]
+                    out[f"{kind}/{ns}/{obj['metadata']['name']}"] = obj["metadata"][
+                        "resourceVersion"
+                    ]
         return out
 
     before = versions()
