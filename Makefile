@@ -13,7 +13,7 @@ KUBECTL      = $(BIN_DIR)/kubernetes-$(K8S_VERSION)/kubectl
 PYTEST_ARGS ?=
 
 .PHONY: help install cluster-up cluster-down crds run demo test test-unit test-integration \
-        lint bench chaos quality clean
+        lint bench chaos quality clean chart-crds chart-crds-check images
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,16 @@ chaos: install cluster-up crds ## faults (operator kills, apiserver restart, lea
 
 quality: install ## every Figma fixture through analyze -> generate -> test -> qa, as a table
 	$(PY) hack/quality.py
+
+chart-crds: ## copy crds/ into the chart (Helm ships its own copy)
+	hack/sync-chart-crds.sh
+
+chart-crds-check: ## fail when the chart's CRDs differ from crds/
+	hack/sync-chart-crds.sh --check
+
+images: ## build the operator and agent images (local dockerd) and import them into the real node
+	hack/build-images.sh build
+	@if [ -S $(CLUSTER_DIR)/node/run/containerd/containerd.sock ]; then hack/build-images.sh import; fi
 
 clean: ## remove local state (cluster, venv); the binary cache stays
 	-hack/cluster.sh down

@@ -12,3 +12,5 @@ if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null; apt-get install -y -q "${need[@]}" >/dev/null; }
 fi
+# PostgreSQL (Debian's packages) for the store and database tests
+"$(dirname "$0")/postgres.sh" bin-dir >/dev/null

@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # Container images for the real node (NODE=real), built without a registry or Docker:
-#   pause  the pod sandbox image: hack/node/pause.c compiled with `gcc -static`
-#   base   Debian bookworm (debootstrap --variant=minbase) + python3, python3-venv,
-#          ca-certificates, a non-root user 10001 and the host's extra CA certificates
+#   pause    the pod sandbox image: hack/node/pause.c compiled with `gcc -static`
+#   coredns  cluster DNS: the static CoreDNS binary from `build-binaries.sh node`
+#   base     Debian bookworm (debootstrap --variant=minbase) + python3, python3-venv,
+#            ca-certificates, a non-root user 10001 and the host's extra CA certificates
 # Each image is an uncompressed layer tar (GNU tar of the rootfs) wrapped into an OCI image
 # archive by hack/node/oci_image.py (sha256 + JSON, no Docker), cached under
 #   ${PF_FIGMA_CACHE:-~/.cache/pf-figma}/images/<name>/{rootfs,layer.tar,image.tar,digest}
 # and imported into the node's containerd (namespace k8s.io) by `import`.
 #
-# usage: hack/images.sh pause|base|all              build (cached)
-#        hack/images.sh import [pause|base ...]     build + import into $PF_CLUSTER_DIR's containerd
-#        hack/images.sh ref pause|base              print the image name
-#        hack/images.sh clean-base                  drop the cached base rootfs and image
+# usage: hack/images.sh pause|coredns|base|all           build (cached)
+#        hack/images.sh import [pause|coredns|base ...]  build + import into the node's containerd
+#                                                        ($PF_CLUSTER_DIR/node/run/containerd)
+#        hack/images.sh ref pause|coredns|base           print the image name
+#        hack/images.sh clean-base                       drop the cached base rootfs and image
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "${HERE}/.." && pwd)"
+# shellcheck source=versions.env
+source "${HERE}/versions.env"
 CACHE="${PF_FIGMA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pf-figma}"
 IMAGES="${CACHE}/images"
 STATE="${PF_CLUSTER_DIR:-${ROOT}/.cluster}"
 CONTAINERD_SOCK="${PF_CONTAINERD_SOCK:-${STATE}/node/run/containerd/containerd.sock}"
 
 PAUSE_REF="${PF_PAUSE_IMAGE:-localhost/pf-figma/pause:3.10}"
+COREDNS_REF="localhost/pf-figma/coredns:${COREDNS_VERSION}"
 BASE_SUITE="${PF_BASE_SUITE:-bookworm}"
 BASE_REF="${PF_BASE_IMAGE:-localhost/pf-figma/base:${BASE_SUITE}}"
 BASE_PACKAGES="python3,python3-venv,ca-certificates"
@@ -84,6 +89,21 @@ build_pause() {
   gcc -static -Os -s -o "${dir}/rootfs/pause" "${HERE}/node/pause.c"
   tar --numeric-owner --owner=0 --group=0 -C "${dir}/rootfs" -cf "${dir}/layer.tar" pause
   oci pause "${PAUSE_REF}" "${dir}/layer.tar" --entrypoint '["/pause"]' --user 65535:65535
+  echo "${k}" >"${dir}/key"
+}
+
+# --- coredns ----------------------------------------------------------------------------
+build_coredns() {
+  local dir="${IMAGES}/coredns" bin k
+  bin="$("${HERE}/build-binaries.sh" print-dir)/coredns-${COREDNS_VERSION}/coredns"
+  [[ -x "${bin}" ]] || "${HERE}/build-binaries.sh" node
+  k="$(key "${bin}" "${HERE}/node/oci_image.py" "${COREDNS_REF}")"
+  [[ -s "${dir}/image.tar" && "$(cat "${dir}/key" 2>/dev/null)" == "${k}" ]] && return 0
+  log "building the CoreDNS image ${COREDNS_REF}"
+  rm -rf "${dir}"; mkdir -p "${dir}/rootfs"
+  install -m 755 "${bin}" "${dir}/rootfs/coredns"
+  tar --numeric-owner --owner=0 --group=0 -C "${dir}/rootfs" -cf "${dir}/layer.tar" coredns
+  oci coredns "${COREDNS_REF}" "${dir}/layer.tar" --entrypoint '["/coredns"]' --user 65532:65532
   echo "${k}" >"${dir}/key"
 }
 
@@ -170,8 +190,9 @@ build() {
   for what in "$@"; do
     case "${what}" in
       pause) build_pause ;;
+      coredns) build_coredns ;;
       base) build_base ;;
-      all) build_pause; build_base ;;
+      all) build_pause; build_coredns; build_base ;;
       *) die "unknown image ${what}" ;;
     esac
   done
@@ -179,15 +200,22 @@ build() {
 
 cmd="${1:-}"; shift || true
 case "${cmd}" in
-  pause|base|all) build "${cmd}" "$@" ;;
+  pause|coredns|base|all) build "${cmd}" "$@" ;;
   import)
     (($#)) || set -- pause base
     build "$@"
     [[ -S "${CONTAINERD_SOCK}" ]] || die "no containerd at ${CONTAINERD_SOCK} (start the node: NODE=real hack/cluster.sh up)"
     for what in "$@"; do
-      case "${what}" in pause) import_image pause "${PAUSE_REF}" ;; base) import_image base "${BASE_REF}" ;; esac
+      case "${what}" in
+        pause) import_image pause "${PAUSE_REF}" ;;
+        coredns) import_image coredns "${COREDNS_REF}" ;;
+        base) import_image base "${BASE_REF}" ;;
+      esac
     done ;;
-  ref) case "${1:-}" in pause) echo "${PAUSE_REF}" ;; base) echo "${BASE_REF}" ;; *) die "ref pause|base" ;; esac ;;
+  ref) case "${1:-}" in
+      pause) echo "${PAUSE_REF}" ;; coredns) echo "${COREDNS_REF}" ;; base) echo "${BASE_REF}" ;;
+      *) die "ref pause|coredns|base" ;;
+    esac ;;
   clean-base) rm -rf "${IMAGES}/base-${BASE_SUITE}" ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac

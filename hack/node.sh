@@ -4,9 +4,9 @@
 #   containerd + runc (Debian)      CRI runtime; its own socket, root and config under $STATE
 #   CNI bridge + host-local         pods get IPs from the node's podCIDR slice
 #   kubelet, kube-proxy (iptables)  built from k8s.io/kubernetes (hack/build-binaries.sh node)
-#   CoreDNS                         host process; Service kube-system/kube-dns (10.96.0.10)
+#   CoreDNS                         Deployment in kube-system, Service kube-dns (10.96.0.10)
 #   kube-router (firewall only)     NetworkPolicy enforcement
-# Images cannot be pulled here: the pause and base images come from hack/images.sh.
+# Images cannot be pulled here: the pause, CoreDNS and base images come from hack/images.sh.
 # Only one real node can run per machine (kube-proxy and kube-router own host iptables chains).
 #
 # usage: hack/node.sh up|down|status|crictl ARGS...
@@ -30,7 +30,6 @@ POD_CIDR="${PF_POD_CIDR:-10.244.0.0/16}"
 NODE_NAME="${PF_NODE_NAME:-pf-real-0}"
 NODE_POD_CIDR="${PF_NODE_POD_CIDR:-10.244.200.0/24}"
 DNS_IP="${PF_DNS_IP:-10.96.0.10}"
-DNS_PORT="${PF_NODE_DNS_PORT:-10053}"
 # taint "pffigma.dev/pool=agents:NoSchedule" keeps pods without the toleration (KWOK scale
 # tests, anything with unpullable images) off the real node; PF_NODE_TAINT= (empty) disables it
 NODE_TAINT="${PF_NODE_TAINT-pffigma.dev/pool=agents:NoSchedule}"
@@ -39,8 +38,6 @@ KUBELET_PORT="${PF_KUBELET_PORT:-10250}"
 KUBELET_HEALTHZ_PORT="${PF_KUBELET_HEALTHZ_PORT:-10248}"
 PROXY_HEALTHZ_PORT="${PF_PROXY_HEALTHZ_PORT:-10256}"
 PROXY_METRICS_PORT="${PF_PROXY_METRICS_PORT:-10249}"
-DNS_HEALTH_PORT="${PF_DNS_HEALTH_PORT:-18080}"
-DNS_READY_PORT="${PF_DNS_READY_PORT:-18181}"
 ROUTER_HEALTH_PORT="${PF_ROUTER_HEALTH_PORT:-20244}"
 BRIDGE="${PF_NODE_BRIDGE:-pfbr0}"
 
@@ -53,10 +50,9 @@ LOCK=/run/pf-figma-node.owner        # which state dir owns the machine's one re
 
 BIN="$("${HERE}/build-binaries.sh" print-dir)"
 K8S_BIN="${BIN}/kubernetes-${K8S_VERSION}"
-COREDNS="${BIN}/coredns-${COREDNS_VERSION}/coredns"
 KUBE_ROUTER="${BIN}/kube-router-${KUBE_ROUTER_VERSION}/kube-router"
 CRICTL="${BIN}/crictl-${CRI_TOOLS_VERSION}/crictl"
-COMPONENTS=(containerd kubelet kube-proxy coredns kube-router)
+COMPONENTS=(containerd kubelet kube-proxy kube-router)
 
 log() { printf '[node %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -194,11 +190,9 @@ node_pki() {
   cert kubelet "system:node:${NODE_NAME}" system:nodes
   cert kubelet-serving "${NODE_NAME}" "" "DNS:${NODE_NAME},IP:${NODE_IP},IP:127.0.0.1"
   cert kube-proxy system:kube-proxy
-  cert coredns system:pf-figma:coredns
   cert kube-router system:pf-figma:kube-router
   kubeconfig "${N}/kubelet.kubeconfig" kubelet "system:node:${NODE_NAME}"
   kubeconfig "${N}/kube-proxy.kubeconfig" kube-proxy system:kube-proxy
-  kubeconfig "${N}/coredns.kubeconfig" coredns system:pf-figma:coredns
   kubeconfig "${N}/kube-router.kubeconfig" kube-router system:pf-figma:kube-router
 }
 
@@ -270,9 +264,8 @@ cni_config() {
 
 # --- cluster objects the node needs --------------------------------------------------------
 cluster_objects() {
-  sed -e "s|@NODE_IP@|${NODE_IP}|g" -e "s|@DNS_IP@|${DNS_IP}|g" -e "s|@DNS_PORT@|${DNS_PORT}|g" \
-    -e "s|@NODE_NAME@|${NODE_NAME}|g" "${HERE}/node/cluster-objects.yaml" \
-    | kubectl apply --server-side --force-conflicts --field-manager=pf-figma-node -f - >/dev/null
+  kubectl apply --server-side --force-conflicts --field-manager=pf-figma-node \
+    -f "${HERE}/node/cluster-objects.yaml" >/dev/null
 }
 
 # --- kubelet ------------------------------------------------------------------------------
@@ -326,14 +319,25 @@ start_kube_proxy() {
   wait_for kube-proxy 60 curl -sf "http://127.0.0.1:${PROXY_HEALTHZ_PORT}/healthz"
 }
 
-start_coredns() {
-  alive coredns && return 0
-  need_port "${DNS_PORT}" "${NODE_IP}" CoreDNS PF_NODE_DNS_PORT
-  sed -e "s|@NODE_IP@|${NODE_IP}|g" -e "s|@DNS_PORT@|${DNS_PORT}|g" \
-    -e "s|@HEALTH_PORT@|${DNS_HEALTH_PORT}|g" -e "s|@READY_PORT@|${DNS_READY_PORT}|g" \
-    -e "s|@KUBECONFIG@|${N}/coredns.kubeconfig|g" "${HERE}/node/Corefile" >"${N}/Corefile"
-  start coredns "${COREDNS}" -conf "${N}/Corefile"
-  wait_for coredns 60 curl -sf "http://127.0.0.1:${DNS_READY_PORT}/ready"
+# Cluster DNS as a pod (NetworkPolicies allow DNS as "pods in kube-system, port 53")
+coredns_ready() {
+  [[ "$(kubectl get deployment -n kube-system coredns -o jsonpath='{.status.availableReplicas}' 2>/dev/null)" -ge 1 ]]
+}
+
+deploy_coredns() {
+  sed -e "s|@COREDNS_IMAGE@|$("${HERE}/images.sh" ref coredns)|g" -e "s|@DNS_IP@|${DNS_IP}|g" \
+    "${HERE}/node/coredns.yaml" \
+    | kubectl apply --server-side --force-conflicts --field-manager=pf-figma-node -f - >/dev/null
+  local deadline=$((SECONDS + 90))
+  until coredns_ready; do
+    if ((SECONDS >= deadline)); then
+      log "CoreDNS not available after 90s:"
+      kubectl describe pods -n kube-system -l k8s-app=kube-dns | tail -n 25 >&2
+      kubectl logs -n kube-system -l k8s-app=kube-dns --tail 20 >&2 || true
+      exit 1
+    fi
+    sleep 0.5
+  done
 }
 
 start_kube_router() {
@@ -353,7 +357,7 @@ start_kube_router() {
 healthy() {
   local c
   for c in "${COMPONENTS[@]}"; do alive "${c}" || return 1; done
-  api_up && node_ready
+  api_up && node_ready && coredns_ready
 }
 
 up() {
@@ -372,12 +376,12 @@ up() {
   # PF_NODE_IMAGES: images besides pause to import (default: base; empty: none)
   local images=()
   read -r -a images <<<"${PF_NODE_IMAGES-base}"
-  "${HERE}/images.sh" import pause "${images[@]}"
+  "${HERE}/images.sh" import pause coredns "${images[@]}"
   cni_config
   start_kubelet
   start_kube_proxy
-  start_coredns
   start_kube_router
+  deploy_coredns
   log "node ${NODE_NAME} (${NODE_IP}, pods ${NODE_POD_CIDR}) ready in $((SECONDS - t0))s"
 }
 
@@ -424,7 +428,7 @@ down() {
       sleep 0.5
     done
   fi
-  stop kube-router; stop coredns; stop kube-proxy; stop kubelet 20
+  stop kube-router; stop kube-proxy; stop kubelet 20
   # 2. whatever kubelet left: stop and remove sandboxes through the CRI (CNI DEL, netns)
   if [[ -d "${CTRD_DIR}" && -x "${CRICTL}" ]]; then
     alive containerd || { containerd_config; start containerd containerd --config "${N}/containerd.toml" --log-level warn; \

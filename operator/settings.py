@@ -44,8 +44,13 @@ class Settings(BaseModel):
     leader_election_namespace: str = "pf-figma-system"
     leader_election_lease: str = "pf-figma-operator"
     database_dsn: str | None = Field(None, description="PostgreSQL DSN (history, audit, usage)")
-    log_level: str = "INFO"
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     log_format: str = Field("json", pattern="^(json|text)$")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("namespace_prefix")
     @classmethod

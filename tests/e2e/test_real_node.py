@@ -443,3 +443,42 @@ def test_egress_policy_blocks_metadata_endpoint(
     assert can_connect(real, ns, "client", pod_ip, 8080)
     out = py(real, ns, "client", "import socket; print(socket.gethostbyname('web'))")
     assert out.returncode == 0, out.stderr
+
+
+def host_reaches(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_operator_tenant_network_policies_on_real_node(
+    real: Cluster, make_ns: Any, base_image: str
+) -> None:
+    """The NetworkPolicies the operator renders for a Tenant, enforced for real: DNS (as "pods in
+    kube-system, port 53") and HTTPS out work; other namespaces and the metadata IP do not."""
+    from pf_operator.model import TenantSpec
+    from pf_operator.render import tenant as render
+    from pf_operator.render.common import RenderSettings
+
+    settings = RenderSettings(pod_cidrs=("10.244.0.0/16",), service_cidrs=("10.96.0.0/16",))
+    name = unique("e2e")
+    ns = settings.namespace_for(name)
+    peer = make_ns("e2e-peer")
+    peer_ip, _ = server(real, peer, base_image)
+    real.apply([render.namespace(name, settings)])
+    try:
+        real.apply(render.network_policies(name, TenantSpec(), settings))
+        wait_for(lambda: real.get("serviceaccount", "default", ns), 30, what="default SA")
+        client(real, ns, base_image)
+        resolve = "import socket; print(socket.gethostbyname('kubernetes.default'))"
+        out = py(real, ns, "client", resolve)
+        assert out.returncode == 0 and out.stdout.strip() == "10.96.0.1", out.stdout + out.stderr
+        if host_reaches("pypi.org", 443):
+            assert can_connect(real, ns, "client", "pypi.org", 443), "HTTPS out is allowed"
+        assert not can_connect(real, ns, "client", peer_ip, 8080), "other namespaces are not"
+        assert not can_connect(real, ns, "client", METADATA_IP, 80)
+        assert not can_connect(real, ns, "client", METADATA_IP, 443)
+    finally:
+        real.delete("namespace", ns)
