@@ -53,7 +53,8 @@ COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
-RUN /opt/pf-figma/bin/python -m pf_agents.qa --prebuild /opt/pf-figma/cache/pf-figma/npm
+RUN /opt/pf-figma/bin/python -m pf_agents.qa --prebuild /opt/pf-figma/cache/pf-figma/npm \
+    && chmod -R a+rX /opt/pf-figma/cache
 
 # (after the operator target: the classic builder builds every stage up to --target)
 FROM runtime AS agent

@@ -115,6 +115,7 @@ def ensure_node_modules(package_json: dict[str, Any], workdir: Path) -> tuple[Pa
         if done.exists():
             return target / "node_modules", True, time.perf_counter() - start
         staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+        staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared (e.g. baked in images)
         try:
             pkg = {"name": "pf-figma-deps", "private": True, "version": "0.0.0",
                    "dependencies": package_json.get("dependencies", {}),

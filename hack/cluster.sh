@@ -7,7 +7,7 @@
 #   state:  ${PF_CLUSTER_DIR:-<repo>/.cluster}  (kubeconfig, pki, logs, pids, etcd data)
 #   NODE=real adds one real node (containerd, kubelet, kube-proxy, CoreDNS, kube-router) with
 #   hack/node.sh; the apiserver then also listens on the host IP, so pods reach the
-#   `kubernetes` Service. The default (NODE=kwok) is KWOK nodes only.
+#   `kubernetes` Service (the default). NODE=kwok: KWOK nodes only (no root needed for them).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +30,7 @@ K8S_BIN="${BIN}/kubernetes-${K8S_VERSION}"
 ETCD_BIN="${BIN}/etcd-${ETCD_VERSION}"
 KWOK_BIN="${BIN}/kwok-${KWOK_VERSION}"
 API="https://127.0.0.1:${API_PORT}"
-NODE="${NODE:-kwok}"
+NODE="${NODE:-real}"
 [[ "${NODE}" == kwok || "${NODE}" == real ]] || { echo "NODE must be kwok or real, not ${NODE}" >&2; exit 2; }
 
 log() { printf '[cluster %s] %s\n' "$(date +%T)" "$*" >&2; }

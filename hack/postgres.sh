@@ -7,7 +7,7 @@
 #        hack/postgres.sh stop DATADIR [MODE]        stop (MODE: fast (default) | immediate | smart)
 #        hack/postgres.sh status DATADIR             exit 0 when running
 #
-# The server listens on 127.0.0.1:PORT only, with its Unix socket inside DATADIR. The superuser is
+# The server listens on 127.0.0.1:PORT only (PF_PG_LISTEN / PF_PG_ALLOW widen it), with its Unix socket inside DATADIR. The superuser is
 # "postgres" with the password in PWFILE (scram-sha-256 over TCP). When run as root, the server
 # runs as the "postgres" system user (initdb refuses root); DATADIR is handed to that user.
 # Durability is traded for speed (fsync=off): this is for tests, never for real data.
@@ -58,7 +58,7 @@ as_pg() {
 
 server_opts() {
   local data="$1" port="$2"
-  printf '%s' "-p ${port} -k ${data} -c listen_addresses=127.0.0.1 -c fsync=off \
+  printf '%s' "-p ${port} -k ${data} -c listen_addresses=${PF_PG_LISTEN:-127.0.0.1} -c fsync=off \
 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
 -c shared_buffers=64MB -c log_min_messages=warning -c log_connections=off"
 }
@@ -92,6 +92,13 @@ cmd_up() {
 cmd_start() {
   local data="$1" port="$2"
   local bin
+  # PF_PG_ALLOW=CIDR[,CIDR]: also accept password logins from there (e.g. the pod network, together
+  # with PF_PG_LISTEN=127.0.0.1,<host IP>) - for end-to-end tests with agent pods.
+  local cidr
+  for cidr in ${PF_PG_ALLOW//,/ }; do
+    grep -q "^host all all ${cidr} " "${data}/pg_hba.conf" \
+      || echo "host all all ${cidr} scram-sha-256" >>"${data}/pg_hba.conf"
+  done
   bin="$(find_bin)" || die "postgresql is not installed (run: hack/postgres.sh bin-dir)"
   as_pg "${bin}/pg_ctl" -D "${data}" -l "${data}/server.log" -w -t 60 \
     -o "$(server_opts "${data}" "${port}")" start >/dev/null \

@@ -16,7 +16,6 @@ import subprocess
 import textwrap
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,41 +35,12 @@ TOLERATION = {
 METADATA_IP = "169.254.169.254"
 
 
-def e2e_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        NODE="real",
-        PF_CLUSTER_DIR=os.environ.get("PF_E2E_CLUSTER_DIR", "/tmp/pfnode"),
-        PF_API_PORT=os.environ.get("PF_E2E_API_PORT", "26443"),
-        PF_ETCD_PORT=os.environ.get("PF_E2E_ETCD_PORT", "33790"),
-        PF_ETCD_PEER_PORT=os.environ.get("PF_E2E_ETCD_PEER_PORT", "33800"),
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
-def real() -> Iterator[Cluster]:
-    if os.geteuid() != 0:
-        pytest.skip("the real node needs root")
-    env = e2e_env()
-    subprocess.run([str(HACK / "cluster.sh"), "up"], check=True, env=env, timeout=1800)
-    bin_dir = Path(
-        subprocess.run(
-            [str(HACK / "build-binaries.sh"), "print-dir"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    )
-    c = Cluster(
-        kubeconfig=Path(env["PF_CLUSTER_DIR"]) / "kubeconfig",
-        bin_dir=bin_dir,
-        k8s_bin=bin_dir / f"kubernetes-{_versions()['K8S_VERSION']}",
-        env=env,
-    )
-    yield c
-    if os.environ.get("PF_E2E_TEARDOWN") == "1":
-        subprocess.run([str(HACK / "cluster.sh"), "down"], check=False, env=env, timeout=300)
+def real(cluster: Cluster) -> Cluster:
+    """The session cluster, which has the real node (NODE=real is the default profile)."""
+    if cluster.get("node", NODE_NAME) is None:
+        pytest.skip("the cluster runs without the real node (NODE=kwok)")
+    return cluster
 
 
 @pytest.fixture(scope="module")
