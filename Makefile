@@ -39,7 +39,7 @@ crds: ## apply crds/ to the cluster in $KUBECONFIG
 run: install crds ## run the operator in the foreground against $KUBECONFIG
 	$(VENV)/bin/pf-figma operator
 
-demo: install cluster-up crds ## from a fresh clone: cluster, operator, examples, result
+demo: install cluster-up crds images ## from a fresh clone: cluster, images, helm install, examples, ./out
 	hack/demo.sh
 
 test: install ## unit + integration tests (starts the local cluster when needed)

@@ -143,12 +143,24 @@ def ensure_node_modules(package_json: dict[str, Any], workdir: Path) -> tuple[Pa
 
 
 def _link_node_modules(project: Path, modules: Path) -> None:
+    """Give the project the shared packages.
+
+    A writable cache is linked as a whole. A read-only one (baked into the agent image) gets a
+    real node_modules directory of links to its packages, because vite and vitest write their
+    own scratch directories (.vite, .vite-temp) into the project's node_modules.
+    """
     link = project / "node_modules"
     if link.is_symlink() or link.is_file():
         link.unlink()
     elif link.is_dir():
         shutil.rmtree(link)
-    link.symlink_to(modules, target_is_directory=True)
+    if os.access(modules, os.W_OK):
+        link.symlink_to(modules, target_is_directory=True)
+        return
+    link.mkdir()
+    for entry in modules.iterdir():
+        if entry.name != ".pf-figma-complete":
+            (link / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
 
 
 def run_tsc(project: Path, workdir: Path) -> dict[str, Any]:

@@ -16,6 +16,8 @@ CACHE="${PF_FIGMA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pf-figma}"
 DOCKER_ROOT="${PF_DOCKER_ROOT:-${CACHE}/docker}"
 SOCK="${PF_DOCKER_SOCK:-/run/pf-figma-docker.sock}"
 TAG="${PF_IMAGE_TAG:-dev}"
+# the chart's default tag is its appVersion: tag that too
+APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "${ROOT}/charts/pf-figma/Chart.yaml")"
 STATE="${PF_CLUSTER_DIR:-${ROOT}/.cluster}"
 CONTAINERD_SOCK="${PF_CONTAINERD_SOCK:-${STATE}/node/run/containerd/containerd.sock}"
 export DOCKER_HOST="unix://${SOCK}"
@@ -89,6 +91,7 @@ build() {
       --build-arg BASE_IMAGE="${base}" --build-arg NODE_IMAGE="${node}" \
       -t "pf-figma-${target}:${TAG}" "${ROOT}" >"${DOCKER_ROOT}/build-${target}.log" 2>&1 \
       || { tail -30 "${DOCKER_ROOT}/build-${target}.log" >&2; die "docker build ${target} failed"; }
+    [[ -n "${APP_VERSION}" ]] && docker tag "pf-figma-${target}:${TAG}" "pf-figma-${target}:${APP_VERSION}"
   done
   log "images built in $((SECONDS - t0))s"
   docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep '^pf-figma-' >&2
@@ -100,7 +103,7 @@ import() {
   local target
   for target in operator agent; do
     log "importing pf-figma-${target}:${TAG} into containerd (k8s.io)"
-    docker save "pf-figma-${target}:${TAG}" \
+    docker save "pf-figma-${target}:${TAG}" ${APP_VERSION:+"pf-figma-${target}:${APP_VERSION}"} \
       | ctr --address "${CONTAINERD_SOCK}" -n k8s.io images import --no-unpack=false - >/dev/null
   done
 }

@@ -34,7 +34,7 @@ def node_ip(cluster: Cluster) -> str:
 
 def image_present(cluster: Cluster, image: str) -> bool:
     node = cluster.get("node", NODE_NAME) or {}
-    names = [n for img in node.get("status", {}).get("images", []) for n in img.get("names", [])]
+    names = [n for img in node.get("status", {}).get("images") or [] for n in img.get("names") or []]
     return any(n.endswith(image) or n.endswith("/" + image) for n in names)
 
 

@@ -734,12 +734,15 @@ def test_release_lifecycle_on_kwok_nodes(helm: Helm, cluster: Cluster,
 
 
 def _e2e_skip_reason(cluster: Cluster) -> str | None:
-    if os.environ.get("PF_E2E_IMAGES") != "1":
-        return ("needs the operator image pf-figma-operator in the node's containerd: set "
-                "PF_E2E_IMAGES=1 once the local image pipeline imports it")
-    if not cluster.list("nodes", selector="pffigma.dev/pool=agents"):
-        return ("no node runs real containers (label pffigma.dev/pool=agents): use the NODE=real "
-                "cluster, e.g. PF_CLUSTER_DIR=/tmp/pfnode NODE=real")
+    nodes = cluster.list("nodes", selector="pffigma.dev/pool=agents")
+    if not nodes:
+        return ("no node runs real containers (label pffigma.dev/pool=agents): "
+                "make cluster-up NODE=real")
+    image = os.environ.get("PF_E2E_OPERATOR_IMAGE", f"pf-figma-operator:{APP_VERSION}")
+    names = [n for node in nodes for img in node["status"].get("images") or []
+             for n in img.get("names") or []]
+    if not any(n.endswith("/" + image) or n == image for n in names):
+        return f"the operator image {image} is not on the real node: run `make images`"
     return None
 
 
