@@ -348,8 +348,8 @@ class PipelineReconciler:
             self.admitted.discard(key)
             self.rejected.pop(key, None)
             self._wake.set()
-        if p.started or p.finished:
-            rt.tenant_queue.add_after(tenant or "", 1.0)
+        if p.started or p.finished:  # tenant status counts, coalesced
+            rt.tenant_queue.add_after(tenant or "", 0.3)
         if p.delete_pipeline:
             await rt.kube.delete(PIPELINE_KIND, name, ns, uid=meta.get("uid"))
             return None

@@ -20,6 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HACK = ROOT / "hack"
+IN_CLUSTER_OPERATOR = "app.kubernetes.io/name=pf-figma,app.kubernetes.io/component=operator"
 
 
 def _versions() -> dict[str, str]:
@@ -133,7 +134,17 @@ def cluster() -> Iterator[Cluster]:
         str(ROOT / "crds"),
     )
     c.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    # An operator installed in the cluster (e.g. by `make demo`) would process the tests'
+    # objects next to the tests' own operators: pause it for the session.
+    paused = []
+    for deploy in c.list("deployments", selector=IN_CLUSTER_OPERATOR):
+        meta = deploy["metadata"]
+        if deploy["spec"].get("replicas"):
+            paused.append((meta["namespace"], meta["name"], deploy["spec"]["replicas"]))
+            c.kubectl("scale", "deployment", meta["name"], "-n", meta["namespace"], "--replicas=0")
     yield c
+    for ns, name, replicas in paused:
+        c.kubectl("scale", "deployment", name, "-n", ns, f"--replicas={replicas}", check=False)
 
 
 def free_port() -> int:
