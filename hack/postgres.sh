@@ -95,7 +95,8 @@ cmd_start() {
   # PF_PG_ALLOW=CIDR[,CIDR]: also accept password logins from there (e.g. the pod network, together
   # with PF_PG_LISTEN=127.0.0.1,<host IP>) - for end-to-end tests with agent pods.
   local cidr
-  for cidr in ${PF_PG_ALLOW//,/ }; do
+  local allow="${PF_PG_ALLOW:-}"
+  for cidr in ${allow//,/ }; do
     grep -q "^host all all ${cidr} " "${data}/pg_hba.conf" \
       || echo "host all all ${cidr} scram-sha-256" >>"${data}/pg_hba.conf"
   done

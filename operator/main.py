@@ -82,7 +82,7 @@ async def run(settings: Settings) -> int:
 
     runtime = Runtime(kube, settings)
     registry = kopf.OperatorRegistry()
-    handlers.register(registry)
+    handlers.register(registry, configmaps=bool(settings.ca_bundle_file))
     await ensure_cluster_objects(kube)
     log.info(
         "pf-figma operator starting",

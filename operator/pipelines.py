@@ -91,7 +91,8 @@ class PipelineReconciler:
             tolerations=tuple(settings.agent_tolerations),
             artifacts_url=settings.artifacts_url,
             artifacts_secret="pf-figma-db" if settings.database_dsn else None,
-            ca_bundle_configmap=settings.ca_bundle_configmap,
+            ca_bundle_configmap=settings.ca_bundle_configmap
+            or ("pf-figma-ca" if settings.ca_bundle_file else None),
         )
 
     # --- events -------------------------------------------------------------------------------

@@ -41,6 +41,12 @@ class Runtime:
             namespace_prefix=settings.namespace_prefix,
             extra_egress=extra_egress,
         )
+        self.ca_bundle: str | None = None
+        if settings.ca_bundle_file:
+            with open(settings.ca_bundle_file) as fh:
+                self.ca_bundle = fh.read()
+            if "BEGIN CERTIFICATE" not in self.ca_bundle:
+                raise SystemExit(f"PF_CA_BUNDLE_FILE={settings.ca_bundle_file}: no PEM certificate")
         self.tenant_queue = WorkQueue("tenant")
         self.pipeline_queue = WorkQueue("pipeline")
         self.tenants = TenantReconciler(self)
@@ -114,7 +120,7 @@ class Runtime:
         managed = "app.kubernetes.io/managed-by=pf-figma"
         # children first, so that Tenants and pipelines find them when they are queued
         kinds: list[tuple[str, str | None]] = [
-            *((kind, managed) for kind in CHILD_KINDS),
+            *((kind, managed) for kind in CHILD_KINDS if kind != "ConfigMap" or self.ca_bundle),
             ("Job", managed),
             (TENANT_KIND, None),
             (PIPELINE_KIND, None),

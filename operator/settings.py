@@ -33,6 +33,11 @@ class Settings(BaseModel):
     ca_bundle_configmap: str | None = Field(
         None, description="ConfigMap (in each tenant namespace) with ca.crt for agent pods"
     )
+    ca_bundle_file: str | None = Field(
+        None,
+        description="PEM file of extra CA certificates (a proxy's, a private registry's): copied "
+        "into every tenant namespace as ConfigMap pf-figma-ca and trusted by agent pods",
+    )
     artifacts_url: str = Field("file:///tmp/pf-figma-artifacts", description="artifact store URL")
     pod_cidrs: list[str] = Field(default_factory=lambda: ["10.244.0.0/16"])
     service_cidrs: list[str] = Field(default_factory=lambda: ["10.96.0.0/16"])

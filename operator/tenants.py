@@ -38,7 +38,7 @@ TENANT_LABEL = "pffigma.dev/tenant"
 
 # condition -> kinds whose objects make it up
 PARTS: dict[str, tuple[str, ...]] = {
-    "NamespaceReady": ("Namespace",),
+    "NamespaceReady": ("Namespace", "ConfigMap"),
     "QuotaApplied": ("ResourceQuota", "LimitRange"),
     "NetworkIsolated": ("NetworkPolicy",),
     "AccessConfigured": ("ServiceAccount", "RoleBinding"),
@@ -50,9 +50,25 @@ CHILD_KINDS = (
     "NetworkPolicy",
     "ServiceAccount",
     "RoleBinding",
+    "ConfigMap",
 )
+CA_CONFIGMAP = "pf-figma-ca"
 # kinds whose set of objects varies with the spec (others are one fixed object each)
 PRUNED_KINDS = ("NetworkPolicy", "RoleBinding")
+
+
+def ca_bundle_configmap(tenant: str, namespace: str, pem: str) -> dict[str, Any]:
+    """Pure: the extra CA certificates agent pods trust (SSL_CERT_FILE, NODE_EXTRA_CA_CERTS...)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": CA_CONFIGMAP,
+            "namespace": namespace,
+            "labels": {MANAGED_BY: "pf-figma", TENANT_LABEL: tenant},
+        },
+        "data": {"ca.crt": pem},
+    }
 
 
 def owner_reference(body: dict[str, Any]) -> dict[str, Any]:
@@ -94,10 +110,10 @@ class TenantReconciler:
         namespace = rt.render_settings.namespace_for(name)
         problems = checks.semantic_problems(tenant.spec, rt.render_settings)
         owner = owner_reference(body)
-        desired = [
-            with_hash(common.with_owner(obj, owner))
-            for obj in render_tenant.desired_objects(name, tenant.spec, rt.render_settings)
-        ]
+        objects = render_tenant.desired_objects(name, tenant.spec, rt.render_settings)
+        if rt.ca_bundle is not None:
+            objects.append(ca_bundle_configmap(name, namespace, rt.ca_bundle))
+        desired = [with_hash(common.with_owner(obj, owner)) for obj in objects]
         results: dict[str, tuple[ConditionStatus, str, str]] = {}
         retry: float | None = None
 

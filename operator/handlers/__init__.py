@@ -15,7 +15,7 @@ from ..model import GROUP, PIPELINE_PLURAL, TENANT_PLURAL, VERSION
 MANAGED = {"app.kubernetes.io/managed-by": "pf-figma"}
 
 
-def register(registry: kopf.OperatorRegistry) -> None:
+def register(registry: kopf.OperatorRegistry, *, configmaps: bool = False) -> None:
     """Register the watch handlers on `registry`; the runtime is in kopf's memo."""
 
     def forward(kind: str) -> Any:
@@ -38,6 +38,9 @@ def register(registry: kopf.OperatorRegistry) -> None:
         (("rbac.authorization.k8s.io", "v1", "rolebindings"), "RoleBinding"),
     ):
         on.event(*resource, labels=MANAGED, registry=registry)(forward(kind))
+
+    if configmaps:  # the tenants' copy of the CA bundle (only with PF_CA_BUNDLE_FILE)
+        on.event("v1", "configmaps", labels=MANAGED, registry=registry)(forward("ConfigMap"))
 
     @on.login(registry=registry)
     def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:

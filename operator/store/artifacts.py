@@ -40,28 +40,36 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def latest_run_key(conn: psycopg.AsyncConnection[Any], namespace: str,
-                         pipeline: str) -> str | None:
+async def latest_run_key(
+    conn: psycopg.AsyncConnection[Any], namespace: str, pipeline: str
+) -> str | None:
     """The pipeline key (``ns/name/uid``) of the newest run of ``namespace/pipeline`` that has
     artifacts (pipelines deleted and re-created under the same name have a new uid)."""
     cur = await conn.execute(
         "SELECT pipeline_key FROM pf.artifacts WHERE pipeline_key LIKE %s ESCAPE '\\'"
         " AND pipeline_key NOT LIKE %s ESCAPE '\\'"
         " GROUP BY pipeline_key ORDER BY max(created_at) DESC LIMIT 1",
-        (f"{_escape_like(namespace)}/{_escape_like(pipeline)}/%",
-         f"{_escape_like(namespace)}/{_escape_like(pipeline)}/%/%"))
+        (
+            f"{_escape_like(namespace)}/{_escape_like(pipeline)}/%",
+            f"{_escape_like(namespace)}/{_escape_like(pipeline)}/%/%",
+        ),
+    )
     row = await cur.fetchone()
     return str(row[0]) if row else None
 
 
-async def list_artifacts(conn: psycopg.AsyncConnection[Any], pipeline_key: str,
-                         stage: str | None = None) -> list[StoredArtifact]:
+async def list_artifacts(
+    conn: psycopg.AsyncConnection[Any], pipeline_key: str, stage: str | None = None
+) -> list[StoredArtifact]:
     cur = await conn.execute(
         "SELECT tenant_id, pipeline_key, stage, name, sha256, size, created_at FROM pf.artifacts"
         " WHERE pipeline_key = %s AND (%s::text IS NULL OR stage = %s) ORDER BY stage, name",
-        (pipeline_key, stage, stage))
-    return [StoredArtifact(str(t), str(k), str(s), str(n), str(h), int(z), c)
-            for t, k, s, n, h, z, c in await cur.fetchall()]
+        (pipeline_key, stage, stage),
+    )
+    return [
+        StoredArtifact(str(t), str(k), str(s), str(n), str(h), int(z), c)
+        for t, k, s, n, h, z, c in await cur.fetchall()
+    ]
 
 
 async def read_blob(conn: psycopg.AsyncConnection[Any], uri: str) -> bytes:
@@ -71,7 +79,8 @@ async def read_blob(conn: psycopg.AsyncConnection[Any], uri: str) -> bytes:
     except Exception as err:
         raise ArtifactNotFound(str(err)) from None
     cur = await conn.execute(
-        "SELECT data FROM pf.blobs WHERE tenant_id = %s AND sha256 = %s", (tenant, sha))
+        "SELECT data FROM pf.blobs WHERE tenant_id = %s AND sha256 = %s", (tenant, sha)
+    )
     row = await cur.fetchone()
     if row is None:
         raise ArtifactNotFound(f"artifact {uri} does not exist (or is not visible to this role)")
@@ -87,4 +96,6 @@ async def set_max_artifact_bytes(conn: psycopg.AsyncConnection[Any], limit: int)
         raise ValueError("the artifact size limit must be positive")
     await conn.execute(
         "INSERT INTO pf.settings (key, value) VALUES ('max_artifact_bytes', to_jsonb(%s::bigint))"
-        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (limit,))
+        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        (limit,),
+    )

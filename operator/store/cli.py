@@ -42,10 +42,12 @@ def _fail(message: str) -> int:
 
 def migrate_main(argv: list[str]) -> int:
     """``pf-figma migrate [--dsn DSN]``: apply pending schema migrations, then exit."""
-    p = argparse.ArgumentParser(prog="pf-figma migrate",
-                                description="Apply the database schema migrations.")
-    p.add_argument("--dsn", help="PostgreSQL DSN of the operator's role "
-                   "(default: $PF_DATABASE_DSN)")
+    p = argparse.ArgumentParser(
+        prog="pf-figma migrate", description="Apply the database schema migrations."
+    )
+    p.add_argument(
+        "--dsn", help="PostgreSQL DSN of the operator's role (default: $PF_DATABASE_DSN)"
+    )
     p.add_argument("--list", action="store_true", help="list the shipped migrations and exit")
     args = p.parse_args(argv)
     if args.list:
@@ -80,13 +82,18 @@ def _extract(data: bytes, out: Path) -> int:
     return count
 
 
-async def _fetch(dsn: str, namespace: str, pipeline: str, stage: str | None,
-                 uid: str | None) -> tuple[str, list[tuple[StoredArtifact, bytes]]]:
+async def _fetch(
+    dsn: str, namespace: str, pipeline: str, stage: str | None, uid: str | None
+) -> tuple[str, list[tuple[StoredArtifact, bytes]]]:
     """(pipeline key, [(artifact, bytes)]) in stage order; key "" when nothing matched."""
     async with await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, application_name="pf-figma-cli") as conn:
-        key = f"{namespace}/{pipeline}/{uid}" if uid else await latest_run_key(
-            conn, namespace, pipeline)
+        dsn, autocommit=True, application_name="pf-figma-cli"
+    ) as conn:
+        key = (
+            f"{namespace}/{pipeline}/{uid}"
+            if uid
+            else await latest_run_key(conn, namespace, pipeline)
+        )
         if key is None:
             return "", []
         arts = await list_artifacts(conn, key, stage)
@@ -95,15 +102,19 @@ async def _fetch(dsn: str, namespace: str, pipeline: str, stage: str | None,
         return key, [(art, await read_blob(conn, art.uri)) for art in arts]
 
 
-def _get(dsn: str, target: str, stage: str | None, out: Path, uid: str | None,
-         extract: bool) -> int:
+def _get(
+    dsn: str, target: str, stage: str | None, out: Path, uid: str | None, extract: bool
+) -> int:
     namespace, _, pipeline = target.partition("/")
     if not namespace or not pipeline or "/" in pipeline:
         return _fail(f"expected <namespace>/<pipeline>, got {target!r}")
     key, blobs = asyncio.run(_fetch(dsn, namespace, pipeline, stage, uid))
     if not blobs:
-        return _fail(f"no artifacts for {key or target}" + (f" stage {stage}" if stage else "")
-                     + " (or none visible to this database role)")
+        return _fail(
+            f"no artifacts for {key or target}"
+            + (f" stage {stage}" if stage else "")
+            + " (or none visible to this database role)"
+        )
     out.mkdir(parents=True, exist_ok=True)
     for art, data in blobs:
         if extract and art.name.endswith((".tar.gz", ".tgz")):
@@ -120,8 +131,11 @@ def _get(dsn: str, target: str, stage: str | None, out: Path, uid: str | None,
 
 def artifacts_main(argv: list[str]) -> int:
     """``pf-figma artifacts get <namespace>/<pipeline> [--stage S] -o DIR``."""
-    p = argparse.ArgumentParser(prog="pf-figma artifacts", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="pf-figma artifacts",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True)
     g = sub.add_parser("get", help="download a pipeline's artifacts")
     g.add_argument("pipeline", metavar="NAMESPACE/PIPELINE")
@@ -135,8 +149,9 @@ def artifacts_main(argv: list[str]) -> int:
     if dsn is None:
         return _fail("no database: pass --dsn or set PF_DATABASE_DSN (or PF_ARTIFACTS)")
     try:
-        return _get(dsn, args.pipeline, args.stage, Path(args.output), args.uid,
-                    not args.no_extract)
+        return _get(
+            dsn, args.pipeline, args.stage, Path(args.output), args.uid, not args.no_extract
+        )
     except ArtifactNotFound as err:
         return _fail(str(err))
     except (tarfile.TarError, OSError) as err:

@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "pf"
 #: pg_advisory_xact_lock key of migrations ("pf-figma" folded into a bigint).
-MIGRATION_LOCK = int.from_bytes(hashlib.sha256(b"pf-figma:migrate").digest()[:8], "big",
-                                signed=True)
+MIGRATION_LOCK = int.from_bytes(
+    hashlib.sha256(b"pf-figma:migrate").digest()[:8], "big", signed=True
+)
 _MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 APPLICATION_NAME = "pf-figma-operator"
 
@@ -83,29 +84,39 @@ async def migrate(conninfo: str, migrations: list[Migration] | None = None) -> l
     ) as conn:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                sql.Identifier(SCHEMA)))
-            await conn.execute(sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {}.schema_migrations ("
-                " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())").format(sql.Identifier(SCHEMA)))
-            cur = await conn.execute(sql.SQL(
-                "SELECT version, checksum FROM {}.schema_migrations").format(
-                    sql.Identifier(SCHEMA)))
+            await conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA))
+            )
+            await conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {}.schema_migrations ("
+                    " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                ).format(sql.Identifier(SCHEMA))
+            )
+            cur = await conn.execute(
+                sql.SQL("SELECT version, checksum FROM {}.schema_migrations").format(
+                    sql.Identifier(SCHEMA)
+                )
+            )
             done = {int(v): str(c) for v, c in await cur.fetchall()}
             for m in todo:
                 if m.version in done:
                     if done[m.version] != m.checksum:
                         raise MigrationError(
                             f"migration {m.version:04d}_{m.name} was applied with different "
-                            "content; ship a new migration instead of editing an applied one")
+                            "content; ship a new migration instead of editing an applied one"
+                        )
                     continue
                 log.info("applying migration %04d_%s", m.version, m.name)
                 await conn.execute(m.sql.encode())
-                await conn.execute(sql.SQL(
-                    "INSERT INTO {}.schema_migrations (version, name, checksum) "
-                    "VALUES (%s, %s, %s)").format(sql.Identifier(SCHEMA)),
-                    (m.version, m.name, m.checksum))
+                await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.schema_migrations (version, name, checksum) "
+                        "VALUES (%s, %s, %s)"
+                    ).format(sql.Identifier(SCHEMA)),
+                    (m.version, m.name, m.checksum),
+                )
                 applied.append(m.version)
             if applied:
                 from .roles import regrant_all
@@ -118,13 +129,15 @@ async def schema_version(conn: psycopg.AsyncConnection[Any]) -> int:
     """The newest applied migration (0 when none is)."""
     cur = await conn.execute(
         "SELECT coalesce(max(version), 0) FROM pf.schema_migrations"
-        " WHERE to_regclass('pf.schema_migrations') IS NOT NULL")
+        " WHERE to_regclass('pf.schema_migrations') IS NOT NULL"
+    )
     row = await cur.fetchone()
     return int(row[0]) if row else 0
 
 
-def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 4,
-              name: str = "pf-figma", **kwargs: Any) -> AsyncConnectionPool:
+def open_pool(
+    conninfo: str, *, min_size: int = 1, max_size: int = 4, name: str = "pf-figma", **kwargs: Any
+) -> AsyncConnectionPool:
     """An async pool on ``conninfo``, not opened yet: ``await pool.open(wait=False)``.
 
     Connections are checked when taken, so a server restart costs failed checks, not failed
@@ -138,8 +151,7 @@ def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 4,
         name=name,
         open=False,
         check=AsyncConnectionPool.check_connection,
-        kwargs={"autocommit": True, "application_name": APPLICATION_NAME,
-                "connect_timeout": 5},
+        kwargs={"autocommit": True, "application_name": APPLICATION_NAME, "connect_timeout": 5},
         **kwargs,
     )
 

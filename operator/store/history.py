@@ -82,10 +82,23 @@ class PipelineRun:
                 usd = greatest(EXCLUDED.usd, t.usd),
                 updated_at = now()
             """,
-            (self.uid, self.tenant, self.namespace, self.name, self.state, self.reason,
-             _clip(self.message), self.current_stage, self.created_at, self.started_at,
-             self.finished_at, self.deleted_at, self.input_tokens, self.output_tokens,
-             Decimal(str(self.usd))),
+            (
+                self.uid,
+                self.tenant,
+                self.namespace,
+                self.name,
+                self.state,
+                self.reason,
+                _clip(self.message),
+                self.current_stage,
+                self.created_at,
+                self.started_at,
+                self.finished_at,
+                self.deleted_at,
+                self.input_tokens,
+                self.output_tokens,
+                Decimal(str(self.usd)),
+            ),
         )
 
 
@@ -125,9 +138,21 @@ class StageAttempt:
                 usd = greatest(EXCLUDED.usd, t.usd),
                 updated_at = now()
             """,
-            (self.pipeline_uid, self.stage, self.attempt, self.tenant, self.job, self.state,
-             _clip(self.message), self.started_at, self.finished_at, self.seconds,
-             self.input_tokens, self.output_tokens, Decimal(str(self.usd))),
+            (
+                self.pipeline_uid,
+                self.stage,
+                self.attempt,
+                self.tenant,
+                self.job,
+                self.state,
+                _clip(self.message),
+                self.started_at,
+                self.finished_at,
+                self.seconds,
+                self.input_tokens,
+                self.output_tokens,
+                Decimal(str(self.usd)),
+            ),
         )
 
 
@@ -154,9 +179,18 @@ class Usage:
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (pipeline_uid, stage, attempt) DO NOTHING
             """,
-            (self.pipeline_uid, self.stage, self.attempt, self.tenant, self.namespace,
-             self.pipeline, max(self.input_tokens, 0), max(self.output_tokens, 0),
-             Decimal(str(max(self.usd, 0.0))), self.recorded_at),
+            (
+                self.pipeline_uid,
+                self.stage,
+                self.attempt,
+                self.tenant,
+                self.namespace,
+                self.pipeline,
+                max(self.input_tokens, 0),
+                max(self.output_tokens, 0),
+                Decimal(str(max(self.usd, 0.0))),
+                self.recorded_at,
+            ),
         )
 
 
@@ -182,9 +216,17 @@ class AuditEvent:
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
             ON CONFLICT (event_id) DO NOTHING
             """,
-            (self.event_id, self.tenant, self.actor, self.action, self.resource_kind,
-             self.resource_name, self.namespace, json.dumps(self.details, default=str),
-             self.created_at),
+            (
+                self.event_id,
+                self.tenant,
+                self.actor,
+                self.action,
+                self.resource_kind,
+                self.resource_name,
+                self.namespace,
+                json.dumps(self.details, default=str),
+                self.created_at,
+            ),
         )
 
 
@@ -208,13 +250,16 @@ def _pipeline_state(status: dict[str, Any]) -> tuple[str, str | None, str | None
             if cond.get("status") == "False":
                 state = reason if reason in ("Cancelled", "TimedOut") else "Failed"
                 return state, reason, cond.get("message")
-            return ("Running" if status.get("startTime") else "Queued"), reason, \
-                cond.get("message")
+            return ("Running" if status.get("startTime") else "Queued"), reason, cond.get("message")
     return ("Running" if status.get("startTime") else "Queued"), None, None
 
 
-def records_for_pipeline(tenant: str, body: dict[str, Any], status: dict[str, Any],
-                         finished: Sequence[tuple[str, str, float, Any]] = ()) -> list[Record]:
+def records_for_pipeline(
+    tenant: str,
+    body: dict[str, Any],
+    status: dict[str, Any],
+    finished: Sequence[tuple[str, str, float, Any]] = (),
+) -> list[Record]:
     """Records of one reconcile pass (pure).
 
     ``status`` is the pipeline's new status, ``finished`` the Plan's ``stage_finished`` entries
@@ -226,15 +271,24 @@ def records_for_pipeline(tenant: str, body: dict[str, Any], status: dict[str, An
     ns, name, uid = meta.get("namespace") or "", meta.get("name") or "", meta.get("uid") or ""
     state, reason, message = _pipeline_state(status)
     cost = status.get("cost") or {}
-    records: list[Record] = [PipelineRun(
-        tenant=tenant, namespace=ns, name=name, uid=uid, state=state, reason=reason,
-        message=message, current_stage=status.get("currentStage"),
-        created_at=parse_time(meta.get("creationTimestamp")),
-        started_at=parse_time(status.get("startTime")),
-        finished_at=parse_time(status.get("completionTime")),
-        input_tokens=int(cost.get("inputTokens") or 0),
-        output_tokens=int(cost.get("outputTokens") or 0), usd=float(cost.get("usd") or 0.0),
-    )]
+    records: list[Record] = [
+        PipelineRun(
+            tenant=tenant,
+            namespace=ns,
+            name=name,
+            uid=uid,
+            state=state,
+            reason=reason,
+            message=message,
+            current_stage=status.get("currentStage"),
+            created_at=parse_time(meta.get("creationTimestamp")),
+            started_at=parse_time(status.get("startTime")),
+            finished_at=parse_time(status.get("completionTime")),
+            input_tokens=int(cost.get("inputTokens") or 0),
+            output_tokens=int(cost.get("outputTokens") or 0),
+            usd=float(cost.get("usd") or 0.0),
+        )
+    ]
     finished_jobs = {job.name for _s, _o, _sec, job in finished}
     for entry in status.get("stages") or []:
         attempts = int(entry.get("attempts") or 0)
@@ -242,12 +296,21 @@ def records_for_pipeline(tenant: str, body: dict[str, Any], status: dict[str, An
             continue
         if entry.get("state") not in ("Running", "Succeeded", "Failed"):
             continue
-        records.append(StageAttempt(
-            tenant=tenant, pipeline_uid=uid, stage=str(entry.get("name")), attempt=attempts,
-            state=str(entry.get("state")), job=entry.get("job"), message=entry.get("message"),
-            started_at=parse_time(entry.get("startTime")),
-            finished_at=parse_time(entry.get("completionTime")) if entry.get("state") != "Running"
-            else None))
+        records.append(
+            StageAttempt(
+                tenant=tenant,
+                pipeline_uid=uid,
+                stage=str(entry.get("name")),
+                attempt=attempts,
+                state=str(entry.get("state")),
+                job=entry.get("job"),
+                message=entry.get("message"),
+                started_at=parse_time(entry.get("startTime")),
+                finished_at=parse_time(entry.get("completionTime"))
+                if entry.get("state") != "Running"
+                else None,
+            )
+        )
     for stage, outcome, seconds, job in finished:
         match = _ATTEMPT_RE.search(job.name or "")
         attempt = int(match[1]) if match else 1
@@ -255,15 +318,37 @@ def records_for_pipeline(tenant: str, body: dict[str, Any], status: dict[str, An
         usage = result.get("usage") or {}
         tin, tout = int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
         usd = float(usage.get("usd") or 0.0)
-        records.append(StageAttempt(
-            tenant=tenant, pipeline_uid=uid, stage=stage, attempt=attempt, state=outcome,
-            job=job.name, message=_clip(result.get("message") or job.message or job.reason, 1024),
-            started_at=job.start, finished_at=job.end or utcnow(), seconds=seconds,
-            input_tokens=tin, output_tokens=tout, usd=usd))
+        records.append(
+            StageAttempt(
+                tenant=tenant,
+                pipeline_uid=uid,
+                stage=stage,
+                attempt=attempt,
+                state=outcome,
+                job=job.name,
+                message=_clip(result.get("message") or job.message or job.reason, 1024),
+                started_at=job.start,
+                finished_at=job.end or utcnow(),
+                seconds=seconds,
+                input_tokens=tin,
+                output_tokens=tout,
+                usd=usd,
+            )
+        )
         if tin or tout or usd:
-            records.append(Usage(tenant=tenant, namespace=ns, pipeline=name, pipeline_uid=uid,
-                                 stage=stage, attempt=attempt, input_tokens=tin,
-                                 output_tokens=tout, usd=usd))
+            records.append(
+                Usage(
+                    tenant=tenant,
+                    namespace=ns,
+                    pipeline=name,
+                    pipeline_uid=uid,
+                    stage=stage,
+                    attempt=attempt,
+                    input_tokens=tin,
+                    output_tokens=tout,
+                    usd=usd,
+                )
+            )
     return records
 
 
@@ -273,20 +358,29 @@ def pipeline_deleted(tenant: str, body: dict[str, Any]) -> PipelineRun:
     status = body.get("status") or {}
     state, reason, message = _pipeline_state(status)
     return PipelineRun(
-        tenant=tenant, namespace=meta.get("namespace") or "", name=meta.get("name") or "",
-        uid=meta.get("uid") or "", state="Deleted" if not status.get("completionTime") else state,
-        reason=reason, message=message, created_at=parse_time(meta.get("creationTimestamp")),
+        tenant=tenant,
+        namespace=meta.get("namespace") or "",
+        name=meta.get("name") or "",
+        uid=meta.get("uid") or "",
+        state="Deleted" if not status.get("completionTime") else state,
+        reason=reason,
+        message=message,
+        created_at=parse_time(meta.get("creationTimestamp")),
         started_at=parse_time(status.get("startTime")),
-        finished_at=parse_time(status.get("completionTime")), deleted_at=utcnow())
+        finished_at=parse_time(status.get("completionTime")),
+        deleted_at=utcnow(),
+    )
 
 
 def actor_of(body: dict[str, Any], default: str = "unknown") -> str:
     """Best guess at who last changed an object's spec: the field manager of the newest
     ``managedFields`` entry that is not the operator's own (Kubernetes records no user name;
     the manager is e.g. ``kubectl-client-side-apply``, ``kubectl-edit`` or a client's name)."""
-    entries = [e for e in (body.get("metadata") or {}).get("managedFields") or []
-               if e.get("manager") and e.get("manager") != "pf-figma"
-               and e.get("subresource") != "status"]
+    entries = [
+        e
+        for e in (body.get("metadata") or {}).get("managedFields") or []
+        if e.get("manager") and e.get("manager") != "pf-figma" and e.get("subresource") != "status"
+    ]
     if not entries:
         return default
     newest = max(entries, key=lambda e: str(e.get("time") or ""))
@@ -296,8 +390,9 @@ def actor_of(body: dict[str, Any], default: str = "unknown") -> str:
 # --- queries ------------------------------------------------------------------------------------
 
 
-async def month_to_date_usd(pool: AsyncConnectionPool, tenant: str,
-                            now: datetime | None = None) -> float:
+async def month_to_date_usd(
+    pool: AsyncConnectionPool, tenant: str, now: datetime | None = None
+) -> float:
     """US dollars the tenant's pipelines used since the start of this calendar month (UTC)."""
     now = now or utcnow()
     start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -305,26 +400,35 @@ async def month_to_date_usd(pool: AsyncConnectionPool, tenant: str,
         cur = await conn.execute(
             "SELECT coalesce(sum(usd), 0) FROM pf.usage"
             " WHERE tenant_id = %s AND recorded_at >= %s AND recorded_at <= %s",
-            (tenant, start, now))
+            (tenant, start, now),
+        )
         row = await cur.fetchone()
     return float(row[0]) if row else 0.0
 
 
-async def pipeline_history(pool: AsyncConnectionPool, tenant: str, *, limit: int = 50
-                           ) -> list[dict[str, Any]]:
+async def pipeline_history(
+    pool: AsyncConnectionPool, tenant: str, *, limit: int = 50
+) -> list[dict[str, Any]]:
     """The tenant's newest pipeline rows (dicts of the table's columns)."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT uid, namespace, name, state, reason, message, created_at, started_at,"
             " finished_at, deleted_at, input_tokens, output_tokens, usd FROM pf.pipeline_runs"
             " WHERE tenant_id = %s ORDER BY coalesce(started_at, created_at) DESC NULLS LAST"
-            " LIMIT %s", (tenant, limit))
+            " LIMIT %s",
+            (tenant, limit),
+        )
         cols = [d.name for d in cur.description or []]
         return [dict(zip(cols, row, strict=True)) for row in await cur.fetchall()]
 
 
-async def prune(pool: AsyncConnectionPool, *, history: timedelta,
-                artifacts: timedelta | None = None, now: datetime | None = None) -> dict[str, int]:
+async def prune(
+    pool: AsyncConnectionPool,
+    *,
+    history: timedelta,
+    artifacts: timedelta | None = None,
+    now: datetime | None = None,
+) -> dict[str, int]:
     """Delete history older than ``history`` (pipelines finished or deleted before then, their
     attempts, and their artifacts) and artifacts older than ``artifacts``; then unreferenced
     blobs. Usage and audit rows are kept (billing, audit). Returns counts by table."""
@@ -334,22 +438,28 @@ async def prune(pool: AsyncConnectionPool, *, history: timedelta,
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
             "DELETE FROM pf.pipeline_runs WHERE coalesce(deleted_at, finished_at) < %s"
-            " RETURNING uid, namespace || '/' || name || '/' || uid", (cutoff,))
+            " RETURNING uid, namespace || '/' || name || '/' || uid",
+            (cutoff,),
+        )
         gone = await cur.fetchall()
         counts["pipeline_runs"] = len(gone)
         uids = [g[0] for g in gone]
         keys = [g[1] for g in gone]
-        cur = await conn.execute("DELETE FROM pf.stage_attempts WHERE pipeline_uid = ANY(%s)",
-                                 (uids,))
+        cur = await conn.execute(
+            "DELETE FROM pf.stage_attempts WHERE pipeline_uid = ANY(%s)", (uids,)
+        )
         counts["stage_attempts"] = cur.rowcount
         cur = await conn.execute(
             "DELETE FROM pf.artifacts WHERE pipeline_key = ANY(%s)"
             + (" OR created_at < %s" if artifacts is not None else ""),
-            (keys, now - artifacts) if artifacts is not None else (keys,))
+            (keys, now - artifacts) if artifacts is not None else (keys,),
+        )
         counts["artifacts"] = cur.rowcount
         cur = await conn.execute(
             "DELETE FROM pf.blobs b WHERE NOT EXISTS (SELECT 1 FROM pf.artifacts a"
             " WHERE a.tenant_id = b.tenant_id AND a.sha256 = b.sha256)"
-            " AND b.created_at < %s", (now - timedelta(hours=1),))
+            " AND b.created_at < %s",
+            (now - timedelta(hours=1),),
+        )
         counts["blobs"] = cur.rowcount
     return counts

@@ -86,7 +86,7 @@ def role_name(tenant: str) -> str:
     if len(base) <= 63:
         return base
     digest = hashlib.sha256(tenant.encode()).hexdigest()[:10]
-    return f"{base[:63 - 11]}_{digest}"
+    return f"{base[: 63 - 11]}_{digest}"
 
 
 def new_password() -> str:
@@ -101,8 +101,10 @@ def scram_verifier(password: str, *, salt: bytes | None = None, iterations: int 
     stored_key = hashlib.sha256(client_key).digest()
     server_key = hmac.new(salted, b"Server Key", "sha256").digest()
     b64 = base64.b64encode
-    return (f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}"
-            f"${b64(stored_key).decode()}:{b64(server_key).decode()}")
+    return (
+        f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}"
+        f"${b64(stored_key).decode()}:{b64(server_key).decode()}"
+    )
 
 
 # --- role lifecycle -------------------------------------------------------------------------------
@@ -113,19 +115,24 @@ async def _grant(conn: psycopg.AsyncConnection[Any], role: str) -> None:
     cur = await conn.execute("SELECT current_database()")
     row = await cur.fetchone()
     assert row is not None
-    await conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-        sql.Identifier(row[0]), ident))
+    await conn.execute(
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(row[0]), ident)
+    )
     await conn.execute(sql.SQL("GRANT USAGE ON SCHEMA pf TO {}").format(ident))
     for privileges, table in TENANT_GRANTS:
-        await conn.execute(sql.SQL("GRANT {} ON pf.{} TO {}").format(
-            sql.SQL(privileges), sql.Identifier(table), ident))
+        await conn.execute(
+            sql.SQL("GRANT {} ON pf.{} TO {}").format(
+                sql.SQL(privileges), sql.Identifier(table), ident
+            )
+        )
 
 
 async def regrant_all(conn: psycopg.AsyncConnection[Any]) -> None:
     """Re-apply :data:`TENANT_GRANTS` to every tenant role (after a migration added a table)."""
     cur = await conn.execute(
         "SELECT r.role_name FROM pf.tenant_roles r JOIN pg_catalog.pg_roles p"
-        " ON p.rolname = r.role_name")
+        " ON p.rolname = r.role_name"
+    )
     for (role,) in await cur.fetchall():
         await _grant(conn, str(role))
 
@@ -134,34 +141,44 @@ async def _harden(conn: psycopg.AsyncConnection[Any], role: str) -> None:
     """Check the role is still minimal; repair what a non-superuser can, refuse the rest."""
     cur = await conn.execute(
         "SELECT oid, rolsuper, rolbypassrls, rolreplication, rolinherit, rolcreaterole,"
-        " rolcreatedb, rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = %s", (role,))
+        " rolcreatedb, rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = %s",
+        (role,),
+    )
     row = await cur.fetchone()
     assert row is not None
     oid, superuser, bypassrls, replication, inherit, createrole, createdb, login = row
     if superuser or bypassrls or replication:
-        raise RoleError(f"database role {role} has SUPERUSER, BYPASSRLS or REPLICATION; refusing "
-                        "to hand it to a tenant (drop it and let the operator recreate it)")
+        raise RoleError(
+            f"database role {role} has SUPERUSER, BYPASSRLS or REPLICATION; refusing "
+            "to hand it to a tenant (drop it and let the operator recreate it)"
+        )
     if inherit or createrole or createdb or not login:
-        await conn.execute(sql.SQL(
-            "ALTER ROLE {} LOGIN NOINHERIT NOCREATEROLE NOCREATEDB").format(sql.Identifier(role)))
+        await conn.execute(
+            sql.SQL("ALTER ROLE {} LOGIN NOINHERIT NOCREATEROLE NOCREATEDB").format(
+                sql.Identifier(role)
+            )
+        )
     # memberships a tenant role must not have (none are ever granted by the operator)
     cur = await conn.execute(
         "SELECT g.rolname FROM pg_catalog.pg_auth_members m"
-        " JOIN pg_catalog.pg_roles g ON g.oid = m.roleid WHERE m.member = %s", (oid,))
+        " JOIN pg_catalog.pg_roles g ON g.oid = m.roleid WHERE m.member = %s",
+        (oid,),
+    )
     for (group,) in await cur.fetchall():
         log.warning("revoking unexpected membership of database role %s in %s", role, group)
-        await conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(group),
-                                                               sql.Identifier(role)))
+        await conn.execute(
+            sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(group), sql.Identifier(role))
+        )
     # ownership of anything in this database (a tenant must own nothing: owners bypass grants)
-    cur = await conn.execute(
-        "SELECT count(*) FROM pg_catalog.pg_class WHERE relowner = %s", (oid,))
+    cur = await conn.execute("SELECT count(*) FROM pg_catalog.pg_class WHERE relowner = %s", (oid,))
     owned = await cur.fetchone()
     if owned and owned[0]:
         raise RoleError(f"database role {role} owns relations; refusing to hand it to a tenant")
 
 
-async def ensure_tenant_role(pool: AsyncConnectionPool, tenant: str, *,
-                             rotate: bool = False) -> TenantCredentials | None:
+async def ensure_tenant_role(
+    pool: AsyncConnectionPool, tenant: str, *, rotate: bool = False
+) -> TenantCredentials | None:
     """Make sure ``tenant`` has its role, mapping row, grants and nothing more.
 
     Returns credentials when the role was created or ``rotate`` is set (a new password: put it in
@@ -172,18 +189,21 @@ async def ensure_tenant_role(pool: AsyncConnectionPool, tenant: str, *,
     ident = sql.Identifier(role)
     password: str | None = None
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                           (_ROLES_LOCK & 0x7FFFFFFF, tenant))
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_ROLES_LOCK & 0x7FFFFFFF, tenant)
+        )
         cur = await conn.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (role,))
         exists = await cur.fetchone() is not None
         if not exists or rotate:
             password = new_password()
             verifier = sql.Literal(scram_verifier(password))
         if not exists:
-            await conn.execute(sql.SQL(
-                "CREATE ROLE {} LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
-                " NOBYPASSRLS CONNECTION LIMIT {} PASSWORD {}").format(
-                    ident, sql.Literal(CONNECTION_LIMIT), verifier))
+            await conn.execute(
+                sql.SQL(
+                    "CREATE ROLE {} LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                    " NOBYPASSRLS CONNECTION LIMIT {} PASSWORD {}"
+                ).format(ident, sql.Literal(CONNECTION_LIMIT), verifier)
+            )
             log.info("created database role %s for tenant %s", role, tenant)
         elif rotate:
             await conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(ident, verifier))
@@ -192,14 +212,16 @@ async def ensure_tenant_role(pool: AsyncConnectionPool, tenant: str, *,
             "INSERT INTO pf.tenant_roles (tenant_id, role_name) VALUES (%s, %s)"
             " ON CONFLICT (tenant_id) DO UPDATE SET role_name = EXCLUDED.role_name,"
             " rotated_at = CASE WHEN %s THEN now() ELSE pf.tenant_roles.rotated_at END",
-            (tenant, role, password is not None))
+            (tenant, role, password is not None),
+        )
         await _harden(conn, role)
         await _grant(conn, role)
     return None if password is None else TenantCredentials(tenant, role, password)
 
 
-async def drop_tenant_role(pool: AsyncConnectionPool, tenant: str, *,
-                           purge_artifacts: bool = True) -> bool:
+async def drop_tenant_role(
+    pool: AsyncConnectionPool, tenant: str, *, purge_artifacts: bool = True
+) -> bool:
     """Remove the tenant's role (and, by default, its artifacts). Returns whether a role existed.
 
     The mapping row goes first, in the same transaction: open sessions of the role see nothing
@@ -209,8 +231,9 @@ async def drop_tenant_role(pool: AsyncConnectionPool, tenant: str, *,
     role = role_name(tenant)
     ident = sql.Identifier(role)
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                           (_ROLES_LOCK & 0x7FFFFFFF, tenant))
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_ROLES_LOCK & 0x7FFFFFFF, tenant)
+        )
         await conn.execute("DELETE FROM pf.tenant_roles WHERE tenant_id = %s", (tenant,))
         if purge_artifacts:
             await conn.execute("DELETE FROM pf.artifacts WHERE tenant_id = %s", (tenant,))
@@ -240,8 +263,15 @@ async def provisioned_tenants(pool: AsyncConnectionPool) -> list[str]:
 
 #: Connection parameters copied from the operator's DSN into tenant DSNs (no credentials and no
 #: client files, which exist only in the operator's pod).
-_COPIED_PARAMS = ("host", "hostaddr", "port", "dbname", "sslmode", "target_session_attrs",
-                  "connect_timeout")
+_COPIED_PARAMS = (
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "sslmode",
+    "target_session_attrs",
+    "connect_timeout",
+)
 
 
 def tenant_dsn(operator_dsn: str, creds: TenantCredentials) -> str:
@@ -251,12 +281,18 @@ def tenant_dsn(operator_dsn: str, creds: TenantCredentials) -> str:
     ports = params.get("port", "").split(",") if params.get("port") else []
     netloc = ",".join(
         _host(h) + (f":{ports[i] if i < len(ports) else ports[0]}" if ports else "")
-        for i, h in enumerate(hosts))
-    query = "&".join(f"{k}={quote(params[k], safe='')}" for k in _COPIED_PARAMS
-                     if k not in ("host", "port", "dbname") and params.get(k))
+        for i, h in enumerate(hosts)
+    )
+    query = "&".join(
+        f"{k}={quote(params[k], safe='')}"
+        for k in _COPIED_PARAMS
+        if k not in ("host", "port", "dbname") and params.get(k)
+    )
     dbname = quote(params.get("dbname", "postgres"), safe="")
-    return (f"postgresql://{quote(creds.role, safe='')}:{quote(creds.password, safe='')}"
-            f"@{netloc}/{dbname}" + (f"?{query}" if query else ""))
+    return (
+        f"postgresql://{quote(creds.role, safe='')}:{quote(creds.password, safe='')}"
+        f"@{netloc}/{dbname}" + (f"?{query}" if query else "")
+    )
 
 
 def _host(host: str) -> str:
@@ -265,8 +301,14 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def render_db_secret(tenant: str, namespace: str, creds: TenantCredentials, operator_dsn: str,
-                     *, rotation: str | None = None) -> dict[str, Any]:
+def render_db_secret(
+    tenant: str,
+    namespace: str,
+    creds: TenantCredentials,
+    operator_dsn: str,
+    *,
+    rotation: str | None = None,
+) -> dict[str, Any]:
     """The tenant's Secret (pure). Keys: ``dsn`` (the agents' ``PF_ARTIFACTS``), ``username``,
     ``password``, ``host``, ``port``, ``dbname``. ``rotation`` is the value of the Tenant's
     :data:`ROTATE_ANNOTATION` these credentials answer (recorded so it is handled once).
@@ -319,5 +361,6 @@ def rotation_token(tenant_body: dict[str, Any]) -> str | None:
 
 def agent_env(secret_name: str = SECRET_NAME) -> list[dict[str, Any]]:
     """The env entry of agent containers that points them at the tenant's database."""
-    return [{"name": AGENT_ENV,
-             "valueFrom": {"secretKeyRef": {"name": secret_name, "key": DSN_KEY}}}]
+    return [
+        {"name": AGENT_ENV, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": DSN_KEY}}}
+    ]

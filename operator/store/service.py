@@ -32,10 +32,16 @@ OPERATOR_ACTOR = "system:pf-figma-operator"
 
 
 class DataStore:
-    def __init__(self, dsn: str, *, max_backlog: int = 10_000,
-                 history_retention: timedelta | None = timedelta(days=90),
-                 artifact_retention: timedelta | None = None,
-                 spend_ttl: float = 30.0, migrate_retry_max: float = 30.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        max_backlog: int = 10_000,
+        history_retention: timedelta | None = timedelta(days=90),
+        artifact_retention: timedelta | None = None,
+        spend_ttl: float = 30.0,
+        migrate_retry_max: float = 30.0,
+    ) -> None:
         self.dsn = dsn  # holds a password: never logged (use redact_dsn)
         self.pool = open_pool(dsn)
         self.writer = DbWriter(self.pool, max_backlog=max_backlog)
@@ -72,8 +78,12 @@ class DataStore:
             try:
                 applied = await migrate(self.dsn)
             except Exception as err:  # down, or not allowed yet: keep reconciling, keep trying
-                log.warning("database migration on %s failed, retrying in %.0fs: %s",
-                            redact_dsn(self.dsn), delay, describe(err))
+                log.warning(
+                    "database migration on %s failed, retrying in %.0fs: %s",
+                    redact_dsn(self.dsn),
+                    delay,
+                    describe(err),
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.migrate_retry_max)
                 continue
@@ -86,8 +96,9 @@ class DataStore:
         while True:
             if self.history_retention is not None:
                 try:
-                    counts = await history.prune(self.pool, history=self.history_retention,
-                                                 artifacts=self.artifact_retention)
+                    counts = await history.prune(
+                        self.pool, history=self.history_retention, artifacts=self.artifact_retention
+                    )
                     if any(counts.values()):
                         log.info("pruned old history", extra=counts)
                 except Exception as err:
@@ -103,14 +114,22 @@ class DataStore:
     def condition(self) -> tuple[str, str, str]:
         """(status, reason, message) for a ``DatabaseAvailable`` condition."""
         if not self.migrated.is_set():
-            return ("False", "SchemaPending",
-                    f"database schema not migrated yet; {self.writer.backlog} write(s) queued")
+            return (
+                "False",
+                "SchemaPending",
+                f"database schema not migrated yet; {self.writer.backlog} write(s) queued",
+            )
         return self.writer.condition()
 
     # --- Tenant reconciler ------------------------------------------------------------------------
 
-    async def tenant_secret(self, tenant: str, namespace: str, tenant_body: dict[str, Any],
-                            live_secret: dict[str, Any] | None) -> dict[str, Any] | None:
+    async def tenant_secret(
+        self,
+        tenant: str,
+        namespace: str,
+        tenant_body: dict[str, Any],
+        live_secret: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
         """Ensure the tenant's role; the Secret to apply when its credentials changed, else None.
 
         New credentials are made when the role is new, the Secret is missing, or the Tenant's
@@ -123,15 +142,29 @@ class DataStore:
             return None
         token = roles.rotation_token(tenant_body)
         if live_secret is not None:
-            self.audit(tenant, OPERATOR_ACTOR, "rotate-db-credentials", "Tenant", tenant,
-                       role=creds.role, request=token)
+            self.audit(
+                tenant,
+                OPERATOR_ACTOR,
+                "rotate-db-credentials",
+                "Tenant",
+                tenant,
+                role=creds.role,
+                request=token,
+            )
         return roles.render_db_secret(tenant, namespace, creds, self.dsn, rotation=token)
 
     async def drop_tenant(self, tenant: str, *, purge_artifacts: bool = True) -> bool:
         """Drop the tenant's role (and artifacts). Raises when the database is down: retry."""
         dropped = await roles.drop_tenant_role(self.pool, tenant, purge_artifacts=purge_artifacts)
-        self.audit(tenant, OPERATOR_ACTOR, "drop-db-role", "Tenant", tenant,
-                   role=roles.role_name(tenant), existed=dropped)
+        self.audit(
+            tenant,
+            OPERATOR_ACTOR,
+            "drop-db-role",
+            "Tenant",
+            tenant,
+            role=roles.role_name(tenant),
+            existed=dropped,
+        )
         return dropped
 
     async def drop_orphans(self, existing: set[str]) -> list[str]:
@@ -144,18 +177,30 @@ class DataStore:
 
     # --- pipeline reconciler (queued: never blocks, never raises) ---------------------------------
 
-    def record_pipeline(self, tenant: str, body: dict[str, Any], status: dict[str, Any],
-                        stage_finished: Sequence[tuple[str, str, float, Any]] = (),
-                        events: Sequence[tuple[str, str, str]] = ()) -> None:
+    def record_pipeline(
+        self,
+        tenant: str,
+        body: dict[str, Any],
+        status: dict[str, Any],
+        stage_finished: Sequence[tuple[str, str, float, Any]] = (),
+        events: Sequence[tuple[str, str, str]] = (),
+    ) -> None:
         """History of one reconcile pass (the Plan's status, stage_finished and events; each
         event, e.g. Started/StageRetrying/Succeeded/Cancelled, also becomes an audit row)."""
-        self.writer.submit_many(history.records_for_pipeline(tenant, body, status,
-                                                             stage_finished))
+        self.writer.submit_many(history.records_for_pipeline(tenant, body, status, stage_finished))
         meta = body.get("metadata") or {}
         for type_, reason, message in events:
-            self.audit(tenant, OPERATOR_ACTOR, f"pipeline-{reason}", "DesignPipeline",
-                       str(meta.get("name")), meta.get("namespace"), type=type_,
-                       message=message, uid=meta.get("uid"))
+            self.audit(
+                tenant,
+                OPERATOR_ACTOR,
+                f"pipeline-{reason}",
+                "DesignPipeline",
+                str(meta.get("name")),
+                meta.get("namespace"),
+                type=type_,
+                message=message,
+                uid=meta.get("uid"),
+            )
         for _stage, _outcome, _seconds, job in stage_finished:
             usd = float(((job.result or {}).get("usage") or {}).get("usd") or 0.0)
             if usd and tenant in self._spend:
@@ -165,12 +210,19 @@ class DataStore:
     def record_pipeline_deleted(self, tenant: str, body: dict[str, Any]) -> None:
         self.writer.submit(history.pipeline_deleted(tenant, body))
 
-    def audit(self, tenant: str, actor: str, action: str, kind: str, name: str,
-              namespace: str | None = None, **details: Any) -> None:
+    def audit(
+        self,
+        tenant: str,
+        actor: str,
+        action: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        **details: Any,
+    ) -> None:
         self.writer.audit(tenant, actor, action, kind, name, namespace, **details)
 
-    def observe(self, kind: str, event_type: str | None, obj: dict[str, Any],
-                tenant: str) -> None:
+    def observe(self, kind: str, event_type: str | None, obj: dict[str, Any], tenant: str) -> None:
         """Audit create/update/cancel/delete of Tenants and DesignPipelines from watch events.
 
         Remembers (uid -> generation) in memory: a spec change is one ``update`` however many
@@ -178,8 +230,11 @@ class DataStore:
         they are less than two minutes old.
         """
         meta = obj.get("metadata") or {}
-        uid, name, ns = str(meta.get("uid") or ""), str(meta.get("name") or ""), \
-            meta.get("namespace")
+        uid, name, ns = (
+            str(meta.get("uid") or ""),
+            str(meta.get("name") or ""),
+            meta.get("namespace"),
+        )
         generation = int(meta.get("generation") or 0)
         actor = history.actor_of(obj)
         if event_type == "DELETED":
@@ -192,11 +247,18 @@ class DataStore:
         if seen is None:
             created = history.parse_time(meta.get("creationTimestamp"))
             if created is not None and (history.utcnow() - created).total_seconds() < 120:
-                self.audit(tenant, actor, "create", kind, name, ns, uid=uid,
-                           generation=generation)
+                self.audit(tenant, actor, "create", kind, name, ns, uid=uid, generation=generation)
         elif generation > seen:
-            self.audit(tenant, actor, "cancel" if spec.get("cancel") else "update", kind, name,
-                       ns, uid=uid, generation=generation)
+            self.audit(
+                tenant,
+                actor,
+                "cancel" if spec.get("cancel") else "update",
+                kind,
+                name,
+                ns,
+                uid=uid,
+                generation=generation,
+            )
 
     # --- budgets ----------------------------------------------------------------------------------
 
@@ -225,4 +287,3 @@ class DataStore:
         value = await history.month_to_date_usd(self.pool, tenant)
         self._spend[tenant] = (value, time.monotonic())
         return value
-

@@ -32,15 +32,25 @@ from .history import AuditEvent, Record
 
 log = logging.getLogger(__name__)
 
-QUEUE_DEPTH = Gauge("pf_figma_db_write_queue_depth",
-                    "History and audit records waiting to be written to PostgreSQL.",
-                    registry=REGISTRY)
-WRITES = Counter("pf_figma_db_writes_total",
-                 "Records handled by the database writer, by outcome (ok: written; retried: in a "
-                 "batch that failed and was kept; failed: rejected by the database; dropped: "
-                 "over the queue bound).", ["outcome"], registry=REGISTRY)
-DB_UP = Gauge("pf_figma_db_up", "1 when the operator's last database write or probe succeeded.",
-              registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "pf_figma_db_write_queue_depth",
+    "History and audit records waiting to be written to PostgreSQL.",
+    registry=REGISTRY,
+)
+WRITES = Counter(
+    "pf_figma_db_writes_total",
+    "Records handled by the database writer, by outcome (ok: written; retried: in a "
+    "batch that failed and was kept; failed: rejected by the database; dropped: "
+    "over the queue bound).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+DB_UP = Gauge(
+    "pf_figma_db_up",
+    "1 when the operator's last database write or probe succeeded.",
+    registry=REGISTRY,
+)
+
 
 def is_poison(err: BaseException) -> bool:
     """Whether retrying ``err`` cannot help: the database rejected a record's content (data or
@@ -62,9 +72,17 @@ def describe(err: BaseException) -> str:
 
 
 class DbWriter:
-    def __init__(self, pool: AsyncConnectionPool, *, max_backlog: int = 10_000,
-                 batch_size: int = 100, retry_initial: float = 0.5, retry_max: float = 10.0,
-                 probe_interval: float = 15.0, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        max_backlog: int = 10_000,
+        batch_size: int = 100,
+        retry_initial: float = 0.5,
+        retry_max: float = 10.0,
+        probe_interval: float = 15.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
         if max_backlog < 1 or batch_size < 1:
             raise ValueError("max_backlog and batch_size must be positive")
         self.pool = pool
@@ -115,20 +133,32 @@ class DbWriter:
     def condition(self) -> tuple[str, str, str]:
         """(status, reason, message) of a ``DatabaseAvailable`` condition (e.g. on Tenants)."""
         if self._healthy is None:
-            return ("Unknown", "Connecting",
-                    f"not connected to the database yet; {self.backlog} write(s) queued")
-        lost = f"; {self._dropped} record(s) dropped over the bound of {self.max_backlog}" \
-            if self._dropped else ""
+            return (
+                "Unknown",
+                "Connecting",
+                f"not connected to the database yet; {self.backlog} write(s) queued",
+            )
+        lost = (
+            f"; {self._dropped} record(s) dropped over the bound of {self.max_backlog}"
+            if self._dropped
+            else ""
+        )
         if self._healthy:
-            return ("True", "DatabaseAvailable",
-                    f"history and audit writes are flowing ({self.backlog} queued){lost}")
+            return (
+                "True",
+                "DatabaseAvailable",
+                f"history and audit writes are flowing ({self.backlog} queued){lost}",
+            )
         since = ""
         if self._down_since is not None:
             ago = time.time() - (time.monotonic() - self._down_since)
             since = " since " + datetime.fromtimestamp(ago, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return ("False", "DatabaseUnavailable",
-                f"database unreachable{since} ({self._last_error or 'unknown error'}); "
-                f"{self.backlog} write(s) queued, retried when it returns{lost}")
+        return (
+            "False",
+            "DatabaseUnavailable",
+            f"database unreachable{since} ({self._last_error or 'unknown error'}); "
+            f"{self.backlog} write(s) queued, retried when it returns{lost}",
+        )
 
     # --- producer side ----------------------------------------------------------------------------
 
@@ -145,19 +175,39 @@ class DbWriter:
                 continue
             self._queue.append(record)
         if self._dropped and records:
-            log.debug("database write backlog full (%d); %d dropped so far", self.max_backlog,
-                      self._dropped)
+            log.debug(
+                "database write backlog full (%d); %d dropped so far",
+                self.max_backlog,
+                self._dropped,
+            )
         QUEUE_DEPTH.set(self.backlog)
         self._wake.set()
 
     def submit_many(self, records: Iterable[Record]) -> None:
         self.submit(*records)
 
-    def audit(self, tenant: str, actor: str, action: str, kind: str, name: str,
-              namespace: str | None = None, **details: Any) -> None:
+    def audit(
+        self,
+        tenant: str,
+        actor: str,
+        action: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        **details: Any,
+    ) -> None:
         """Queue an audit event (see ``history.AuditEvent``)."""
-        self.submit(AuditEvent(tenant=tenant, actor=actor, action=action, resource_kind=kind,
-                               resource_name=name, namespace=namespace, details=details))
+        self.submit(
+            AuditEvent(
+                tenant=tenant,
+                actor=actor,
+                action=action,
+                resource_kind=kind,
+                resource_name=name,
+                namespace=namespace,
+                details=details,
+            )
+        )
 
     async def flush(self, max_wait: float | None = None) -> bool:
         """Wait until everything queued is written (or dropped); False after ``max_wait`` s."""
@@ -219,8 +269,7 @@ class DbWriter:
             self._up()
 
     async def _write(self, batch: list[Record]) -> None:
-        async with self.pool.connection(timeout=self.connect_timeout) as conn, \
-                conn.transaction():
+        async with self.pool.connection(timeout=self.connect_timeout) as conn, conn.transaction():
             for record in batch:
                 await record.write(conn)
 
@@ -235,8 +284,12 @@ class DbWriter:
                     raise  # run() retries what is left
                 self._failed += 1
                 WRITES.labels("failed").inc()
-                log.error("database rejected a %s record of tenant %s, dropping it: %s",
-                          type(record).__name__, record.tenant, describe(err))
+                log.error(
+                    "database rejected a %s record of tenant %s, dropping it: %s",
+                    type(record).__name__,
+                    record.tenant,
+                    describe(err),
+                )
             else:
                 self._done(1)
             self._inflight.pop(0)  # on other errors, run() retries what is left
@@ -249,8 +302,7 @@ class DbWriter:
     def _up(self) -> None:
         if self._healthy is not True:
             if self._healthy is False:
-                log.info("database is reachable again; writing %d queued record(s)",
-                         self.backlog)
+                log.info("database is reachable again; writing %d queued record(s)", self.backlog)
             self._healthy = True
             self._down_since = None
             self._last_error = None
@@ -259,8 +311,9 @@ class DbWriter:
     def _down(self, err: BaseException) -> None:
         self._last_error = describe(err)
         if self._healthy is not False:
-            log.warning("database unavailable, queueing history and audit writes: %s",
-                        self._last_error)
+            log.warning(
+                "database unavailable, queueing history and audit writes: %s", self._last_error
+            )
             self._healthy = False
             self._down_since = time.monotonic()
         DB_UP.set(0)
