@@ -200,8 +200,8 @@ async def ensure_tenant_role(
         if not exists:
             await conn.execute(
                 sql.SQL(
-                    "CREATE ROLE {} LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
-                    " NOBYPASSRLS CONNECTION LIMIT {} PASSWORD {}"
+                    "CREATE ROLE {} LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"
+                    " NOREPLICATION NOBYPASSRLS CONNECTION LIMIT {} PASSWORD {}"
                 ).format(ident, sql.Literal(CONNECTION_LIMIT), verifier)
             )
             log.info("created database role %s for tenant %s", role, tenant)

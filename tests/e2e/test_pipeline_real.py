@@ -34,7 +34,9 @@ def node_ip(cluster: Cluster) -> str:
 
 def image_present(cluster: Cluster, image: str) -> bool:
     node = cluster.get("node", NODE_NAME) or {}
-    names = [n for img in node.get("status", {}).get("images") or [] for n in img.get("names") or []]
+    names = [
+        n for img in node.get("status", {}).get("images") or [] for n in img.get("names") or []
+    ]
     return any(n.endswith(image) or n.endswith("/" + image) for n in names)
 
 
@@ -48,8 +50,12 @@ def pg_for_pods(cluster: Cluster) -> Iterator[tuple[Server, Database, str]]:
 
     root = Path(tempfile.mkdtemp(prefix="pf-pg-e2e-"))
     root.chmod(0o711)
-    server = Server(root=root, port=free_port(), password=secrets.token_urlsafe(16),
-                    operator_password=secrets.token_urlsafe(16))
+    server = Server(
+        root=root,
+        port=free_port(),
+        password=secrets.token_urlsafe(16),
+        operator_password=secrets.token_urlsafe(16),
+    )
     try:
         server.up()
         database = create_database(server, "pf_e2e")
@@ -61,20 +67,34 @@ def pg_for_pods(cluster: Cluster) -> Iterator[tuple[Server, Database, str]]:
 
 
 @pytest.fixture(scope="module")
-def real_operator(cluster: Cluster, operator: OperatorProcess,
-                  pg_for_pods: tuple[Server, Database, str],
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def real_operator(
+    cluster: Cluster,
+    operator: OperatorProcess,
+    pg_for_pods: tuple[Server, Database, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
     if not image_present(cluster, AGENT_IMAGE):
         pytest.skip(f"{AGENT_IMAGE} is not on the real node: run `make images`")
     operator.stop()
     op = make_operator(
-        cluster, tmp_path_factory.mktemp("real-operator"),
+        cluster,
+        tmp_path_factory.mktemp("real-operator"),
         database_dsn=pg_for_pods[2],
         agent_image=AGENT_IMAGE,
         agent_node_selector=json.dumps({"pffigma.dev/pool": "agents"}),
-        agent_tolerations=json.dumps([{"key": "pffigma.dev/pool", "operator": "Equal",
-                                       "value": "agents", "effect": "NoSchedule"}]),
-        agent_cpu_limit="2", agent_memory_limit="3Gi", agent_memory_request="512Mi",
+        agent_tolerations=json.dumps(
+            [
+                {
+                    "key": "pffigma.dev/pool",
+                    "operator": "Equal",
+                    "value": "agents",
+                    "effect": "NoSchedule",
+                }
+            ]
+        ),
+        agent_cpu_limit="2",
+        agent_memory_limit="3Gi",
+        agent_memory_request="512Mi",
     )
     op.start()
     try:
@@ -88,32 +108,52 @@ def real_operator(cluster: Cluster, operator: OperatorProcess,
 @pytest.fixture(scope="module")
 def tenant(cluster: Cluster, real_operator: OperatorProcess) -> Iterator[str]:
     name = unique("e2e")
-    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant",
-                   "metadata": {"name": name},
-                   "spec": {"plan": "pro", "limits": {"maxCPU": "2", "maxMemory": "3Gi"},
-                            "quota": {"cpu": "8", "memory": "12Gi"},
-                            "featureFlags": {"storybook": True}}})
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {
+                "plan": "pro",
+                "limits": {"maxCPU": "2", "maxMemory": "3Gi"},
+                "quota": {"cpu": "8", "memory": "12Gi"},
+                "featureFlags": {"storybook": True},
+            },
+        }
+    )
     wait_for(lambda: tenant_ready(cluster, name), 60, what="tenant ready with database role")
     yield f"tenant-{name}"
     cluster.delete("tenant", name)
 
 
 def configmap(cluster: Cluster, ns: str, name: str, content: str) -> None:
-    cluster.apply({"apiVersion": "v1", "kind": "ConfigMap",
-                   "metadata": {"name": name, "namespace": ns}, "data": {"file.json": content}})
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns},
+            "data": {"file.json": content},
+        }
+    )
 
 
-def test_pipeline_runs_in_real_containers(cluster: Cluster, tenant: str,
-                                          pg_for_pods: tuple[Server, Database, str],
-                                          tmp_path: Path) -> None:
+def test_pipeline_runs_in_real_containers(
+    cluster: Cluster, tenant: str, pg_for_pods: tuple[Server, Database, str], tmp_path: Path
+) -> None:
     ns = tenant
-    configmap(cluster, ns, "design",
-              (FIXTURE / "figma-transformer__testFile.json").read_text())
-    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "DesignPipeline",
-                   "metadata": {"name": "real", "namespace": ns},
-                   "spec": {"source": {"configMapRef": {"name": "design", "key": "file.json"}},
-                            "stages": ["analyze", "generate", "test", "qa"],
-                            "timeouts": {"stageSeconds": 600}}})
+    configmap(cluster, ns, "design", (FIXTURE / "figma-transformer__testFile.json").read_text())
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "DesignPipeline",
+            "metadata": {"name": "real", "namespace": ns},
+            "spec": {
+                "source": {"configMapRef": {"name": "design", "key": "file.json"}},
+                "stages": ["analyze", "generate", "test", "qa"],
+                "timeouts": {"stageSeconds": 600},
+            },
+        }
+    )
     obj = wait_for(lambda: finished(cluster, "real", ns), 900, interval=2, what="pipeline done")
     cond = condition(obj, "Succeeded")
     stages = {s["name"]: s for s in obj["status"]["stages"]}
@@ -135,9 +175,22 @@ def test_pipeline_runs_in_real_containers(cluster: Cluster, tenant: str,
     # fetch the generated project from the artifact store, as a user would
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "pf_operator", "artifacts", "get", f"{ns}/real", "-o", str(out),
-         "--dsn", pg_for_pods[1].operator_dsn],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pf_operator",
+            "artifacts",
+            "get",
+            f"{ns}/real",
+            "-o",
+            str(out),
+            "--dsn",
+            pg_for_pods[1].operator_dsn,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / "package.json").exists()
     assert list((out / "components").glob("*.tsx"))
@@ -149,10 +202,17 @@ def test_pipeline_runs_in_real_containers(cluster: Cluster, tenant: str,
 def test_failing_stage_is_retried_and_reported(cluster: Cluster, tenant: str) -> None:
     ns = tenant
     configmap(cluster, ns, "broken", '{"document": {"type": "DOCUMENT", "children": [')
-    cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "DesignPipeline",
-                   "metadata": {"name": "broken", "namespace": ns},
-                   "spec": {"source": {"configMapRef": {"name": "broken", "key": "file.json"}},
-                            "retries": {"limit": 1, "backoffSeconds": 1}}})
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "DesignPipeline",
+            "metadata": {"name": "broken", "namespace": ns},
+            "spec": {
+                "source": {"configMapRef": {"name": "broken", "key": "file.json"}},
+                "retries": {"limit": 1, "backoffSeconds": 1},
+            },
+        }
+    )
     obj = wait_for(lambda: finished(cluster, "broken", ns), 300, interval=2, what="failed")
     cond = condition(obj, "Succeeded")
     assert (cond["status"], cond["reason"]) == ("False", "Failed")
