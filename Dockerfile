@@ -11,8 +11,9 @@
 #               official Python slim image. hack/build-images.sh builds one with debootstrap
 #               when no registry is reachable.
 #   NODE_IMAGE  where Node.js 20 comes from (/usr/local/bin/node, /usr/local/lib/node_modules).
-# Extra CA certificates (a TLS-intercepting proxy's, a private registry's): put PEM files named
-# *.crt into hack/certs/ before building; they are trusted by pip and npm during the build and
+# Extra CA certificates (a TLS-intercepting proxy's, a private registry's): pass their PEM text
+# as --build-arg EXTRA_CA_CERTS="$(cat proxy-ca.pem)", or put PEM files named *.crt into
+# hack/certs/ before building; they are trusted by pip and npm during the build and
 # by the final images (system bundle). hack/build-images.sh does that with the host's bundle.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -20,8 +21,13 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS node
 
 FROM ${BASE_IMAGE} AS build
+# EXTRA_CA_CERTS: PEM text of extra CA certificates, as a build argument (or files in hack/certs/)
+ARG EXTRA_CA_CERTS=""
 COPY hack/certs/ /usr/local/share/ca-certificates/pf-figma/
-RUN update-ca-certificates >/dev/null
+RUN if [ -n "${EXTRA_CA_CERTS}" ]; then \
+      printf '%s\n' "${EXTRA_CA_CERTS}" > /usr/local/share/ca-certificates/pf-figma/build-arg.crt; \
+    fi \
+    && update-ca-certificates >/dev/null
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1

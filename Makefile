@@ -42,8 +42,10 @@ run: install crds ## run the operator in the foreground against $KUBECONFIG
 demo: install cluster-up crds images ## from a fresh clone: cluster, images, helm install, examples, ./out
 	hack/demo.sh
 
-test: install ## unit + integration tests (starts the local cluster when needed)
+test: install ## everything: unit, agents, store, integration, chaos (quick), e2e on the real node
 	hack/ensure-test-deps.sh
+	hack/cluster.sh up
+	hack/build-images.sh all
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: install ## unit tests only (no cluster)

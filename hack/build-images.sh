@@ -100,18 +100,26 @@ build() {
 import() {
   [[ -S "${CONTAINERD_SOCK}" ]] || die "no node containerd at ${CONTAINERD_SOCK} (make cluster-up NODE=real)"
   ensure_docker
-  local target
+  local target id stamp
   for target in operator agent; do
+    id="$(docker image inspect -f '{{.Id}}' "pf-figma-${target}:${TAG}")"
+    stamp="${STATE}/node/imported-${target}"
+    if [[ "$(cat "${stamp}" 2>/dev/null)" == "${id}" ]] \
+      && ctr --address "${CONTAINERD_SOCK}" -n k8s.io images ls -q | grep -q "pf-figma-${target}:${TAG}$"; then
+      continue  # this very image is on the node already
+    fi
     log "importing pf-figma-${target}:${TAG} into containerd (k8s.io)"
     docker save "pf-figma-${target}:${TAG}" ${APP_VERSION:+"pf-figma-${target}:${APP_VERSION}"} \
       | ctr --address "${CONTAINERD_SOCK}" -n k8s.io images import --no-unpack=false - >/dev/null
+    echo "${id}" >"${stamp}"
   done
 }
 
 case "${1:-build}" in
   build) build ;;
   import) import ;;
-  all) build; import ;;
+  all) build
+       if [[ -S "${CONTAINERD_SOCK}" ]]; then import; else log "no real node: images built, not imported"; fi ;;
   env) echo "export DOCKER_HOST=${DOCKER_HOST}" ;;
   *) die "usage: $0 [build|import|all|env]" ;;
 esac

@@ -452,3 +452,36 @@ def test_operator_tenant_network_policies_on_real_node(
         assert not can_connect(real, ns, "client", METADATA_IP, 443)
     finally:
         real.delete("namespace", ns)
+
+
+def test_tenant_allow_egress_opens_exactly_what_it_lists(
+    real: Cluster, make_ns: Any, base_image: str
+) -> None:
+    """A Tenant's network.allowEgress (CIDR + ports) is reachable; the same peer is not before."""
+    from pf_operator.model import TenantSpec
+    from pf_operator.render import tenant as render
+    from pf_operator.render.common import RenderSettings
+
+    settings = RenderSettings(pod_cidrs=("10.244.0.0/16",), service_cidrs=("10.96.0.0/16",))
+    name = unique("e2e")
+    ns = settings.namespace_for(name)
+    peer = make_ns("e2e-peer")
+    peer_ip, _ = server(real, peer, base_image)
+    real.apply([render.namespace(name, settings)])
+    try:
+        real.apply(render.network_policies(name, TenantSpec(), settings))
+        wait_for(lambda: real.get("serviceaccount", "default", ns), 30, what="default SA")
+        client(real, ns, base_image)
+        assert not can_connect(real, ns, "client", peer_ip, 8080), "closed by default"
+        spec = TenantSpec.model_validate(
+            {"network": {"allowEgress": [{"cidr": f"{peer_ip}/32", "ports": [8080]}]}}
+        )
+        real.apply(render.network_policies(name, spec, settings))
+        assert wait_for(
+            lambda: can_connect(real, ns, "client", peer_ip, 8080),
+            20,
+            what="allowEgress opens the listed destination",
+        )
+        assert not can_connect(real, ns, "client", METADATA_IP, 80)
+    finally:
+        real.delete("namespace", ns)
