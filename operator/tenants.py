@@ -116,6 +116,7 @@ class TenantReconciler:
         desired = [with_hash(common.with_owner(obj, owner)) for obj in objects]
         results: dict[str, tuple[ConditionStatus, str, str]] = {}
         retry: float | None = None
+        db_credentials = False
 
         # The namespace comes first: everything else lives in it.
         ns_objs = [o for o in desired if o["kind"] == "Namespace"]
@@ -160,7 +161,9 @@ class TenantReconciler:
                 )
             await self._prune(name, desired)
             if rt.db is not None:
-                results["DatabaseReady"] = await self._database(name, namespace, body, owner)
+                results["DatabaseReady"], db_credentials = await self._database(
+                    name, namespace, body, owner
+                )
                 if results["DatabaseReady"][0] is not ConditionStatus.TRUE:
                     retry = 10.0
             results["NamespaceReady"] = (
@@ -188,17 +191,21 @@ class TenantReconciler:
 
         if problems:
             results["Ready"] = (ConditionStatus.FALSE, "InvalidConfiguration", "; ".join(problems))
-        await self._write_status(body, namespace, results, generation, problems)
+        await self._write_status(body, namespace, results, generation, problems, db_credentials)
         return retry
 
     async def _database(
         self, name: str, namespace: str, body: dict[str, Any], owner: dict[str, Any]
-    ) -> tuple[ConditionStatus, str, str]:
-        """The tenant's database role and its Secret (new credentials only when needed)."""
+    ) -> tuple[tuple[ConditionStatus, str, str], bool]:
+        """The tenant's database role and its Secret (new credentials only when needed).
+
+        Returns the DatabaseReady condition and whether agent pods have credentials: during a
+        database outage the existing Secret still holds, so pipelines keep being admitted.
+        """
         db = self.rt.db
         assert db is not None
+        live = await self.rt.kube.get_or_none("Secret", roles.SECRET_NAME, namespace)
         try:
-            live = await self.rt.kube.get_or_none("Secret", roles.SECRET_NAME, namespace)
             secret = await db.tenant_secret(name, namespace, body, live)
             if secret is not None:
                 await self.rt.kube.apply(common.with_owner(secret, owner))
@@ -213,12 +220,12 @@ class TenantReconciler:
         except ApiError:
             raise
         except Exception as err:
-            return (ConditionStatus.FALSE, "DatabaseUnavailable", describe(err))
+            return (ConditionStatus.FALSE, "DatabaseUnavailable", describe(err)), live is not None
         return (
             ConditionStatus.TRUE,
             "RoleReady",
             f"role {roles.role_name(name)}, credentials in Secret {roles.SECRET_NAME}",
-        )
+        ), True
 
     async def _live(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The cached object. Once primed, the cache holds every managed object (one LIST per
@@ -273,6 +280,7 @@ class TenantReconciler:
         results: dict[str, tuple[ConditionStatus, str, str]],
         generation: int | None,
         problems: list[str] | None = None,
+        db_credentials: bool = False,
     ) -> None:
         rt = self.rt
         current = body.get("status") or {}
@@ -281,7 +289,11 @@ class TenantReconciler:
             if ctype == "Ready":
                 continue
             conditions = set_condition(conditions, ctype, status, reason, message, generation)
-        parts = [*PARTS, "DatabaseReady"] if rt.db is not None else list(PARTS)
+        # A database outage does not make a tenant unready once its credentials exist: the
+        # DatabaseReady condition (and pf_figma_db_up) say so, work goes on.
+        parts = (
+            [*PARTS, "DatabaseReady"] if rt.db is not None and not db_credentials else list(PARTS)
+        )
         if "Ready" in results:
             status, reason, message = results["Ready"]
         else:
@@ -306,7 +318,7 @@ class TenantReconciler:
             status_obj["database"] = {
                 "role": roles.role_name(body["metadata"]["name"]),
                 "secretName": roles.SECRET_NAME,
-                "ready": results["DatabaseReady"][0] is ConditionStatus.TRUE,
+                "ready": db_credentials,
             }
         if _status_equal(current, status_obj):
             return

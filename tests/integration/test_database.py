@@ -114,6 +114,11 @@ def test_tenant_role_secret_history_and_outage(
 
         # PostgreSQL down: reconciliation continues, writes wait, nothing is lost
         server.stop("fast")
+        # the tenant is reconciled while the database is down: it stays Ready (credentials exist)
+        cluster.kubectl("annotate", "tenant", name, "example.com/poke=1", "--overwrite")
+        wait_for(lambda: condition(cluster.get("tenant", name), "DatabaseReady")["status"]
+                 == "False", 45, what="DatabaseReady=False during the outage")
+        assert tenant_ready(cluster, name)
         names = [f"out-{i}" for i in range(3)]
         for n in names:
             cluster.apply(pipeline(n, ns))
