@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -188,14 +190,33 @@ async def cleanup(kube: Kube, tenant: str) -> None:
         pass
 
 
-async def fault_operator_kill(kube: Kube, pipelines: int, kills: int, log_dir: Path) -> Outcome:
+@contextlib.asynccontextmanager
+async def scenario(kube: Kube, *ops: OperatorProc) -> AsyncIterator[tuple[str, str]]:
+    """A fresh Ready tenant (name, namespace) for one fault; removed with the operators after."""
     tenant = f"chaos-{uuid.uuid4().hex[:5]}"
+    try:
+        await make_tenant(kube, tenant)
+        yield tenant, f"tenant-{tenant}"
+    finally:
+        await cleanup(kube, tenant)
+        for op in ops:
+            op.kill(signal.SIGTERM)
+
+
+def outcome(
+    fault: str, runs: int, pipelines: int, lost: int, dup: int, recovery: float, t0: float
+) -> Outcome:
+    return Outcome(
+        fault, runs, pipelines, lost, dup, round(recovery, 1), round(time.monotonic() - t0, 1)
+    )
+
+
+async def fault_operator_kill(kube: Kube, pipelines: int, kills: int, log_dir: Path) -> Outcome:
     op = OperatorProc(log_dir, global_max_concurrent="60")
     op.start()
     t0 = time.monotonic()
-    try:
-        await make_tenant(kube, tenant)
-        names = await apply_pipelines(kube, f"tenant-{tenant}", pipelines)
+    async with scenario(kube, op) as (_, ns):
+        names = await apply_pipelines(kube, ns, pipelines)
         rng = random.Random(7)
         recoveries = []
         for _ in range(kills):
@@ -204,29 +225,18 @@ async def fault_operator_kill(kube: Kube, pipelines: int, kills: int, log_dir: P
             start = time.monotonic()
             op.start()
             recoveries.append(time.monotonic() - start)
-        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, limit=60 + pipelines * 2)
-        return Outcome(
-            f"operator SIGKILL x{kills}",
-            kills,
-            pipelines,
-            lost,
-            dup,
-            round(max(recoveries or [0]), 1),
-            round(time.monotonic() - t0, 1),
+        lost, dup, _ = await settle(kube, ns, names, limit=60 + pipelines * 2)
+        return outcome(
+            f"operator SIGKILL x{kills}", kills, pipelines, lost, dup, max(recoveries or [0]), t0
         )
-    finally:
-        await cleanup(kube, tenant)
-        op.kill(signal.SIGTERM)
 
 
 async def fault_apiserver_restart(kube: Kube, pipelines: int, log_dir: Path) -> Outcome:
-    tenant = f"chaos-{uuid.uuid4().hex[:5]}"
     op = OperatorProc(log_dir, global_max_concurrent="60")
     op.start()
     t0 = time.monotonic()
-    try:
-        await make_tenant(kube, tenant)
-        names = await apply_pipelines(kube, f"tenant-{tenant}", pipelines, duration="2s")
+    async with scenario(kube, op) as (_, ns):
+        names = await apply_pipelines(kube, ns, pipelines, duration="2s")
         await asyncio.sleep(2)
         start = time.monotonic()
         await asyncio.to_thread(
@@ -236,27 +246,14 @@ async def fault_apiserver_restart(kube: Kube, pipelines: int, log_dir: Path) -> 
             capture_output=True,
         )
         recovery = time.monotonic() - start
-        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, limit=120 + pipelines)
-        return Outcome(
-            "kube-apiserver restart",
-            1,
-            pipelines,
-            lost,
-            dup,
-            round(recovery, 1),
-            round(time.monotonic() - t0, 1),
-        )
-    finally:
-        await cleanup(kube, tenant)
-        op.kill(signal.SIGTERM)
+        lost, dup, _ = await settle(kube, ns, names, limit=120 + pipelines)
+        return outcome("kube-apiserver restart", 1, pipelines, lost, dup, recovery, t0)
 
 
 async def fault_leader_kill(kube: Kube, pipelines: int, log_dir: Path) -> Outcome:
-    tenant = f"chaos-{uuid.uuid4().hex[:5]}"
-    lease = f"chaos-{uuid.uuid4().hex[:5]}"
     settings = {
         "leader_election": "true",
-        "leader_election_lease": lease,
+        "leader_election_lease": f"chaos-{uuid.uuid4().hex[:5]}",
         "leader_election_namespace": "kube-system",
         "global_max_concurrent": "60",
     }
@@ -266,29 +263,16 @@ async def fault_leader_kill(kube: Kube, pipelines: int, log_dir: Path) -> Outcom
         await asyncio.sleep(0.1)
     b.start()
     t0 = time.monotonic()
-    try:
-        await make_tenant(kube, tenant)
-        names = await apply_pipelines(kube, f"tenant-{tenant}", pipelines, duration="2s")
+    async with scenario(kube, a, b) as (_, ns):
+        names = await apply_pipelines(kube, ns, pipelines, duration="2s")
         await asyncio.sleep(3)
         a.kill()
         killed = time.monotonic()
         while b.role() != "leader" and time.monotonic() - killed < 60:
             await asyncio.sleep(0.1)
         failover = time.monotonic() - killed
-        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, limit=120 + pipelines)
-        return Outcome(
-            "leader SIGKILL (2 replicas)",
-            1,
-            pipelines,
-            lost,
-            dup,
-            round(failover, 1),
-            round(time.monotonic() - t0, 1),
-        )
-    finally:
-        await cleanup(kube, tenant)
-        a.kill(signal.SIGTERM)
-        b.kill(signal.SIGTERM)
+        lost, dup, _ = await settle(kube, ns, names, limit=120 + pipelines)
+        return outcome("leader SIGKILL (2 replicas)", 1, pipelines, lost, dup, failover, t0)
 
 
 async def fault_postgres_down(
@@ -300,51 +284,52 @@ async def fault_postgres_down(
 
     server = await asyncio.to_thread(_new_server)
     database = await asyncio.to_thread(create_database, server, "pf_chaos")
-    tenant = f"chaos-{uuid.uuid4().hex[:5]}"
     op = OperatorProc(log_dir, global_max_concurrent="60", database_dsn=database.operator_dsn)
     op.start()
     t0 = time.monotonic()
     try:
-        await make_tenant(kube, tenant)
-        names = await apply_pipelines(kube, f"tenant-{tenant}", pipelines, duration="2s")
-        await asyncio.sleep(1)
-        await asyncio.to_thread(server.stop, "fast")
-        await asyncio.sleep(down_seconds)
-        await asyncio.to_thread(server.start)
-        back = time.monotonic()
-        lost, dup, _ = await settle(kube, f"tenant-{tenant}", names, limit=120 + pipelines)
+        async with scenario(kube, op) as (tenant, ns):
+            names = await apply_pipelines(kube, ns, pipelines, duration="2s")
+            await asyncio.sleep(1)
+            await asyncio.to_thread(server.stop, "fast")
+            await asyncio.sleep(down_seconds)
+            await asyncio.to_thread(server.start)
+            back = time.monotonic()
+            lost, dup, _ = await settle(kube, ns, names, limit=120 + pipelines)
 
-        def history_rows() -> int:
-            with psycopg.connect(database.superuser_dsn) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM pf.pipeline_runs WHERE tenant_id = %s "
-                    "AND reason = 'Succeeded'",
-                    (tenant,),
-                ).fetchone()
-                return int(row[0]) if row else 0
+            def history_rows() -> int:
+                with psycopg.connect(database.superuser_dsn) as conn:
+                    row = conn.execute(
+                        "SELECT count(*) FROM pf.pipeline_runs WHERE tenant_id = %s "
+                        "AND reason = 'Succeeded'",
+                        (tenant,),
+                    ).fetchone()
+                    return int(row[0]) if row else 0
 
-        while await asyncio.to_thread(history_rows) < pipelines and time.monotonic() - back < 90:
-            await asyncio.sleep(0.5)
-        caught_up = time.monotonic() - back
-        missing = pipelines - await asyncio.to_thread(history_rows)
-        return Outcome(
-            f"PostgreSQL down {down_seconds:.0f}s",
-            1,
-            pipelines,
-            lost + missing,
-            dup,
-            round(caught_up, 1),
-            round(time.monotonic() - t0, 1),
-        )
+            while (
+                await asyncio.to_thread(history_rows) < pipelines and time.monotonic() - back < 90
+            ):
+                await asyncio.sleep(0.5)
+            caught_up = time.monotonic() - back
+            missing = pipelines - await asyncio.to_thread(history_rows)
+            return outcome(
+                f"PostgreSQL down {down_seconds:.0f}s",
+                1,
+                pipelines,
+                lost + missing,
+                dup,
+                caught_up,
+                t0,
+            )
     finally:
-        await cleanup(kube, tenant)
-        op.kill(signal.SIGTERM)
         await asyncio.to_thread(_destroy, server)
 
 
 def print_table(outcomes: list[Outcome]) -> None:
-    head = (f"{'fault':<30} {'runs':>4} {'pipelines':>9} {'lost':>5} {'duplicated':>10} "
-            f"{'recovery s':>10} {'total s':>8}")
+    head = (
+        f"{'fault':<30} {'runs':>4} {'pipelines':>9} {'lost':>5} {'duplicated':>10} "
+        f"{'recovery s':>10} {'total s':>8}"
+    )
     print("\n" + head + "\n" + "-" * len(head))
     for o in outcomes:
         print(

@@ -50,8 +50,11 @@ _SUFFIX: dict[str, int | Decimal] = {
 }
 
 
+_LONGEST_FIRST = sorted(_SUFFIX, key=len, reverse=True)
+
+
 def _quantity(value: str) -> Decimal | None:
-    for suffix in sorted(_SUFFIX, key=len, reverse=True):
+    for suffix in _LONGEST_FIRST:
         if suffix and value.endswith(suffix):
             number = value[: -len(suffix)]
             break

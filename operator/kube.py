@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import ssl
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -160,7 +159,6 @@ class Kube:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self.server = creds.server
-        self.writes = 0  # write requests sent (for tests and benchmarks)
         self._token: tuple[float, str] | None = None
 
     @classmethod
@@ -208,7 +206,6 @@ class Kube:
             headers["Content-Type"] = content_type
             content = json.dumps(body, separators=(",", ":")).encode()
         if method != "GET":
-            self.writes += 1
             API_WRITES.labels(method).inc()
         async with self.session.request(
             method, self.server + path, data=content, params=params, headers=headers
@@ -385,11 +382,3 @@ class Kube:
             await self.request("POST", resource_path("Event", namespace), body=event)
         except (ApiError, aiohttp.ClientError, TimeoutError):
             pass
-
-
-def write_temp_kubeconfig(content: str) -> str:
-    """Helper for tests and tools that receive a kubeconfig as text."""
-    fd, path = tempfile.mkstemp(prefix="pf-figma-kubeconfig-")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(content)
-    return path

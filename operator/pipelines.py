@@ -163,12 +163,14 @@ class PipelineReconciler:
             except ValidationError:
                 return
             caps = spec.effective_pipelines()
+            held = not spec.suspended and not self._database_ready(body)
             quota = TenantQuota(
                 name=name,
                 weight=plan_weight(spec.plan.value),
                 max_concurrent=caps.max_concurrent,
                 max_queued=caps.max_queued,
-                suspended=spec.suspended or not self._database_ready(body),
+                suspended=spec.suspended or held,
+                hold_reason=f"waiting for tenant {name}'s database credentials" if held else None,
             )
             if not self.admission.set_tenant(quota):
                 return
@@ -297,8 +299,6 @@ class PipelineReconciler:
         blocked = self.blocked.get(key)
         if tenant_body is None:
             blocked = f"namespace {ns} does not belong to a Tenant"
-        elif blocked and not tenant_spec.suspended and not self._database_ready(tenant_body):
-            blocked = f"waiting for tenant {tenant}'s database credentials"
         admission = flow.Admission(
             admitted=started or key in self.admitted,
             position=self.positions.get(key),

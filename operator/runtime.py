@@ -53,7 +53,6 @@ class Runtime:
         from .pipelines import PipelineReconciler
 
         self.pipelines = PipelineReconciler(self)
-        self.started = time.monotonic()
         self.primed = False
 
     # --- watch events (called by the thin kopf handlers) ------------------------------------

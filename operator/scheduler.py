@@ -127,6 +127,9 @@ class TenantQuota:
     max_concurrent: int
     max_queued: int
     suspended: bool = False
+    #: Why a suspended tenant's pipelines wait, when it is not the tenant's own spec.suspended
+    #: (e.g. its database credentials are not provisioned yet).
+    hold_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +298,7 @@ def decide(
                 if not rest:
                     continue
             if quota.suspended:
-                reason = f"tenant {name} is suspended"
+                reason = quota.hold_reason or f"tenant {name} is suspended"
             elif count[ti] >= cap[ti]:
                 reason = f"tenant {name} at maxConcurrent={cap[ti]}"
             else:
