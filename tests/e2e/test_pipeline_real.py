@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Cluster, OperatorProcess, make_operator, unique, wait_for
+from tests.conftest import Cluster, OperatorProcess, make_operator, unique, wait_for
 from tests.integration.test_pipelines import condition, finished, tenant_ready
 from tests.store.pfstore_support import Database, Server, _destroy, create_database, free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 
-FIXTURE = Path(os.environ.get("PF_FIXTURES", ROOT.parent / "shared" / "figma-fixtures"))
+from tests.agents.pfa_support import FIXTURES_DIR as FIXTURE  # noqa: E402
+
 AGENT_IMAGE = os.environ.get("PF_E2E_AGENT_IMAGE", "pf-figma-agent:dev")
 NODE_NAME = "pf-real-0"
 
