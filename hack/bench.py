@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -30,8 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pf_operator.kube import Kube  # noqa: E402
+from tests.operator_process import OperatorProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+GROUP = "/apis/pffigma.dev/v1alpha1"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -49,59 +48,25 @@ def table(title: str, rows: list[tuple[str, str]]) -> None:
         print(f"{key:<{width}}  {value}")
 
 
-class Operator:
-    """The operator under test, as a process whose CPU and memory we can read."""
+def start_operator(**settings: str) -> OperatorProcess:
+    op = OperatorProcess(RESULTS / "operator-bench.log", log_level="WARNING", **settings)
+    op.log_path.unlink(missing_ok=True)
+    op.start(timeout=120)
+    return op
 
-    def __init__(self, **settings: str) -> None:
-        env = dict(os.environ)
-        self.metrics_port = 18400 + os.getpid() % 100
-        env.update(
-            PF_METRICS_PORT=str(self.metrics_port),
-            PF_HEALTH_PORT=str(self.metrics_port + 1),
-            PF_LOG_LEVEL="WARNING",
-        )
-        env.update({f"PF_{k.upper()}": v for k, v in settings.items()})
-        self.log = open(RESULTS / "operator-bench.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pf_operator", "operator"],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.peak_rss = 0.0
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.metrics_port + 1}/readyz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("operator did not become ready; see bench/results/operator-bench.log")
 
-    def sample(self) -> tuple[float, float]:
-        """(cpu seconds, rss MiB) from /proc."""
-        stat = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu = (int(stat[11]) + int(stat[12])) / ticks
-        rss = 0.0
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) / 1024
-        self.peak_rss = max(self.peak_rss, rss)
-        return cpu, rss
+def operator_writes(op: OperatorProcess) -> dict[str, float]:
+    """The operator's own write requests so far, by resource (from its /metrics)."""
+    text = httpx.get(op.metrics_url, timeout=5).text
+    out: dict[str, float] = {}
+    for m in re.finditer(r"^pf_figma_api_write_requests_total\{([^}]*)\} (\S+)$", text, re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        out[labels.get("resource", "")] = out.get(labels.get("resource", ""), 0) + float(m.group(2))
+    return out
 
-    def writes(self) -> float:
-        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics").text
-        return sum(
-            float(v)
-            for v in re.findall(r"^pf_figma_api_write_requests_total\{[^}]*\} (\S+)$", text, re.M)
-        )
 
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=30)
+def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, int]:
+    return {k: int(v - before.get(k, 0)) for k, v in sorted(after.items()) if v > before.get(k, 0)}
 
 
 async def apiserver_writes(kube: Kube) -> dict[str, float]:
@@ -139,6 +104,13 @@ async def watch(
                 on_event(event["type"], event["object"], time.monotonic())
 
 
+def ready(obj: dict[str, Any]) -> bool:
+    return any(
+        c["type"] == "Ready" and c["status"] == "True"
+        for c in (obj.get("status") or {}).get("conditions") or []
+    )
+
+
 async def bench_tenants(kube: Kube, count: int, concurrency: int = 32) -> dict[str, Any]:
     run = uuid.uuid4().hex[:4]
     names = [f"bench-{run}-{i:04d}" for i in range(count)]
@@ -148,16 +120,14 @@ async def bench_tenants(kube: Kube, count: int, concurrency: int = 32) -> dict[s
 
     def on_event(_type: str, obj: dict[str, Any], seen: float) -> None:
         name = obj["metadata"]["name"]
-        if name in applied and name not in ready_at:
-            for cond in (obj.get("status") or {}).get("conditions") or []:
-                if cond["type"] == "Ready" and cond["status"] == "True":
-                    ready_at[name] = seen
+        if name in applied and name not in ready_at and ready(obj):
+            ready_at[name] = seen
 
-    watcher = asyncio.create_task(watch(kube, "/apis/pffigma.dev/v1alpha1/tenants", on_event, stop))
+    watcher = asyncio.create_task(watch(kube, f"{GROUP}/tenants", on_event, stop))
     await asyncio.sleep(0.5)
     writes_before = await apiserver_writes(kube)
-    op = Operator()
-    writes_op0 = op.writes()
+    op = start_operator()
+    op_writes0 = operator_writes(op)
     cpu0, _ = op.sample()
     sem = asyncio.Semaphore(concurrency)
 
@@ -169,7 +139,7 @@ async def bench_tenants(kube: Kube, count: int, concurrency: int = 32) -> dict[s
                 "metadata": {"name": name},
                 "spec": {"plan": "starter"},
             }
-            await kube.request("POST", "/apis/pffigma.dev/v1alpha1/tenants", body=body)
+            await kube.request("POST", f"{GROUP}/tenants", body=body)
             applied[name] = time.monotonic()
 
     t0 = time.monotonic()
@@ -180,17 +150,12 @@ async def bench_tenants(kube: Kube, count: int, concurrency: int = 32) -> dict[s
         op.sample()
     total = time.monotonic() - t0
     cpu1, rss = op.sample()
-    writes_op = op.writes() - writes_op0
-    writes_after = await apiserver_writes(kube)
+    op_writes = delta(operator_writes(op), op_writes0)
+    all_writes = delta(await apiserver_writes(kube), writes_before)
     stop.set()
     watcher.cancel()
     op.stop()
     lat = [ready_at[n] - applied[n] for n in names if n in ready_at]
-    delta = {
-        k: v - writes_before.get(k, 0)
-        for k, v in writes_after.items()
-        if v - writes_before.get(k, 0) > 0
-    }
     result = {
         "tenants": count,
         "ready": len(ready_at),
@@ -198,11 +163,12 @@ async def bench_tenants(kube: Kube, count: int, concurrency: int = 32) -> dict[s
         "p50_ms": round(pct(lat, 50) * 1000),
         "p95_ms": round(pct(lat, 95) * 1000),
         "p99_ms": round(pct(lat, 99) * 1000),
-        "operator_writes_per_tenant": round(writes_op / count, 2),
-        "apiserver_writes_per_tenant": round(sum(delta.values()) / count, 2),
-        "apiserver_writes_by_resource": {k: int(v) for k, v in sorted(delta.items())},
+        "operator_writes_per_tenant": round(sum(op_writes.values()) / count, 2),
+        "operator_writes_by_resource": op_writes,
+        "apiserver_writes_per_tenant": round(sum(all_writes.values()) / count, 2),
+        "apiserver_writes_by_resource": all_writes,
         "operator_cpu_seconds": round(cpu1 - cpu0, 1),
-        "operator_peak_rss_mib": round(op.peak_rss, 1),
+        "operator_peak_rss_mib": round(op.peak_rss_mib, 1),
         "operator_rss_mib_end": round(rss, 1),
     }
     table(
@@ -215,66 +181,92 @@ async def bench_tenants(kube: Kube, count: int, concurrency: int = 32) -> dict[s
             ),
             ("API writes per Tenant (operator)", str(result["operator_writes_per_tenant"])),
             (
-                "API writes per Tenant (apiserver, all clients)",
+                "API writes per Tenant (apiserver_request_total, all clients)",
                 str(result["apiserver_writes_per_tenant"]),
             ),
             ("operator CPU seconds", str(result["operator_cpu_seconds"])),
             ("operator peak RSS", f"{result['operator_peak_rss_mib']} MiB"),
         ],
     )
-    await cleanup(kube, "tenants", names)
+    await cleanup(kube, names)
     return result
 
 
-async def cleanup(kube: Kube, plural: str, names: list[str]) -> None:
+async def cleanup(kube: Kube, tenants: list[str], limit: float = 900) -> None:
+    """Delete the Tenants and wait until their namespaces are gone, so the garbage collection
+    of one run does not load the next."""
     sem = asyncio.Semaphore(32)
 
     async def delete(name: str) -> None:
         async with sem:
             try:
-                await kube.request("DELETE", f"/apis/pffigma.dev/v1alpha1/{plural}/{name}")
+                await kube.request("DELETE", f"{GROUP}/tenants/{name}")
             except Exception:
                 pass
 
-    await asyncio.gather(*(delete(n) for n in names))
+    await asyncio.gather(*(delete(n) for n in tenants))
+    wanted = {f"tenant-{t}" for t in tenants}
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        left = [ns for ns in await kube.list("Namespace") if ns["metadata"]["name"] in wanted]
+        if not left:
+            print(f"  (cleanup: {len(tenants)} tenants gone in {time.monotonic() - t0:.0f} s)")
+            return
+        await asyncio.sleep(2)
+    print(f"  (cleanup: namespaces still terminating after {limit:.0f} s)")
+
+
+async def make_tenants(kube: Kube, names: list[str], plan_of: dict[str, str], **spec: Any) -> None:
+    sem = asyncio.Semaphore(16)
+
+    async def create(t: str) -> None:
+        async with sem:
+            await kube.request(
+                "POST",
+                f"{GROUP}/tenants",
+                body={
+                    "apiVersion": "pffigma.dev/v1alpha1",
+                    "kind": "Tenant",
+                    "metadata": {"name": t},
+                    "spec": {
+                        "plan": plan_of[t],
+                        "quota": {"cpu": "100", "memory": "200Gi", "pods": 500, "jobs": 20000},
+                        **spec,
+                    },
+                },
+            )
+
+    await asyncio.gather(*(create(t) for t in names))
+    deadline = time.monotonic() + 300
+    wanted = set(names)
+    while time.monotonic() < deadline:
+        if sum(
+            1 for t in await kube.list("Tenant") if t["metadata"]["name"] in wanted and ready(t)
+        ) == len(names):
+            return
+        await asyncio.sleep(0.5)
+    raise SystemExit("bench tenants did not become Ready")
+
+
+PLANS = ("starter", "pro", "enterprise")
 
 
 async def bench_pipelines(
-    kube: Kube, tenants: int, pipelines: int, global_max: int, keep: bool = False
+    kube: Kube,
+    tenants: int,
+    pipelines: int,
+    global_max: int,
+    rate: float | None = None,
+    keep: bool = False,
 ) -> dict[str, Any]:
+    """`pipelines` three-stage pipelines over `tenants` tenants (plans starter/pro/enterprise in
+    turn). All at once (throughput, queueing, fair share), or paced at `rate` per second below
+    capacity (latency of the operator itself: no queue wait)."""
     run = uuid.uuid4().hex[:4]
-    plans = ["starter", "pro", "enterprise"]
     tnames = [f"bp-{run}-{i:03d}" for i in range(tenants)]
-    plan_of = {t: plans[i % 3] for i, t in enumerate(tnames)}
-    op = Operator(global_max_concurrent=str(global_max), pipeline_workers="32")
-    for t in tnames:
-        await kube.request(
-            "POST",
-            "/apis/pffigma.dev/v1alpha1/tenants",
-            body={
-                "apiVersion": "pffigma.dev/v1alpha1",
-                "kind": "Tenant",
-                "metadata": {"name": t},
-                "spec": {
-                    "plan": plan_of[t],
-                    "pipelines": {"maxConcurrent": 20, "maxQueued": 1000},
-                    "quota": {"cpu": "100", "memory": "200Gi", "pods": 500, "jobs": 5000},
-                },
-            },
-        )
-    # wait for the namespaces
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ready = 0
-        for t in await kube.list("Tenant"):
-            if t["metadata"]["name"] in plan_of and any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in (t.get("status") or {}).get("conditions") or []
-            ):
-                ready += 1
-        if ready == tenants:
-            break
-        await asyncio.sleep(0.5)
+    plan_of = {t: PLANS[i % 3] for i, t in enumerate(tnames)}
+    op = start_operator(global_max_concurrent=str(global_max), pipeline_workers="32")
+    await make_tenants(kube, tnames, plan_of, pipelines={"maxConcurrent": 20, "maxQueued": 5000})
     applied: dict[str, float] = {}
     first_job: dict[str, float] = {}
     job_done: dict[str, float] = {}
@@ -282,6 +274,7 @@ async def bench_pipelines(
     handoffs: list[float] = []
     finished: dict[str, float] = {}
     stop = asyncio.Event()
+    previous_stage = {"generate": "analyze", "test": "generate"}
 
     def on_job(_type: str, job: dict[str, Any], seen: float) -> None:
         labels = job["metadata"].get("labels") or {}
@@ -291,12 +284,11 @@ async def bench_pipelines(
             return
         if name not in job_added:
             job_added[name] = seen
-            stage = labels.get("pffigma.dev/stage")
+            stage = labels.get("pffigma.dev/stage") or ""
             if stage == "analyze":
                 first_job.setdefault(key, seen)
-            else:
-                prev = {"generate": "analyze", "test": "generate"}.get(stage or "")
-                prev_name = name.replace(f"-{stage}-1", f"-{prev}-1")
+            elif stage in previous_stage:
+                prev_name = name.replace(f"-{stage}-1", f"-{previous_stage[stage]}-1")
                 if prev_name in job_done:
                     handoffs.append(seen - job_done[prev_name])
         if name not in job_done and any(
@@ -324,12 +316,11 @@ async def bench_pipelines(
                 {"labelSelector": "app.kubernetes.io/managed-by=pf-figma"},
             )
         ),
-        asyncio.create_task(
-            watch(kube, "/apis/pffigma.dev/v1alpha1/designpipelines", on_pipeline, stop)
-        ),
+        asyncio.create_task(watch(kube, f"{GROUP}/designpipelines", on_pipeline, stop)),
     ]
-    await asyncio.sleep(0.5)
-    writes0 = op.writes()
+    await asyncio.sleep(1)
+    op_writes0 = operator_writes(op)
+    all_writes0 = await apiserver_writes(kube)
     cpu0, _ = op.sample()
     sem = asyncio.Semaphore(16)
 
@@ -339,7 +330,7 @@ async def bench_pipelines(
         async with sem:
             await kube.request(
                 "POST",
-                f"/apis/pffigma.dev/v1alpha1/namespaces/tenant-{t}/designpipelines",
+                f"{GROUP}/namespaces/tenant-{t}/designpipelines",
                 body={
                     "apiVersion": "pffigma.dev/v1alpha1",
                     "kind": "DesignPipeline",
@@ -350,7 +341,14 @@ async def bench_pipelines(
             applied[f"tenant-{t}/{name}"] = time.monotonic()
 
     t0 = time.monotonic()
-    await asyncio.gather(*(create(i) for i in range(pipelines)))
+    if rate:
+        tasks = []
+        for i in range(pipelines):
+            tasks.append(asyncio.create_task(create(i)))
+            await asyncio.sleep(1 / rate)
+        await asyncio.gather(*tasks)
+    else:
+        await asyncio.gather(*(create(i) for i in range(pipelines)))
     deadline = time.monotonic() + max(300, pipelines * 2)
     last_poll = time.monotonic()
     while len(finished) < pipelines and time.monotonic() < deadline:
@@ -360,18 +358,21 @@ async def bench_pipelines(
             last_poll = time.monotonic()
             for obj in await kube.list("DesignPipeline"):
                 on_pipeline("LIST", obj, time.monotonic())
-    elapsed = time.monotonic() - t0
+    elapsed = (max(finished.values()) if finished else time.monotonic()) - t0
+    await asyncio.sleep(3)  # let the last status and tenant-count writes land
     cpu1, rss = op.sample()
-    writes = op.writes() - writes0
+    op_writes = delta(operator_writes(op), op_writes0)
+    all_writes = delta(await apiserver_writes(kube), all_writes0)
     stop.set()
     for w in watchers:
         w.cancel()
-    # first Job latency only for pipelines admitted at once (not queue wait)
     first = [first_job[k] - applied[k] for k in applied if k in first_job]
-    waits: dict[str, list[float]] = {p: [] for p in plans}
+    waits: dict[str, list[float]] = {p: [] for p in PLANS}
     for k, t in first_job.items():
         waits[plan_of[k.split("/")[0].removeprefix("tenant-")]].append(t - applied[k])
+    mode = f"paced at {rate:g}/s" if rate else "all at once"
     result = {
+        "mode": mode,
         "tenants": tenants,
         "pipelines": pipelines,
         "finished": len(finished),
@@ -380,41 +381,144 @@ async def bench_pipelines(
         "pipelines_per_hour": round(len(finished) / elapsed * 3600),
         "first_job_p50_ms": round(pct(first, 50) * 1000),
         "first_job_p95_ms": round(pct(first, 95) * 1000),
-        "first_job_unqueued_p95_ms": round(pct(sorted(first)[:global_max], 95) * 1000),
         "handoff_p50_ms": round(pct(handoffs, 50) * 1000),
         "handoff_p95_ms": round(pct(handoffs, 95) * 1000),
-        "queue_wait_p50_s_by_plan": {p: round(pct(v, 50), 1) for p, v in waits.items()},
-        "writes_per_pipeline": round(writes / max(1, pipelines), 2),
+        "queue_wait_s_by_plan": {
+            p: {"p50": round(pct(v, 50), 1), "p95": round(pct(v, 95), 1)} for p, v in waits.items()
+        },
+        "operator_writes_per_pipeline": round(sum(op_writes.values()) / pipelines, 2),
+        "operator_writes_by_resource": op_writes,
+        "apiserver_writes_per_pipeline": round(sum(all_writes.values()) / pipelines, 2),
+        "apiserver_writes_by_resource": all_writes,
         "operator_cpu_seconds": round(cpu1 - cpu0, 1),
-        "operator_peak_rss_mib": round(op.peak_rss, 1),
+        "operator_peak_rss_mib": round(op.peak_rss_mib, 1),
         "operator_rss_mib_end": round(rss, 1),
     }
-    table(
-        f"Pipelines: {pipelines} over {tenants} tenants (global max {global_max})",
-        [
-            ("finished", f"{len(finished)}/{pipelines} in {result['seconds']} s"),
-            ("pipelines per hour", str(result["pipelines_per_hour"])),
+    per_pipeline = ", ".join(f"{k} {v / pipelines:.2f}" for k, v in op_writes.items())
+    rows = [
+        ("finished", f"{len(finished)}/{pipelines} in {result['seconds']} s"),
+        ("pipelines per hour", str(result["pipelines_per_hour"])),
+        (
+            "apply -> first Job p50/p95" + ("" if rate else " (incl. queue wait)"),
+            f"{result['first_job_p50_ms']} / {result['first_job_p95_ms']} ms",
+        ),
+        ("stage hand-off p50/p95", f"{result['handoff_p50_ms']} / {result['handoff_p95_ms']} ms"),
+    ]
+    if not rate:
+        rows.append(
             (
-                "apply -> first Job p50/p95 (incl. queueing)",
-                f"{result['first_job_p50_ms']} / {result['first_job_p95_ms']} ms",
-            ),
-            (
-                "apply -> first Job p95 (first wave, no queueing)",
-                f"{result['first_job_unqueued_p95_ms']} ms",
-            ),
-            (
-                "stage hand-off p50/p95",
-                f"{result['handoff_p50_ms']} / {result['handoff_p95_ms']} ms",
-            ),
-            ("queue wait p50 by plan", json.dumps(result["queue_wait_p50_s_by_plan"])),
-            ("API writes per pipeline (operator)", str(result["writes_per_pipeline"])),
-            ("operator CPU seconds", str(result["operator_cpu_seconds"])),
-            ("operator peak RSS", f"{result['operator_peak_rss_mib']} MiB"),
-        ],
-    )
+                "queue wait p50/p95 by plan",
+                "  ".join(
+                    f"{p} {w['p50']}/{w['p95']} s"
+                    for p, w in result["queue_wait_s_by_plan"].items()
+                ),
+            )
+        )
+    rows += [
+        (
+            "API writes per pipeline (operator)",
+            f"{result['operator_writes_per_pipeline']}  ({per_pipeline})",
+        ),
+        (
+            "API writes per pipeline (apiserver_request_total, all clients)",
+            str(result["apiserver_writes_per_pipeline"]),
+        ),
+        ("operator CPU seconds", str(result["operator_cpu_seconds"])),
+        ("operator peak RSS", f"{result['operator_peak_rss_mib']} MiB"),
+    ]
+    table(f"Pipelines: {pipelines} over {tenants} tenants, {mode} (global max {global_max})", rows)
     op.stop()
     if not keep:
-        await cleanup(kube, "tenants", tnames)
+        await cleanup(kube, tnames)
+    return result
+
+
+async def bench_objects(kube: Kube, count: int, tenants: int = 10) -> dict[str, Any]:
+    """Operator memory with `count` DesignPipeline objects present: queued in suspended
+    tenants, so they stay (and keep queue reasons current) without running. Measured while
+    they arrive, then after a restart that primes the cache with all of them."""
+    run = uuid.uuid4().hex[:4]
+    tnames = [f"bo-{run}-{i:02d}" for i in range(tenants)]
+    plan_of = {t: PLANS[i % 3] for i, t in enumerate(tnames)}
+    op = start_operator()
+    _, rss0 = op.sample()
+    await make_tenants(
+        kube, tnames, plan_of, suspended=True, pipelines={"maxConcurrent": 20, "maxQueued": count}
+    )
+    sem = asyncio.Semaphore(32)
+
+    async def create(i: int) -> None:
+        t = tnames[i % tenants]
+        async with sem:
+            await kube.request(
+                "POST",
+                f"{GROUP}/namespaces/tenant-{t}/designpipelines",
+                body={
+                    "apiVersion": "pffigma.dev/v1alpha1",
+                    "kind": "DesignPipeline",
+                    "metadata": {"name": f"o{i:06d}", "namespace": f"tenant-{t}"},
+                    "spec": {"source": {"configMapRef": {"name": "d", "key": "f"}}},
+                },
+            )
+
+    t0 = time.monotonic()
+    for chunk in range(0, count, 1000):
+        await asyncio.gather(*(create(i) for i in range(chunk, min(count, chunk + 1000))))
+        op.sample()
+    created_s = time.monotonic() - t0
+
+    async def queued() -> int:
+        n = 0
+        for p in await kube.list("DesignPipeline"):
+            if p["metadata"]["namespace"].removeprefix("tenant-") in plan_of and any(
+                c["type"] == "Admitted" for c in (p.get("status") or {}).get("conditions") or []
+            ):
+                n += 1
+        return n
+
+    deadline = time.monotonic() + max(120, count / 20)
+    while time.monotonic() < deadline and await queued() < count:
+        op.sample()
+        await asyncio.sleep(2)
+    settled_s = time.monotonic() - t0
+    cpu, rss_live = op.sample()
+    peak_live = op.peak_rss_mib
+    op.stop()
+    # A restart: the cache is primed with every object at once.
+    t1 = time.monotonic()
+    op = start_operator()
+    ready_s = time.monotonic() - t1
+    await asyncio.sleep(5)
+    _, rss_restart = op.sample()
+    op.stop()
+    result = {
+        "objects": count,
+        "created_seconds": round(created_s, 1),
+        "all_queued_seconds": round(settled_s, 1),
+        "operator_rss_mib_empty": round(rss0, 1),
+        "operator_rss_mib": round(rss_live, 1),
+        "operator_peak_rss_mib": round(peak_live, 1),
+        "operator_cpu_seconds": round(cpu, 1),
+        "restart_ready_seconds": round(ready_s, 1),
+        "operator_rss_mib_after_restart": round(rss_restart, 1),
+    }
+    table(
+        f"Objects: {count} DesignPipelines present (queued in {tenants} suspended tenants)",
+        [
+            (
+                "created / all showing Queued",
+                f"{result['created_seconds']} s / {result['all_queued_seconds']} s",
+            ),
+            (
+                "operator RSS empty -> with objects (peak)",
+                f"{result['operator_rss_mib_empty']} -> {result['operator_rss_mib']} "
+                f"({result['operator_peak_rss_mib']}) MiB",
+            ),
+            ("restart: ready (cache primed) in", f"{result['restart_ready_seconds']} s"),
+            ("operator RSS after restart", f"{result['operator_rss_mib_after_restart']} MiB"),
+        ],
+    )
+    await cleanup(kube, tnames)
     return result
 
 
@@ -427,8 +531,13 @@ async def main() -> None:
     t.add_argument("--count", type=int, nargs="+", default=[100, 1000])
     p = sub.add_parser("pipelines")
     p.add_argument("--tenants", type=int, default=100)
-    p.add_argument("--pipelines", type=int, nargs="+", default=[1000])
+    p.add_argument("--pipelines", type=int, nargs="+", default=[500, 5000])
     p.add_argument("--global-max", type=int, default=200)
+    p.add_argument("--latency", type=int, default=300, help="pipelines paced below capacity")
+    p.add_argument("--rate", type=float, default=5.0, help="pace of the latency run, per second")
+    p.add_argument("--keep", action="store_true", help="leave the tenants and pipelines in place")
+    o = sub.add_parser("objects")
+    o.add_argument("--count", type=int, nargs="+", default=[1000, 10000])
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     kube = Kube.from_environment()
@@ -439,11 +548,25 @@ async def main() -> None:
                 await bench_tenants(kube, n) for n in getattr(args, "count", [100, 1000])
             ]
         if args.what in (None, "pipelines"):
-            out["pipelines"] = [
-                await bench_pipelines(
-                    kube, getattr(args, "tenants", 100), n, getattr(args, "global_max", 200)
+            tenants = getattr(args, "tenants", 100)
+            global_max = getattr(args, "global_max", 200)
+            latency = getattr(args, "latency", 300)
+            out["pipelines"] = []
+            if latency:
+                out["pipelines"].append(
+                    await bench_pipelines(
+                        kube, tenants, latency, global_max, rate=getattr(args, "rate", 5.0)
+                    )
                 )
-                for n in getattr(args, "pipelines", [1000])
+            for n in getattr(args, "pipelines", [500, 5000]):
+                out["pipelines"].append(
+                    await bench_pipelines(
+                        kube, tenants, n, global_max, keep=getattr(args, "keep", False)
+                    )
+                )
+        if args.what in (None, "objects"):
+            out["objects"] = [
+                await bench_objects(kube, n) for n in getattr(args, "count", [1000, 10000])
             ]
     finally:
         await kube.close()

@@ -18,9 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -29,12 +27,11 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pf_operator.kube import ApiError, Kube  # noqa: E402
+from tests.operator_process import OperatorProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 GROUP = "/apis/pffigma.dev/v1alpha1"
@@ -55,53 +52,10 @@ class Outcome:
         return self.lost == 0 and self.duplicated == 0
 
 
-class OperatorProc:
-    _next_port = 18600
-
-    def __init__(self, log_dir: Path, **settings: str) -> None:
-        OperatorProc._next_port += 2
-        self.metrics_port = OperatorProc._next_port + os.getpid() % 50 * 4
-        self.env = dict(
-            os.environ,
-            PF_METRICS_PORT=str(self.metrics_port),
-            PF_HEALTH_PORT=str(self.metrics_port + 1),
-            PF_LOG_LEVEL="WARNING",
-            **{f"PF_{k.upper()}": v for k, v in settings.items()},
-        )
-        self.log_path = log_dir / f"chaos-operator-{self.metrics_port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, wait: bool = True) -> None:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pf_operator", "operator"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        if wait:
-            self.wait_ready()
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.role() is not None:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"operator not healthy; see {self.log_path}")
-
-    def role(self) -> str | None:
-        try:
-            r = httpx.get(f"http://127.0.0.1:{self.metrics_port + 1}/readyz", timeout=1)
-            return r.json().get("role") if r.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            return None
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            self.proc.wait(timeout=30)
+def operator(log_dir: Path, **settings: str) -> OperatorProcess:
+    return OperatorProcess(
+        log_dir / f"chaos-operator-{uuid.uuid4().hex[:6]}.log", log_level="WARNING", **settings
+    )
 
 
 async def make_tenant(kube: Kube, name: str, max_concurrent: int = 50) -> None:
@@ -191,7 +145,7 @@ async def cleanup(kube: Kube, tenant: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def scenario(kube: Kube, *ops: OperatorProc) -> AsyncIterator[tuple[str, str]]:
+async def scenario(kube: Kube, *ops: OperatorProcess) -> AsyncIterator[tuple[str, str]]:
     """A fresh Ready tenant (name, namespace) for one fault; removed with the operators after."""
     tenant = f"chaos-{uuid.uuid4().hex[:5]}"
     try:
@@ -200,7 +154,7 @@ async def scenario(kube: Kube, *ops: OperatorProc) -> AsyncIterator[tuple[str, s
     finally:
         await cleanup(kube, tenant)
         for op in ops:
-            op.kill(signal.SIGTERM)
+            op.stop()
 
 
 def outcome(
@@ -212,7 +166,7 @@ def outcome(
 
 
 async def fault_operator_kill(kube: Kube, pipelines: int, kills: int, log_dir: Path) -> Outcome:
-    op = OperatorProc(log_dir, global_max_concurrent="60")
+    op = operator(log_dir, global_max_concurrent="60")
     op.start()
     t0 = time.monotonic()
     async with scenario(kube, op) as (_, ns):
@@ -232,7 +186,7 @@ async def fault_operator_kill(kube: Kube, pipelines: int, kills: int, log_dir: P
 
 
 async def fault_apiserver_restart(kube: Kube, pipelines: int, log_dir: Path) -> Outcome:
-    op = OperatorProc(log_dir, global_max_concurrent="60")
+    op = operator(log_dir, global_max_concurrent="60")
     op.start()
     t0 = time.monotonic()
     async with scenario(kube, op) as (_, ns):
@@ -257,7 +211,7 @@ async def fault_leader_kill(kube: Kube, pipelines: int, log_dir: Path) -> Outcom
         "leader_election_namespace": "kube-system",
         "global_max_concurrent": "60",
     }
-    a, b = OperatorProc(log_dir, **settings), OperatorProc(log_dir, **settings)
+    a, b = operator(log_dir, **settings), operator(log_dir, **settings)
     a.start()
     while a.role() != "leader":
         await asyncio.sleep(0.1)
@@ -284,7 +238,7 @@ async def fault_postgres_down(
 
     server = await asyncio.to_thread(_new_server)
     database = await asyncio.to_thread(create_database, server, "pf_chaos")
-    op = OperatorProc(log_dir, global_max_concurrent="60", database_dsn=database.operator_dsn)
+    op = operator(log_dir, global_max_concurrent="60", database_dsn=database.operator_dsn)
     op.start()
     t0 = time.monotonic()
     try:

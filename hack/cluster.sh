@@ -11,32 +11,18 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "${HERE}/.." && pwd)"
-source "${HERE}/versions.env"
+LOG_TAG=cluster
+# shellcheck source=lib.sh
+source "${HERE}/lib.sh"
 
-STATE="${PF_CLUSTER_DIR:-${ROOT}/.cluster}"
-PKI="${STATE}/pki"
-LOGS="${STATE}/logs"
-PIDS="${STATE}/pids"
 ETCD_PORT="${PF_ETCD_PORT:-23790}"
 ETCD_PEER_PORT="${PF_ETCD_PEER_PORT:-23800}"
-API_PORT="${PF_API_PORT:-16443}"
 KWOK_NODES="${PF_KWOK_NODES:-4}"
-SERVICE_CIDR="${PF_SERVICE_CIDR:-10.96.0.0/16}"
-POD_CIDR="${PF_POD_CIDR:-10.244.0.0/16}"
 SERVICE_IP="${PF_SERVICE_IP:-10.96.0.1}"
-BIN="$("${HERE}/build-binaries.sh" print-dir)"
-K8S_BIN="${BIN}/kubernetes-${K8S_VERSION}"
 ETCD_BIN="${BIN}/etcd-${ETCD_VERSION}"
 KWOK_BIN="${BIN}/kwok-${KWOK_VERSION}"
-API="https://127.0.0.1:${API_PORT}"
 NODE="${NODE:-real}"
 [[ "${NODE}" == kwok || "${NODE}" == real ]] || { echo "NODE must be kwok or real, not ${NODE}" >&2; exit 2; }
-
-log() { printf '[cluster %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-kubectl() { "${K8S_BIN}/kubectl" --kubeconfig "${STATE}/kubeconfig" "$@"; }
 
 # --- packages -----------------------------------------------------------------------------
 ensure_packages() {
@@ -51,25 +37,6 @@ ensure_packages() {
 }
 
 # --- PKI ----------------------------------------------------------------------------------
-cert() { # cert NAME CN [O] [SANs] : a client/serving cert signed by the cluster CA
-  local name="$1" cn="$2" org="${3:-}" sans="${4:-}"
-  [[ -s "${PKI}/${name}.crt" ]] && return 0
-  local subj="/CN=${cn}"
-  [[ -n "${org}" ]] && subj="/O=${org}${subj}"
-  local ext="${PKI}/${name}.ext"
-  {
-    echo "basicConstraints=CA:FALSE"
-    echo "keyUsage=critical,digitalSignature,keyEncipherment"
-    echo "extendedKeyUsage=serverAuth,clientAuth"
-    [[ -n "${sans}" ]] && echo "subjectAltName=${sans}"
-  } >"${ext}"
-  openssl ecparam -name prime256v1 -genkey -noout -out "${PKI}/${name}.key" 2>/dev/null
-  openssl req -new -key "${PKI}/${name}.key" -subj "${subj}" -out "${PKI}/${name}.csr" 2>/dev/null
-  openssl x509 -req -in "${PKI}/${name}.csr" -CA "${PKI}/ca.crt" -CAkey "${PKI}/ca.key" \
-    -CAcreateserial -days 3650 -sha256 -extfile "${ext}" -out "${PKI}/${name}.crt" 2>/dev/null
-  rm -f "${PKI}/${name}.csr" "${ext}"
-}
-
 ensure_pki() {
   mkdir -p "${PKI}"
   if [[ ! -s "${PKI}/ca.crt" ]]; then
@@ -95,39 +62,7 @@ ensure_pki() {
   # cluster-signing (kube-controller-manager) needs an RSA or EC CA key; reuse the CA.
 }
 
-kubeconfig() { # kubeconfig FILE CERTNAME USER
-  local file="$1" certname="$2" user="$3"
-  cat >"${file}" <<KCFG
-apiVersion: v1
-kind: Config
-clusters:
-- name: pf-figma-local
-  cluster:
-    server: ${API}
-    certificate-authority-data: $(base64 -w0 <"${PKI}/ca.crt")
-users:
-- name: ${user}
-  user:
-    client-certificate-data: $(base64 -w0 <"${PKI}/${certname}.crt")
-    client-key-data: $(base64 -w0 <"${PKI}/${certname}.key")
-contexts:
-- name: pf-figma-local
-  context: {cluster: pf-figma-local, user: ${user}}
-current-context: pf-figma-local
-KCFG
-  chmod 600 "${file}"
-}
-
 # --- processes ----------------------------------------------------------------------------
-start() { # start NAME CMD... : run detached, log to logs/NAME.log, pid in pids/NAME.pid
-  local name="$1"; shift
-  mkdir -p "${LOGS}" "${PIDS}"
-  setsid "$@" >>"${LOGS}/${name}.log" 2>&1 < /dev/null &
-  echo $! >"${PIDS}/${name}.pid"
-}
-
-alive() { local f="${PIDS}/$1.pid"; [[ -s "${f}" ]] && kill -0 "$(cat "${f}")" 2>/dev/null; }
-
 stop_all() {
   local f pid
   shopt -s nullglob
@@ -144,25 +79,6 @@ stop_all() {
     rm -f "${f}"
   done
 }
-
-wait_for() { # wait_for NAME SECONDS CHECK... : poll CHECK, show the log tail on timeout
-  local name="$1" secs="$2"; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    if ! alive "${name}"; then
-      log "${name} exited; last lines of ${LOGS}/${name}.log:"; tail -n 40 "${LOGS}/${name}.log" >&2; exit 1
-    fi
-    if ((SECONDS >= deadline)); then
-      log "${name} not healthy after ${secs}s; last lines of ${LOGS}/${name}.log:"
-      tail -n 40 "${LOGS}/${name}.log" >&2; exit 1
-    fi
-    sleep 0.2
-  done
-}
-
-api_get() { curl -sf --cacert "${PKI}/ca.crt" --cert "${PKI}/admin.crt" --key "${PKI}/admin.key" "${API}$1"; }
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 healthy() {
   alive etcd && alive kube-apiserver && alive kube-controller-manager && alive kube-scheduler \

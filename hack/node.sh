@@ -15,18 +15,10 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "${HERE}/.." && pwd)"
-# shellcheck source=versions.env
-source "${HERE}/versions.env"
+LOG_TAG=node
+# shellcheck source=lib.sh
+source "${HERE}/lib.sh"
 
-STATE="${PF_CLUSTER_DIR:-${ROOT}/.cluster}"
-PKI="${STATE}/pki"
-LOGS="${STATE}/logs"
-PIDS="${STATE}/pids"
-API_PORT="${PF_API_PORT:-16443}"
-API="https://127.0.0.1:${API_PORT}"
-SERVICE_CIDR="${PF_SERVICE_CIDR:-10.96.0.0/16}"
-POD_CIDR="${PF_POD_CIDR:-10.244.0.0/16}"
 NODE_NAME="${PF_NODE_NAME:-pf-real-0}"
 NODE_POD_CIDR="${PF_NODE_POD_CIDR:-10.244.200.0/24}"
 DNS_IP="${PF_DNS_IP:-10.96.0.10}"
@@ -48,22 +40,15 @@ KUBELET_DIR="${STATE}/kubelet"
 CTRD_DIR="${STATE}/containerd"       # images stay here between up/down (warm start)
 LOCK=/run/pf-figma-node.owner        # which state dir owns the machine's one real node
 
-BIN="$("${HERE}/build-binaries.sh" print-dir)"
-K8S_BIN="${BIN}/kubernetes-${K8S_VERSION}"
 KUBE_ROUTER="${BIN}/kube-router-${KUBE_ROUTER_VERSION}/kube-router"
 CRICTL="${BIN}/crictl-${CRI_TOOLS_VERSION}/crictl"
 COMPONENTS=(containerd kubelet kube-proxy kube-router)
 
-log() { printf '[node %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-kubectl() { "${K8S_BIN}/kubectl" --kubeconfig "${STATE}/kubeconfig" "$@"; }
 crictl() {
   mkdir -p "${N}"
   printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 20\n' "${SOCK}" "${SOCK}" >"${N}/crictl.yaml"
   "${CRICTL}" --config "${N}/crictl.yaml" "$@"
 }
-api_get() { curl -sf --cacert "${PKI}/ca.crt" --cert "${PKI}/admin.crt" --key "${PKI}/admin.key" "${API}$1"; }
 api_up() { [[ -s "${PKI}/admin.crt" ]] && api_get /readyz >/dev/null 2>&1; }
 
 node_ip() {
@@ -134,48 +119,6 @@ claim_machine() {
   echo "${STATE}" >"${LOCK}"
 }
 
-# --- PKI and kubeconfigs (same CA as cluster.sh) -------------------------------------------
-cert() { # cert NAME CN [O] [SANs]
-  local name="$1" cn="$2" org="${3:-}" sans="${4:-}"
-  [[ -s "${PKI}/${name}.crt" ]] && return 0
-  local subj="/CN=${cn}" ext="${PKI}/${name}.ext"
-  [[ -n "${org}" ]] && subj="/O=${org}${subj}"
-  {
-    echo "basicConstraints=CA:FALSE"
-    echo "keyUsage=critical,digitalSignature,keyEncipherment"
-    echo "extendedKeyUsage=serverAuth,clientAuth"
-    [[ -n "${sans}" ]] && echo "subjectAltName=${sans}"
-  } >"${ext}"
-  openssl ecparam -name prime256v1 -genkey -noout -out "${PKI}/${name}.key" 2>/dev/null
-  openssl req -new -key "${PKI}/${name}.key" -subj "${subj}" -out "${PKI}/${name}.csr" 2>/dev/null
-  openssl x509 -req -in "${PKI}/${name}.csr" -CA "${PKI}/ca.crt" -CAkey "${PKI}/ca.key" \
-    -CAcreateserial -days 3650 -sha256 -extfile "${ext}" -out "${PKI}/${name}.crt" 2>/dev/null
-  rm -f "${PKI}/${name}.csr" "${ext}"
-}
-
-kubeconfig() { # kubeconfig FILE CERTNAME USER
-  local file="$1" certname="$2" user="$3"
-  cat >"${file}" <<KCFG
-apiVersion: v1
-kind: Config
-clusters:
-- name: pf-figma-local
-  cluster:
-    server: ${API}
-    certificate-authority-data: $(base64 -w0 <"${PKI}/ca.crt")
-users:
-- name: ${user}
-  user:
-    client-certificate-data: $(base64 -w0 <"${PKI}/${certname}.crt")
-    client-key-data: $(base64 -w0 <"${PKI}/${certname}.key")
-contexts:
-- name: pf-figma-local
-  context: {cluster: pf-figma-local, user: ${user}}
-current-context: pf-figma-local
-KCFG
-  chmod 600 "${file}"
-}
-
 node_pki() {
   [[ -s "${PKI}/ca.key" ]] || die "no cluster CA in ${PKI}: start the control plane first (NODE=real hack/cluster.sh up)"
   # a serving cert is tied to the node name and IP: re-issue when they change
@@ -196,19 +139,6 @@ node_pki() {
   kubeconfig "${N}/kube-router.kubeconfig" kube-router system:pf-figma:kube-router
 }
 
-# --- processes (same conventions as cluster.sh) --------------------------------------------
-start() { # start NAME CMD...
-  local name="$1"; shift
-  mkdir -p "${LOGS}" "${PIDS}"
-  setsid "$@" >>"${LOGS}/${name}.log" 2>&1 </dev/null &
-  echo $! >"${PIDS}/${name}.pid"
-}
-
-# a process that exists and is not a zombie (PID 1 of this VM reaps orphans only every few s)
-pid_running() { kill -0 "$1" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
-
-alive() { local f="${PIDS}/$1.pid"; [[ -s "${f}" ]] && pid_running "$(cat "${f}")"; }
-
 stop() { # stop NAME [SECONDS]: SIGTERM, then SIGKILL after SECONDS
   local f="${PIDS}/$1.pid" secs="${2:-10}" pid
   [[ -s "${f}" ]] || return 0
@@ -221,22 +151,6 @@ stop() { # stop NAME [SECONDS]: SIGTERM, then SIGKILL after SECONDS
   rm -f "${f}"
 }
 
-wait_for() { # wait_for NAME SECONDS CHECK... : poll CHECK, show the log tail on failure
-  local name="$1" secs="$2"; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    if ! alive "${name}"; then
-      log "${name} exited; last lines of ${LOGS}/${name}.log:"; tail -n 40 "${LOGS}/${name}.log" >&2; exit 1
-    fi
-    if ((SECONDS >= deadline)); then
-      log "${name} not healthy after ${secs}s; last lines of ${LOGS}/${name}.log:"
-      tail -n 40 "${LOGS}/${name}.log" >&2; exit 1
-    fi
-    sleep 0.2
-  done
-}
-
-port_free() { ! (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 need_port() { port_free "$1" "${2:-127.0.0.1}" || die "port ${1} (${3}) is in use on ${2:-127.0.0.1}; set ${4} to another port"; }
 
 # --- containerd ---------------------------------------------------------------------------

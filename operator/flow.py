@@ -179,6 +179,18 @@ def _finish(
     plan.events.append((event_type, reason, message))
 
 
+def ttl_expiry(
+    completed: datetime, ttl_seconds: int | None, now: datetime
+) -> tuple[bool, float | None]:
+    """A finished pipeline's TTL: (delete now, or seconds until it is due; None: no TTL)."""
+    if ttl_seconds is None:
+        return False, None
+    expires = completed + timedelta(seconds=ttl_seconds)
+    if now >= expires:
+        return True, None
+    return False, (expires - now).total_seconds()
+
+
 def plan(
     *,
     name: str,
@@ -199,12 +211,9 @@ def plan(
     # --- finished: only TTL is left ------------------------------------------------------------
     done = parse_ts(status.get("completionTime"))
     if done is not None:
-        if spec.ttl_seconds_after_finished is not None:
-            expires = done + timedelta(seconds=spec.ttl_seconds_after_finished)
-            if now >= expires:
-                result.delete_pipeline = True
-            else:
-                result.requeue_after = (expires - now).total_seconds()
+        result.delete_pipeline, result.requeue_after = ttl_expiry(
+            done, spec.ttl_seconds_after_finished, now
+        )
         return result
 
     running_jobs = [j.name for j in jobs.values() if j.state == "Running"]

@@ -123,6 +123,18 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
     )
 
 
+def api_resource(path: str) -> str:
+    """The resource (and subresource) a request path addresses, e.g. ``jobs`` or
+    ``designpipelines/status``: a bounded label for the write counter."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:]
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        rest = rest[2:]
+    if not rest:
+        return ""
+    return f"{rest[0]}/{rest[2]}" if len(rest) >= 3 else rest[0]
+
+
 def resource_path(kind: str, namespace: str | None = None, name: str | None = None) -> str:
     try:
         prefix, plural, namespaced = _RESOURCES[kind]
@@ -206,7 +218,7 @@ class Kube:
             headers["Content-Type"] = content_type
             content = json.dumps(body, separators=(",", ":")).encode()
         if method != "GET":
-            API_WRITES.labels(method).inc()
+            API_WRITES.labels(method, api_resource(path)).inc()
         async with self.session.request(
             method, self.server + path, data=content, params=params, headers=headers
         ) as response:

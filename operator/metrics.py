@@ -65,8 +65,8 @@ RECONCILE_DURATION = Histogram(
 )
 API_WRITES = Counter(
     "pf_figma_api_write_requests_total",
-    "Write requests (POST, PUT, PATCH, DELETE) sent to the Kubernetes API.",
-    ["verb"],
+    "Write requests (POST, PUT, PATCH, DELETE) sent to the Kubernetes API, by resource.",
+    ["verb", "resource"],
     registry=REGISTRY,
 )
 LLM_TOKENS = Counter(

@@ -21,7 +21,7 @@ from . import flow, metrics
 from .kube import ApiError
 from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
 from .render.job import PIPELINE_LABEL, TENANT_LABEL, AgentSettings, render_job
-from .scheduler import AdmissionQueue, TenantQuota, Workload, plan_weight
+from .scheduler import AdmissionQueue, TenantQuota, Workload, plan_weight, position_moved
 from .workqueue import RequeueAfter
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ class PipelineReconciler:
         self._by_tenant: dict[str, set[str]] = defaultdict(set)
         self._tenant_of: dict[str, str] = {}
         self._wake = asyncio.Event()
+        self._fresh: set[str] = set()  # new pipelines, not yet shown as queued or admitted
         self._last_refresh = 0.0
         settings = runtime.settings
         self.agent = AgentSettings(
@@ -127,6 +128,9 @@ class PipelineReconciler:
             if self.admission.remove(key):
                 self._wake.set()
             self.admitted.discard(key)
+            for job in self.rt.store.by_label("Job", PIPELINE_LABEL, meta["name"]):
+                if job["metadata"]["namespace"] == meta["namespace"]:
+                    self.rt.store.delete("Job", job)
             if spec.get("ttlSecondsAfterFinished") is not None or spec.get("cancel"):
                 self.rt.pipeline_queue.add(key)
             return
@@ -143,7 +147,8 @@ class PipelineReconciler:
         if workload.running or spec.get("cancel") or key in self.rejected:
             self.rt.pipeline_queue.add(key)
         elif not status.get("conditions"):
-            self._wake.set()  # the admission loop reconciles new pipelines (admitted or queued)
+            self._fresh.add(key)  # the admission loop reconciles new pipelines (admitted or queued)
+            self._wake.set()
 
     def observe_job(self, job: dict[str, Any], *, deleted: bool) -> None:
         meta = job["metadata"]
@@ -212,13 +217,20 @@ class PipelineReconciler:
         await asyncio.gather(self._admission_loop(), self._metrics_loop())
 
     async def _admission_loop(self) -> None:
+        """Admit what fits on every change; keep queued pipelines' status current.
+
+        A wake costs one (cached) decision. New pipelines are shown queued at once; the
+        positions and reasons of all queued pipelines are compared with their status at most
+        every ``queue_position_refresh_seconds``, and only after the decision changed.
+        """
         loop = asyncio.get_running_loop()
         refresh = self.rt.settings.queue_position_refresh_seconds
+        refreshed = -1  # admission version of the last refresh
+        timer: asyncio.TimerHandle | None = None
         while True:
             await self._wake.wait()
             self._wake.clear()
             decision = self.admission.decide(self.rt.settings.global_max_concurrent)
-            now = time.monotonic()
             for key in decision.admit:
                 self.admission.mark_running(key, started=time.time())
                 self.admitted.add(key)
@@ -230,32 +242,40 @@ class PipelineReconciler:
                     self.rt.pipeline_queue.add(key)
             self.positions = dict(decision.positions)
             self.blocked = dict(decision.blocked)
-            due = now - self._last_refresh >= refresh
-            stale = False
-            store = self.rt.store
-            for key, reason in self.blocked.items():
-                ns, name = key.split("/", 1)
-                body = store.get(PIPELINE_KIND, name, ns)
-                if body is None:
-                    continue
-                status = body.get("status") or {}
-                admitted = next(
-                    (c for c in status.get("conditions") or [] if c.get("type") == "Admitted"), None
-                )
-                if admitted is None:
-                    self.rt.pipeline_queue.add(key)  # new: show it queued right away
-                elif (
-                    status.get("queuePosition") != self.positions.get(key)
-                    or admitted.get("message") != reason
-                ):
-                    if due:
-                        self.rt.pipeline_queue.add(key)
-                    else:
-                        stale = True
-            if due:
+            for key in self._fresh:  # new: show it queued right away
+                if key in self.blocked:
+                    self.rt.pipeline_queue.add(key)
+            self._fresh.clear()
+            if not self.blocked or self.admission.version == refreshed:
+                continue
+            now = time.monotonic()
+            if now - self._last_refresh >= refresh:
                 self._last_refresh = now
-            if stale:
-                loop.call_later(refresh, self._wake.set)
+                refreshed = self.admission.version
+                self._refresh_queued()
+            elif timer is None or timer.when() <= loop.time():
+                timer = loop.call_later(refresh - (now - self._last_refresh), self._wake.set)
+
+    def _refresh_queued(self) -> None:
+        """Reconcile the queued pipelines whose written reason or position is out of date."""
+        store = self.rt.store
+        for key, reason in self.blocked.items():
+            ns, name = key.split("/", 1)
+            body = store.get(PIPELINE_KIND, name, ns)
+            if body is None:
+                continue
+            status = body.get("status") or {}
+            admitted = None
+            for cond in status.get("conditions") or ():
+                if cond.get("type") == "Admitted":
+                    admitted = cond
+                    break
+            if (
+                admitted is None
+                or admitted.get("message") != reason
+                or position_moved(status.get("queuePosition"), self.positions.get(key))
+            ):
+                self.rt.pipeline_queue.add(key)
 
     async def _metrics_loop(self) -> None:
         while True:
@@ -286,6 +306,8 @@ class PipelineReconciler:
         generation = meta.get("generation")
         status = body.get("status") or {}
         now = datetime.now(UTC)
+        if status.get("completionTime"):
+            return await self._finished(body, now)
         try:
             spec = DesignPipelineSpec.model_validate(body.get("spec") or {})
         except ValidationError as err:
@@ -357,6 +379,32 @@ class PipelineReconciler:
         if create_error:
             raise RequeueAfter(5.0)
         return p.requeue_after
+
+    async def _finished(self, body: dict[str, Any], now: datetime) -> float | None:
+        """A finished pipeline's status is final (the cache keeps only its summary, see
+        cache.slim): what is left is observing spec edits and its TTL."""
+        meta, status = body["metadata"], body.get("status") or {}
+        name, ns = meta["name"], meta["namespace"]
+        generation = meta.get("generation")
+        if generation is not None and status.get("observedGeneration") != generation:
+            result = await self.rt.kube.patch_status(
+                PIPELINE_KIND, name, ns, {"observedGeneration": generation}
+            )
+            result.setdefault("kind", PIPELINE_KIND)
+            self.rt.store.upsert(PIPELINE_KIND, result)
+        ttl = (body.get("spec") or {}).get("ttlSecondsAfterFinished")
+        completed = _parse_time(status.get("completionTime")) or now
+        delete, requeue = flow.ttl_expiry(completed, int(ttl) if ttl is not None else None, now)
+        if delete:
+            await self.rt.kube.delete(PIPELINE_KIND, name, ns, uid=meta.get("uid"))
+        return requeue
+
+    def finished_job(self, job: dict[str, Any]) -> bool:
+        """Whether ``job`` belongs to a finished pipeline: the cache never needs it again."""
+        meta = job["metadata"]
+        pipeline = (meta.get("labels") or {}).get(PIPELINE_LABEL)
+        body = self.rt.store.get(PIPELINE_KIND, pipeline, meta["namespace"]) if pipeline else None
+        return body is not None and bool((body.get("status") or {}).get("completionTime"))
 
     async def _job_facts(
         self, body: dict[str, Any], status: dict[str, Any]

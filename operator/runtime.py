@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from . import metrics
-from .cache import Store
+from .cache import Store, slim
 from .kube import Kube
 from .model import PIPELINE_KIND, TENANT_KIND
 from .render.common import RenderSettings
@@ -26,7 +26,7 @@ class Runtime:
     def __init__(self, kube: Kube, settings: Settings) -> None:
         self.kube = kube
         self.settings = settings
-        self.store = Store()
+        self.store = Store(keep=slim)
         self.db: DataStore | None = None
         extra_egress: tuple[Any, ...] = ()
         if settings.database_dsn:
@@ -62,6 +62,9 @@ class Runtime:
         if not obj or "metadata" not in obj:
             return
         obj.setdefault("kind", kind)
+        if kind == "Job" and self.pipelines.finished_job(obj):
+            self.store.delete(kind, obj)  # a finished pipeline's Jobs are never read again
+            return
         if event.get("type") == "DELETED":
             self.store.delete(kind, obj)
         else:

@@ -93,6 +93,7 @@ __all__ = [
     "Workload",
     "decide",
     "plan_weight",
+    "position_moved",
 ]
 
 #: Fair-share weight per tenant plan.
@@ -104,6 +105,21 @@ def plan_weight(plan: str | None) -> int:
     if not plan:
         return 1
     return PLAN_WEIGHTS.get(plan.lower(), 1)
+
+
+def position_moved(written: int | None, current: int | None) -> bool:
+    """Whether a queued pipeline's written ``queuePosition`` is worth rewriting.
+
+    Every admission moves every queued pipeline up by one, so rewriting each change costs
+    O(queue length) API writes per admission. Instead a position is rewritten when it at
+    least halves or doubles (or appears or disappears): O(log position) writes per pipeline
+    over its whole wait, and the written value is never off by more than a factor of two.
+    """
+    if written == current:
+        return False
+    if written is None or current is None:
+        return True
+    return current * 2 <= written or current >= written * 2
 
 
 @dataclass(frozen=True, slots=True)

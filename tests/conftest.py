@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.operator_process import OperatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 HACK = ROOT / "hack"
@@ -147,83 +146,13 @@ def cluster() -> Iterator[Cluster]:
         c.kubectl("scale", "deployment", name, "-n", ns, f"--replicas={replicas}", check=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class OperatorProcess:
-    """The operator as a real process (`pf-figma operator`) against the local cluster."""
-
-    cluster: Cluster
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['PF_METRICS_PORT']}/metrics"
-
-    @property
-    def health_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['PF_HEALTH_PORT']}/healthz"
-
-    def start(self) -> None:
-        assert self.proc is None or self.proc.poll() is not None
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pf_operator", "operator"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        import httpx
-
-        def healthy() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"operator exited {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                return httpx.get(self.health_url, timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(healthy, timeout=60, what="operator liveness endpoint")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return ""
-
-
 def make_operator(cluster: Cluster, tmp: Path, **settings: str) -> OperatorProcess:
-    env = dict(os.environ)
-    env.update(
-        KUBECONFIG=str(cluster.kubeconfig),
-        PF_METRICS_PORT=str(free_port()),
-        PF_HEALTH_PORT=str(free_port()),
-        PF_LOG_LEVEL="DEBUG" if os.environ.get("PF_TEST_DEBUG") else "INFO",
-        PF_ARTIFACTS_URL=f"file://{tmp}/artifacts",
-    )
-    env.update({f"PF_{k.upper()}": v for k, v in settings.items()})
+    """An operator process against the test cluster, logging into ``tmp``."""
     return OperatorProcess(
-        cluster=cluster, env=env, log_path=tmp / f"operator-{uuid.uuid4().hex[:6]}.log"
+        tmp / f"operator-{uuid.uuid4().hex[:6]}.log",
+        log_level="DEBUG" if os.environ.get("PF_TEST_DEBUG") else "INFO",
+        env={"KUBECONFIG": str(cluster.kubeconfig)},
+        **{"artifacts_url": f"file://{tmp}/artifacts", **settings},
     )
 
 

@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import Cluster, OperatorProcess, make_operator, unique, wait_for
 from tests.integration.test_pipelines import condition, finished, tenant_ready
-from tests.store.pfstore_support import Database, Server, _destroy, create_database, free_port
+from tests.operator_process import free_port
+from tests.store.pfstore_support import Database, Server, _destroy, create_database
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 

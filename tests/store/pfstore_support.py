@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -19,16 +18,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from pf_operator.store import db as store_db
 from pf_operator.store import history, roles
+from tests.operator_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "hack" / "postgres.sh"
 OPERATOR_ROLE = "pf_op"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _dsn(user: str, password: str, port: int, dbname: str) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pf_operator.cache import INDEXED_LABELS, Store, key_of
+import copy
+import json
+
+from pf_operator.cache import INDEXED_LABELS, Store, key_of, slim
 
 TENANT = "pffigma.dev/tenant"
 PIPELINE = "pffigma.dev/pipeline"
@@ -217,3 +220,117 @@ def test_index_has_no_empty_buckets_left_behind() -> None:
         s.delete("Job", obj(f"j{i}"))
     assert all(s.by_label("Job", PIPELINE, f"p{i}") == [] for i in range(50))
     assert dict(s._index["Job"][PIPELINE]) == {}
+
+
+# --- what the cache keeps (slim) ---------------------------------------------------------------
+
+MANAGED_FIELDS = [{"manager": "pf-figma", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]
+
+
+def job(**status: Any) -> dict[str, Any]:
+    body = obj("p-analyze-1", labels={PIPELINE: "p", TENANT: "acme"}, status=status)
+    body["metadata"].update(
+        managedFields=MANAGED_FIELDS,
+        creationTimestamp="2026-01-01T00:00:00Z",
+        ownerReferences=[{"kind": "DesignPipeline", "name": "p", "uid": "u"}],
+        annotations={"pffigma.dev/config": "x" * 2000},
+    )
+    body["spec"] = {"backoffLimit": 0, "template": {"spec": {"containers": [{"name": "agent"}]}}}
+    return {"apiVersion": "batch/v1", "kind": "Job", **body}
+
+
+def pipeline(**status: Any) -> dict[str, Any]:
+    body = obj("p", labels={TENANT: "acme"}, status=status)
+    body["metadata"].update(managedFields=MANAGED_FIELDS, generation=2)
+    body["spec"] = {
+        "source": {"configMapRef": {"name": "d", "key": "f"}},
+        "stages": ["analyze", "generate", "test"],
+        "ttlSecondsAfterFinished": 60,
+    }
+    return {"apiVersion": "pffigma.dev/v1alpha1", "kind": "DesignPipeline", **body}
+
+
+FINISHED = {
+    "startTime": "2026-01-01T00:00:01Z",
+    "completionTime": "2026-01-01T00:01:00Z",
+    "observedGeneration": 2,
+    "conditions": [
+        {"type": "Admitted", "status": "True", "reason": "Admitted"},
+        {"type": "Succeeded", "status": "True", "reason": "Succeeded", "message": "ok"},
+    ],
+    "stages": [{"name": "analyze", "state": "Succeeded", "job": "p-analyze-1"}],
+    "artifacts": [{"stage": "analyze", "name": "spec.json", "sha256": "a" * 64}],
+    "cost": {"inputTokens": 1, "outputTokens": 2, "usd": 0.1},
+}
+
+
+def test_slim_never_mutates_its_input() -> None:
+    for kind, body in (("Job", job()), ("DesignPipeline", pipeline(**FINISHED)),
+                       ("Namespace", pipeline())):
+        before = copy.deepcopy(body)
+        slim(kind, body)
+        assert body == before
+
+
+def test_slim_drops_managed_fields_and_last_applied_everywhere() -> None:
+    body = pipeline(conditions=[])
+    body["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{...}",
+        "pffigma.dev/desired-hash": "abc",
+    }
+    kept = slim("DesignPipeline", body)
+    assert "managedFields" not in kept["metadata"]
+    assert kept["metadata"]["annotations"] == {"pffigma.dev/desired-hash": "abc"}
+    assert kept["spec"] == body["spec"] and kept["status"] == body["status"]
+
+
+def test_slim_keeps_unmanaged_objects_as_they_are() -> None:
+    body = obj("ns1", namespace=None, spec={"finalizers": ["kubernetes"]})
+    assert slim("Namespace", body) is body
+
+
+def test_slim_job_keeps_metadata_facts_and_status() -> None:
+    status = {"startTime": "t0", "conditions": [{"type": "Complete", "status": "True"}]}
+    kept = slim("Job", job(**status))
+    assert kept["status"] == status
+    assert kept["metadata"] == {
+        "name": "p-analyze-1",
+        "namespace": "ns",
+        "uid": "uid-1",
+        "resourceVersion": "1",
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+        "labels": {PIPELINE: "p", TENANT: "acme"},
+    }
+    assert "spec" not in kept
+    assert len(json.dumps(kept)) < len(json.dumps(job(**status))) / 4
+
+
+def test_slim_running_pipeline_keeps_spec_and_status() -> None:
+    status = {k: v for k, v in FINISHED.items() if k != "completionTime"}
+    kept = slim("DesignPipeline", pipeline(**status))
+    assert kept["status"] == status
+    assert kept["spec"]["source"] == {"configMapRef": {"name": "d", "key": "f"}}
+
+
+def test_slim_finished_pipeline_keeps_what_counts_and_ttl_read() -> None:
+    kept = slim("DesignPipeline", pipeline(**FINISHED))
+    assert kept["spec"] == {"ttlSecondsAfterFinished": 60}
+    assert kept["status"] == {
+        "startTime": FINISHED["startTime"],
+        "completionTime": FINISHED["completionTime"],
+        "observedGeneration": 2,
+        "conditions": [FINISHED["conditions"][1]],
+    }
+    assert kept["metadata"]["generation"] == 2 and kept["metadata"]["uid"] == "uid-1"
+    assert kept["apiVersion"] == "pffigma.dev/v1alpha1" and kept["kind"] == "DesignPipeline"
+
+
+def test_store_applies_its_keep_function() -> None:
+    s = Store(keep=slim)
+    assert s.upsert("Job", job())
+    stored = s.get("Job", "p-analyze-1", "ns")
+    assert stored is not None and "spec" not in stored
+    assert names(s.by_label("Job", PIPELINE, "p")) == ["p-analyze-1"]
+    whole = Store()
+    whole.upsert("Job", job())
+    assert whole.get("Job", "p-analyze-1", "ns") == job()

@@ -17,6 +17,7 @@ from pf_operator.scheduler import (
     Workload,
     decide,
     plan_weight,
+    position_moved,
 )
 
 SEEDS = range(300)
@@ -647,3 +648,37 @@ def test_admission_queue_matches_pure_decide() -> None:
             q.upsert(w)
         assert q.decide(g) == decide(ws, tenants, g)
         assert set(q.workloads()) == set(ws)
+
+
+# --- queuePosition write policy --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "current", "moved"),
+    [
+        (None, None, False),
+        (5, 5, False),
+        (None, 7, True),  # newly queued
+        (7, None, True),  # no longer has a position
+        (100, 51, False),
+        (100, 50, True),  # halved
+        (100, 199, False),
+        (100, 200, True),  # doubled: overtaken by higher-priority work
+        (2, 1, True),
+        (3, 2, False),
+        (3, 1, True),
+    ],
+)
+def test_position_moved(written: int | None, current: int | None, moved: bool) -> None:
+    assert position_moved(written, current) is moved
+
+
+def test_position_writes_over_a_wait_are_logarithmic() -> None:
+    """A pipeline walking from position 5000 to 1 one step at a time is rewritten each time its
+    position halves: 12 writes instead of 4999."""
+    written, history = 5000, []
+    for current in range(4999, 0, -1):
+        if position_moved(written, current):
+            written = current
+            history.append(current)
+    assert history == [2500, 1250, 625, 312, 156, 78, 39, 19, 9, 4, 2, 1]
