@@ -11,6 +11,7 @@ a Job with its managedFields takes about 49 KB and a finished pipeline about 23 
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -89,6 +90,30 @@ def slim(kind: str, obj: Obj) -> Obj:
     return {**obj, "metadata": meta}
 
 
+_SHORT = 40  # strings up to this length are shared between cached objects
+
+
+def compact(value: Any) -> Any:
+    """A copy of parsed JSON with its keys and short strings interned.
+
+    JSON parsing gives every object its own copy of "lastTransitionTime", "Succeeded", its
+    tenant's namespace...; shared, a cached pipeline takes less than half the memory.
+    """
+    if isinstance(value, dict):
+        return {sys.intern(k): compact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [compact(v) for v in value]
+    if isinstance(value, str) and len(value) <= _SHORT:
+        return sys.intern(value)
+    return value
+
+
+def keep(kind: str, obj: Obj) -> Obj:
+    """What the operator's cache stores of an object: :func:`slim`, then :func:`compact`."""
+    result: Obj = compact(slim(kind, obj))
+    return result
+
+
 def key_of(obj: Obj) -> Key:
     meta = obj["metadata"]
     return (meta.get("namespace") or "", meta["name"])
@@ -97,8 +122,8 @@ def key_of(obj: Obj) -> Key:
 class Store:
     """Objects by kind and (namespace, name), with an index on the pf-figma labels.
 
-    ``keep`` reduces each object before it is stored (e.g. :func:`slim`); the default keeps
-    objects whole.
+    ``keep`` reduces each object before it is stored (the operator uses :func:`keep`); the
+    default stores objects as they are.
     """
 
     def __init__(self, keep: Callable[[str, Obj], Obj] | None = None) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -274,6 +274,32 @@ class Kube:
                 return None
             raise
 
+    async def pages(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """All objects of a kind, one page at a time (large collections neither time out nor
+        have to be held in memory at once)."""
+        params: dict[str, str] = {"limit": str(page_size)}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        while True:
+            result = await self.request("GET", resource_path(kind, namespace), params=params)
+            api_version = result.get("apiVersion")
+            items = result.get("items") or []
+            for item in items:  # list items carry no kind/apiVersion
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", api_version)
+            yield items
+            token = (result.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            params["continue"] = token
+
     async def list(
         self,
         kind: str,
@@ -284,20 +310,11 @@ class Kube:
     ) -> list[dict[str, Any]]:
         """All objects of a kind (paginated, so large collections do not time out)."""
         items: list[dict[str, Any]] = []
-        params: dict[str, str] = {"limit": str(page_size)}
-        if label_selector:
-            params["labelSelector"] = label_selector
-        while True:
-            result = await self.request("GET", resource_path(kind, namespace), params=params)
-            api_version = result.get("apiVersion")
-            for item in result.get("items", []):  # list items carry no kind/apiVersion
-                item.setdefault("kind", kind)
-                item.setdefault("apiVersion", api_version)
-                items.append(item)
-            token = (result.get("metadata") or {}).get("continue")
-            if not token:
-                return items
-            params["continue"] = token
+        async for page in self.pages(
+            kind, namespace, label_selector=label_selector, page_size=page_size
+        ):
+            items.extend(page)
+        return items
 
     async def delete(
         self,

@@ -131,8 +131,10 @@ class PipelineReconciler:
             for job in self.rt.store.by_label("Job", PIPELINE_LABEL, meta["name"]):
                 if job["metadata"]["namespace"] == meta["namespace"]:
                     self.rt.store.delete("Job", job)
-            if spec.get("ttlSecondsAfterFinished") is not None or spec.get("cancel"):
-                self.rt.pipeline_queue.add(key)
+            if spec.get("ttlSecondsAfterFinished") is not None or meta.get(
+                "generation"
+            ) != status.get("observedGeneration"):
+                self.rt.pipeline_queue.add(key)  # TTL, or an edit to observe
             return
         created = _parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
         workload = Workload(

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from . import metrics
-from .cache import Store, slim
+from .cache import Store, keep
 from .kube import Kube
 from .model import PIPELINE_KIND, TENANT_KIND
 from .render.common import RenderSettings
@@ -26,7 +26,7 @@ class Runtime:
     def __init__(self, kube: Kube, settings: Settings) -> None:
         self.kube = kube
         self.settings = settings
-        self.store = Store(keep=slim)
+        self.store = Store(keep=keep)
         self.db: DataStore | None = None
         extra_egress: tuple[Any, ...] = ()
         if settings.database_dsn:
@@ -114,30 +114,29 @@ class Runtime:
             metrics.TENANTS.labels(phase).set(phases[phase])
 
     async def prime(self) -> None:
-        """Fill the cache with one LIST per kind before any decision is taken.
+        """Fill the cache with one paginated LIST per kind before any decision is taken.
 
         The admission queue must know every running pipeline before it admits new ones, and the
-        Tenant reconciler must see existing children so that a restart costs no writes.
+        Tenant reconciler must see existing children so that a restart costs no writes. Pages
+        are observed as they arrive, so only one page of whole objects is in memory at a time;
+        pipelines come before Jobs, so a finished pipeline's Jobs are never stored.
         """
         managed = "app.kubernetes.io/managed-by=pf-figma"
-        # children first, so that Tenants and pipelines find them when they are queued
         kinds: list[tuple[str, str | None]] = [
             *((kind, managed) for kind in CHILD_KINDS if kind != "ConfigMap" or self.ca_bundle),
-            ("Job", managed),
             (TENANT_KIND, None),
             (PIPELINE_KIND, None),
+            ("Job", managed),
         ]
-        lists = await asyncio.gather(
-            *(self.kube.list(kind, label_selector=selector) for kind, selector in kinds)
-        )
-        for (kind, _), objects in zip(kinds, lists, strict=True):
-            for obj in objects:
-                self.observe(kind, {"type": None, "object": obj})
+        counts: dict[str, int] = {}
+        for kind, selector in kinds:
+            counts[kind] = 0
+            async for page in self.kube.pages(kind, label_selector=selector):
+                counts[kind] += len(page)
+                for obj in page:
+                    self.observe(kind, {"type": None, "object": obj})
         self.primed = True
-        log.info(
-            "cache primed",
-            extra={kind: len(objs) for (kind, _), objs in zip(kinds, lists, strict=True)},
-        )
+        log.info("cache primed", extra=counts)
 
     # --- workers -------------------------------------------------------------------------------
 

@@ -243,6 +243,33 @@ def test_ttl_after_finished(cluster: Cluster, tenant: tuple[str, str]) -> None:
     wait_for(lambda: cluster.get("designpipeline", name, ns) is None, 15, what="deleted by TTL")
 
 
+def test_finished_pipeline_edited_keeps_its_status(
+    cluster: Cluster, tenant: tuple[str, str]
+) -> None:
+    """The operator caches only a summary of finished pipelines: an edit afterwards must not
+    rewrite their final status from it, only observe the generation and honour a new TTL."""
+    _, ns = tenant
+    name, done = run(cluster, ns)
+    cluster.kubectl(
+        "patch", "designpipeline", name, "-n", ns, "--type=merge",
+        "-p", json.dumps({"spec": {"priority": 90}}),
+    )
+
+    def observed() -> dict[str, Any] | None:
+        obj = cluster.get("designpipeline", name, ns)
+        gen = obj["metadata"]["generation"]
+        return obj if obj["status"].get("observedGeneration") == gen > 1 else None
+
+    edited = wait_for(observed, 15, what="observedGeneration of the edit")
+    final = {k: v for k, v in done["status"].items() if k != "observedGeneration"}
+    assert {k: v for k, v in edited["status"].items() if k != "observedGeneration"} == final
+    cluster.kubectl(
+        "patch", "designpipeline", name, "-n", ns, "--type=merge",
+        "-p", json.dumps({"spec": {"ttlSecondsAfterFinished": 1}}),
+    )
+    wait_for(lambda: cluster.get("designpipeline", name, ns) is None, 15, what="deleted by TTL")
+
+
 def test_operator_killed_mid_pipeline(
     cluster: Cluster, tenant: tuple[str, str], operator: OperatorProcess
 ) -> None:

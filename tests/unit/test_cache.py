@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import copy
 import json
+from typing import Any
 
-from pf_operator.cache import INDEXED_LABELS, Store, key_of, slim
+from pf_operator.cache import INDEXED_LABELS, Store, compact, keep, key_of, slim
 
 TENANT = "pffigma.dev/tenant"
 PIPELINE = "pffigma.dev/pipeline"
@@ -334,3 +333,24 @@ def test_store_applies_its_keep_function() -> None:
     whole = Store()
     whole.upsert("Job", job())
     assert whole.get("Job", "p-analyze-1", "ns") == job()
+
+
+def test_compact_equal_copy_with_shared_strings() -> None:
+    a = json.loads(json.dumps(pipeline(**FINISHED)))
+    b = json.loads(json.dumps(pipeline(**FINISHED)))
+    ca, cb = compact(a), compact(b)
+    assert ca == a and cb == b
+    assert ca is not a and ca["status"]["conditions"] is not a["status"]["conditions"]
+    # keys and short values are the same objects in both copies; long strings are not interned
+    ka = next(k for k in ca["status"] if k == "completionTime")
+    kb = next(k for k in cb["status"] if k == "completionTime")
+    assert ka is kb
+    assert ca["status"]["conditions"][1]["reason"] is cb["status"]["conditions"][1]["reason"]
+    long_a, long_b = ca["status"]["artifacts"][0]["sha256"], cb["status"]["artifacts"][0]["sha256"]
+    assert long_a == long_b and long_a is not long_b
+
+
+def test_keep_is_slim_then_compact() -> None:
+    body = pipeline(**FINISHED)
+    assert keep("DesignPipeline", body) == slim("DesignPipeline", body)
+    assert keep("Job", job()) == slim("Job", job())
