@@ -57,7 +57,7 @@ test-integration: install ## integration tests against the local cluster
 lint: install ## ruff + mypy on the pure modules
 	$(VENV)/bin/ruff check operator agents tests hack
 	$(VENV)/bin/mypy operator/model.py operator/render operator/scheduler.py operator/workqueue.py \
-	  operator/flow.py operator/diff.py operator/cache.py operator/store agents
+	  operator/flow.py operator/diff.py operator/cache.py operator/kubeconfig.py operator/store agents
 
 bench: install cluster-up crds ## benchmarks (print tables, write bench/results/*.json)
 	$(PY) hack/bench.py

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from . import kubeconfig as kubeconfig_file
 from .metrics import API_WRITES
 
 FIELD_MANAGER = "pf-figma"
@@ -105,21 +106,15 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
             token_file=token_path,
             token=None,
         )
-    from kubernetes import client, config  # the official loader handles every kubeconfig form
-
-    cfg = client.Configuration()
-    config.load_kube_config(
-        config_file=kubeconfig or os.environ.get("KUBECONFIG"), client_configuration=cfg
-    )
-    token = (cfg.api_key or {}).get("authorization")
+    cfg = kubeconfig_file.load(kubeconfig)
     return Credentials(
-        server=cfg.host.rstrip("/"),
-        ca_file=cfg.ssl_ca_cert,
-        cert_file=cfg.cert_file,
-        key_file=cfg.key_file,
-        token_file=None,
-        token=token.removeprefix("Bearer ").strip() if token else None,
-        insecure=not cfg.verify_ssl,
+        server=cfg["server"],
+        ca_file=cfg["ca_file"],
+        cert_file=cfg["cert_file"],
+        key_file=cfg["key_file"],
+        token_file=cfg["token_file"],
+        token=cfg["token"],
+        insecure=cfg["insecure"],
     )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
+import itertools
 import logging
 import time
 from collections import Counter
@@ -20,6 +23,20 @@ from .tenants import CHILD_KINDS, TENANT_LABEL, TenantReconciler
 from .workqueue import WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
+
+
+def trim_heap() -> None:
+    """Hand freed heap memory back to the OS. glibc keeps what large objects (watch and LIST
+    responses) used, so without this the RSS stays at its highest point forever."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
+    _LIBC = None
 
 
 class Runtime:
@@ -137,6 +154,7 @@ class Runtime:
                     self.observe(kind, {"type": None, "object": obj})
         self.primed = True
         log.info("cache primed", extra=counts)
+        trim_heap()  # the pages are garbage now
 
     # --- workers -------------------------------------------------------------------------------
 
@@ -153,12 +171,15 @@ class Runtime:
                 metrics.RECONCILE_DURATION.labels(kind).observe(time.perf_counter() - start)
 
         async def gauges() -> None:
-            while True:
+            for tick in itertools.count():
                 metrics.WORKQUEUE_DEPTH.labels("tenant").set(len(self.tenant_queue))
                 metrics.WORKQUEUE_DEPTH.labels("pipeline").set(len(self.pipeline_queue))
+                if tick % 30 == 29:
+                    trim_heap()
                 await asyncio.sleep(1)
 
-        await self.prime()
+        if not self.primed:
+            await self.prime()
         await asyncio.gather(
             run_workers(
                 self.tenant_queue,
