@@ -59,11 +59,13 @@ lint: install ## ruff + mypy on the pure modules
 	$(VENV)/bin/mypy operator/model.py operator/render operator/scheduler.py operator/workqueue.py \
 	  operator/flow.py operator/diff.py operator/cache.py operator/kubeconfig.py operator/store agents
 
-bench: install cluster-up crds ## benchmarks (print tables, write bench/results/*.json)
-	$(PY) hack/bench.py
+# Benchmarks and chaos runs need KWOK nodes only (a running real node is left as it is).
+bench chaos: export NODE ?= kwok
+bench: install cluster-up crds ## benchmarks (print tables, write bench/results/*.json; docs/scale.md)
+	$(PY) hack/bench.py $(BENCH_ARGS)
 
 chaos: install cluster-up crds ## faults (operator kills, apiserver restart, leader kill, PostgreSQL down)
-	$(PY) hack/chaos.py
+	$(PY) hack/chaos.py $(CHAOS_ARGS)
 
 quality: install ## every Figma fixture through analyze -> generate -> test -> qa, as a table
 	$(PY) hack/quality.py

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Benchmarks on the local control plane with KWOK nodes. Prints tables, writes bench/results/.
 
-    make bench                               # tenants 100 + 1000, pipelines 100 tenants x 1000
-    .venv/bin/python hack/bench.py tenants --count 1000
-    .venv/bin/python hack/bench.py pipelines --tenants 100 --pipelines 2000
+    make bench                                   # all of it (docs/scale.md has the figures)
+    .venv/bin/python hack/bench.py tenants --count 100 1000
+    .venv/bin/python hack/bench.py pipelines --tenants 100 --pipelines 500 5000 --latency 300
+    .venv/bin/python hack/bench.py objects --count 1000 10000
 
-The operator runs as a real process (`pf-figma operator`) against the cluster in $KUBECONFIG;
-latencies are measured from this client: apply returned -> watch event seen.
+pipelines: a paced run below capacity (operator latency: apply -> first Job, stage hand-off),
+then all-at-once runs (throughput, queue wait by plan, writes per pipeline). objects: operator
+memory with N pipelines present, live and after a restart. The operator runs as a real process
+(`pf-figma operator`); latencies are measured from this client: apply returned -> watch event.
 """
 
 from __future__ import annotations
@@ -86,22 +89,28 @@ async def apiserver_writes(kube: Kube) -> dict[str, float]:
 async def watch(
     kube: Kube, path: str, on_event: Any, stop: asyncio.Event, params: dict[str, str] | None = None
 ) -> None:
-    """A raw watch stream; calls on_event(type, object, seen_at) for every event."""
-    query = {"watch": "true", "allowWatchBookmarks": "false", **(params or {})}
+    """A raw watch stream, reconnected until `stop`; calls on_event(type, object, seen_at)."""
     import aiohttp
 
-    async with kube.session.get(
-        kube.server + path,
-        params=query,
-        headers=kube._auth(),
-        timeout=aiohttp.ClientTimeout(total=None),
-    ) as resp:
-        async for line in resp.content:
-            if stop.is_set():
-                return
-            if line.strip():
-                event = json.loads(line)
-                on_event(event["type"], event["object"], time.monotonic())
+    query = {"watch": "true", "allowWatchBookmarks": "false", **(params or {})}
+    while not stop.is_set():
+        try:
+            async with kube.session.get(
+                kube.server + path,
+                params=query,
+                headers=kube._auth(),
+                timeout=aiohttp.ClientTimeout(total=None, sock_read=120),
+            ) as resp:
+                async for line in resp.content:
+                    if stop.is_set():
+                        return
+                    if line.strip():
+                        event = json.loads(line)
+                        if event.get("type") != "ERROR":
+                            on_event(event["type"], event["object"], time.monotonic())
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            pass
+        await asyncio.sleep(0.5)  # a new stream starts with the current state (ADDED events)
 
 
 def ready(obj: dict[str, Any]) -> bool:
@@ -350,14 +359,9 @@ async def bench_pipelines(
     else:
         await asyncio.gather(*(create(i) for i in range(pipelines)))
     deadline = time.monotonic() + max(300, pipelines * 2)
-    last_poll = time.monotonic()
     while len(finished) < pipelines and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
         op.sample()
-        if time.monotonic() - last_poll > 10:  # a watch may drop: reconcile with a LIST
-            last_poll = time.monotonic()
-            for obj in await kube.list("DesignPipeline"):
-                on_pipeline("LIST", obj, time.monotonic())
     elapsed = (max(finished.values()) if finished else time.monotonic()) - t0
     await asyncio.sleep(3)  # let the last status and tenant-count writes land
     cpu1, rss = op.sample()
@@ -540,8 +544,8 @@ async def main() -> None:
     p.add_argument("--tenants", type=int, default=100)
     p.add_argument("--pipelines", type=int, nargs="+", default=[500, 5000])
     p.add_argument("--global-max", type=int, default=200)
-    p.add_argument("--latency", type=int, default=300, help="pipelines paced below capacity")
-    p.add_argument("--rate", type=float, default=5.0, help="pace of the latency run, per second")
+    p.add_argument("--latency", type=int, default=150, help="pipelines paced below capacity")
+    p.add_argument("--rate", type=float, default=1.0, help="pace of the latency run, per second")
     p.add_argument("--keep", action="store_true", help="leave the tenants and pipelines in place")
     o = sub.add_parser("objects")
     o.add_argument("--count", type=int, nargs="+", default=[1000, 10000])
@@ -557,12 +561,12 @@ async def main() -> None:
         if args.what in (None, "pipelines"):
             tenants = getattr(args, "tenants", 100)
             global_max = getattr(args, "global_max", 200)
-            latency = getattr(args, "latency", 300)
+            latency = getattr(args, "latency", 150)
             out["pipelines"] = []
             if latency:
                 out["pipelines"].append(
                     await bench_pipelines(
-                        kube, tenants, latency, global_max, rate=getattr(args, "rate", 5.0)
+                        kube, tenants, latency, global_max, rate=getattr(args, "rate", 1.0)
                     )
                 )
             for n in getattr(args, "pipelines", [500, 5000]):

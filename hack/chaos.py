@@ -137,6 +137,15 @@ async def settle(kube: Kube, ns: str, names: list[str], limit: float) -> tuple[i
     return lost, duplicated, elapsed
 
 
+async def succeeded(kube: Kube, ns: str) -> int:
+    return sum(
+        1
+        for p in await kube.list("DesignPipeline", ns)
+        for c in (p.get("status") or {}).get("conditions") or []
+        if c["type"] == "Succeeded" and c["status"] == "True"
+    )
+
+
 async def cleanup(kube: Kube, tenant: str) -> None:
     try:
         await kube.request("DELETE", f"{GROUP}/tenants/{tenant}")
@@ -246,7 +255,9 @@ async def fault_postgres_down(
             names = await apply_pipelines(kube, ns, pipelines, duration="2s")
             await asyncio.sleep(1)
             await asyncio.to_thread(server.stop, "fast")
+            before = await succeeded(kube, ns)
             await asyncio.sleep(down_seconds)
+            during = await succeeded(kube, ns) - before  # reconciliation went on
             await asyncio.to_thread(server.start)
             back = time.monotonic()
             lost, dup, _ = await settle(kube, ns, names, limit=120 + pipelines)
@@ -267,7 +278,7 @@ async def fault_postgres_down(
             caught_up = time.monotonic() - back
             missing = pipelines - await asyncio.to_thread(history_rows)
             return outcome(
-                f"PostgreSQL down {down_seconds:.0f}s",
+                f"PostgreSQL down {down_seconds:.0f}s ({during} done while down)",
                 1,
                 pipelines,
                 lost + missing,
@@ -281,13 +292,13 @@ async def fault_postgres_down(
 
 def print_table(outcomes: list[Outcome]) -> None:
     head = (
-        f"{'fault':<30} {'runs':>4} {'pipelines':>9} {'lost':>5} {'duplicated':>10} "
+        f"{'fault':<42} {'runs':>4} {'pipelines':>9} {'lost':>5} {'duplicated':>10} "
         f"{'recovery s':>10} {'total s':>8}"
     )
     print("\n" + head + "\n" + "-" * len(head))
     for o in outcomes:
         print(
-            f"{o.fault:<30} {o.runs:>4} {o.pipelines:>9} {o.lost:>5} {o.duplicated:>10} "
+            f"{o.fault:<42} {o.runs:>4} {o.pipelines:>9} {o.lost:>5} {o.duplicated:>10} "
             f"{o.recovery_seconds:>10} {o.seconds:>8}"
         )
 
