@@ -570,6 +570,8 @@ async def main() -> None:
                     )
                 )
             for n in getattr(args, "pipelines", [500, 5000]):
+                if not n:  # `--pipelines 0`: the latency run only
+                    continue
                 out["pipelines"].append(
                     await bench_pipelines(
                         kube, tenants, n, global_max, keep=getattr(args, "keep", False)
