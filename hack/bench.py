@@ -58,13 +58,20 @@ def start_operator(**settings: str) -> OperatorProcess:
     return op
 
 
+def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """(labels, value) of every sample of metric `name` in Prometheus text."""
+    return [
+        (dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))), float(m.group(2)))
+        for m in re.finditer(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.M)
+    ]
+
+
 def operator_writes(op: OperatorProcess) -> dict[str, float]:
     """The operator's own write requests so far, by resource (from its /metrics)."""
     text = httpx.get(op.metrics_url, timeout=5).text
     out: dict[str, float] = {}
-    for m in re.finditer(r"^pf_figma_api_write_requests_total\{([^}]*)\} (\S+)$", text, re.M):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
-        out[labels.get("resource", "")] = out.get(labels.get("resource", ""), 0) + float(m.group(2))
+    for labels, value in samples(text, "pf_figma_api_write_requests_total"):
+        out[labels.get("resource", "")] = out.get(labels.get("resource", ""), 0) + value
     return out
 
 
@@ -76,13 +83,12 @@ async def apiserver_writes(kube: Kube) -> dict[str, float]:
     async with kube.session.get(kube.server + "/metrics", headers=kube._auth()) as resp:
         text = await resp.text()
     out: dict[str, float] = {}
-    for m in re.finditer(r"^apiserver_request_total\{([^}]*)\} (\S+)$", text, re.M):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+    for labels, value in samples(text, "apiserver_request_total"):
         if labels.get("verb") in ("POST", "PUT", "PATCH", "DELETE", "APPLY"):
             key = labels.get("resource", "") + (
                 "/" + labels["subresource"] if labels.get("subresource") else ""
             )
-            out[key] = out.get(key, 0) + float(m.group(2))
+            out[key] = out.get(key, 0) + value
     return out
 
 
@@ -260,6 +266,22 @@ async def make_tenants(kube: Kube, names: list[str], plan_of: dict[str, str], **
 PLANS = ("starter", "pro", "enterprise")
 
 
+async def post_pipeline(
+    kube: Kube, ns: str, name: str, labels: dict[str, str] | None = None
+) -> None:
+    """A three-stage DesignPipeline (KWOK plays its agents; `labels` reach the agent pods)."""
+    await kube.request(
+        "POST",
+        f"{GROUP}/namespaces/{ns}/designpipelines",
+        body={
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "DesignPipeline",
+            "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+            "spec": {"source": {"configMapRef": {"name": "d", "key": "f"}}},
+        },
+    )
+
+
 async def bench_pipelines(
     kube: Kube,
     tenants: int,
@@ -337,16 +359,7 @@ async def bench_pipelines(
         t = tnames[i % tenants]
         name = f"p{i:05d}"
         async with sem:
-            await kube.request(
-                "POST",
-                f"{GROUP}/namespaces/tenant-{t}/designpipelines",
-                body={
-                    "apiVersion": "pffigma.dev/v1alpha1",
-                    "kind": "DesignPipeline",
-                    "metadata": {"name": name, "namespace": f"tenant-{t}"},
-                    "spec": {"source": {"configMapRef": {"name": "d", "key": "f"}}},
-                },
-            )
+            await post_pipeline(kube, f"tenant-{t}", name)
             applied[f"tenant-{t}/{name}"] = time.monotonic()
 
     t0 = time.monotonic()
@@ -454,16 +467,7 @@ async def bench_objects(kube: Kube, count: int, tenants: int = 10) -> dict[str, 
     async def create(i: int) -> None:
         t = tnames[i % tenants]
         async with sem:
-            await kube.request(
-                "POST",
-                f"{GROUP}/namespaces/tenant-{t}/designpipelines",
-                body={
-                    "apiVersion": "pffigma.dev/v1alpha1",
-                    "kind": "DesignPipeline",
-                    "metadata": {"name": f"o{i:06d}", "namespace": f"tenant-{t}"},
-                    "spec": {"source": {"configMapRef": {"name": "d", "key": "f"}}},
-                },
-            )
+            await post_pipeline(kube, f"tenant-{t}", f"o{i:06d}")
 
     t0 = time.monotonic()
     for chunk in range(0, count, 1000):

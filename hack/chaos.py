@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import post_pipeline  # noqa: E402  (hack/, this script's directory)
 from pf_operator.kube import ApiError, Kube  # noqa: E402
 from tests.operator_process import OperatorProcess  # noqa: E402
 
@@ -90,20 +91,7 @@ async def apply_pipelines(kube: Kube, ns: str, count: int, duration: str = "1s")
 
     async def create(name: str) -> None:
         async with sem:
-            await kube.request(
-                "POST",
-                f"{GROUP}/namespaces/{ns}/designpipelines",
-                body={
-                    "apiVersion": "pffigma.dev/v1alpha1",
-                    "kind": "DesignPipeline",
-                    "metadata": {
-                        "name": name,
-                        "namespace": ns,
-                        "labels": {"pffigma.dev/simulate-duration": duration},
-                    },
-                    "spec": {"source": {"configMapRef": {"name": "d", "key": "f"}}},
-                },
-            )
+            await post_pipeline(kube, ns, name, {"pffigma.dev/simulate-duration": duration})
 
     await asyncio.gather(*(create(n) for n in names))
     return names

@@ -69,7 +69,7 @@ def slim(kind: str, obj: Obj) -> Obj:
             "apiVersion": obj.get("apiVersion"),
             "kind": obj.get("kind", kind),
             "metadata": _facts_metadata(meta),
-            "spec": {k: spec[k] for k in ("ttlSecondsAfterFinished", "cancel") if k in spec},
+            "spec": {k: spec[k] for k in ("ttlSecondsAfterFinished",) if k in spec},
             "status": {
                 **{
                     k: status[k]

@@ -304,12 +304,8 @@ class Kube:
         page_size: int = 500,
     ) -> list[dict[str, Any]]:
         """All objects of a kind (paginated, so large collections do not time out)."""
-        items: list[dict[str, Any]] = []
-        async for page in self.pages(
-            kind, namespace, label_selector=label_selector, page_size=page_size
-        ):
-            items.extend(page)
-        return items
+        pages = self.pages(kind, namespace, label_selector=label_selector, page_size=page_size)
+        return [item async for page in pages for item in page]
 
     async def delete(
         self,

@@ -44,7 +44,6 @@ def kopf_settings() -> kopf.OperatorSettings:
     # kopf runs one worker task per object until it has been idle this long: a short idle
     # time keeps a burst (such as the 10,000 objects listed at start) from lingering.
     s.queueing.idle_timeout = 2
-    s.queueing.exit_timeout = 2
     s.watching.chunk_size = 500  # list in pages: never 10,000 whole objects in memory at once
     s.watching.connect_timeout = 10
     s.watching.server_timeout = 300

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -154,6 +155,18 @@ def make_operator(cluster: Cluster, tmp: Path, **settings: str) -> OperatorProce
         env={"KUBECONFIG": str(cluster.kubeconfig)},
         **{"artifacts_url": f"file://{tmp}/artifacts", **settings},
     )
+
+
+@contextlib.contextmanager
+def in_place_of(session_op: OperatorProcess, op: OperatorProcess) -> Iterator[OperatorProcess]:
+    """Run ``op`` instead of the session's operator (two would share the work); restore after."""
+    session_op.stop()
+    try:
+        op.start()
+        yield op
+    finally:
+        op.stop()
+        session_op.start()
 
 
 @pytest.fixture(scope="session")

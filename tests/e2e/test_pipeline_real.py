@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cluster, OperatorProcess, make_operator, unique, wait_for
+from tests.conftest import Cluster, OperatorProcess, in_place_of, make_operator, unique, wait_for
 from tests.integration.test_pipelines import condition, finished, tenant_ready
 from tests.operator_process import free_port
 from tests.store.pfstore_support import Database, Server, _destroy, create_database
@@ -77,7 +77,6 @@ def real_operator(
 ) -> Iterator[OperatorProcess]:
     if not image_present(cluster, AGENT_IMAGE):
         pytest.skip(f"{AGENT_IMAGE} is not on the real node: run `make images`")
-    operator.stop()
     op = make_operator(
         cluster,
         tmp_path_factory.mktemp("real-operator"),
@@ -98,13 +97,11 @@ def real_operator(
         agent_memory_limit="3Gi",
         agent_memory_request="512Mi",
     )
-    op.start()
-    try:
-        yield op
-    finally:
-        print(f"\n--- operator log tail ---\n{op.log_tail(20)}")
-        op.stop()
-        operator.start()
+    with in_place_of(operator, op):
+        try:
+            yield op
+        finally:
+            print(f"\n--- operator log tail ---\n{op.log_tail(20)}")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cluster, OperatorProcess, make_operator, unique, wait_for
+from tests.conftest import Cluster, OperatorProcess, in_place_of, make_operator, unique, wait_for
 from tests.integration.test_pipelines import finished, pipeline, tenant_ready
 
 pytestmark = pytest.mark.cluster
@@ -25,14 +25,9 @@ def ca_operator(cluster: Cluster, operator: OperatorProcess,
                 tmp_path: Path) -> Iterator[OperatorProcess]:
     bundle = tmp_path / "ca.crt"
     bundle.write_text(first_certificate())
-    operator.stop()
     op = make_operator(cluster, tmp_path, ca_bundle_file=str(bundle))
-    op.start()
-    try:
+    with in_place_of(operator, op):
         yield op
-    finally:
-        op.stop()
-        operator.start()
 
 
 def test_ca_bundle_is_copied_and_mounted(cluster: Cluster, ca_operator: OperatorProcess) -> None:

@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import Cluster, OperatorProcess, make_operator, unique, wait_for
+from tests.conftest import Cluster, OperatorProcess, in_place_of, make_operator, unique, wait_for
 from tests.integration.test_pipelines import condition, finished, pipeline, tenant_ready
 from tests.store.pfstore_support import Database, Server, _destroy, _new_server, create_database
 
@@ -31,14 +31,9 @@ def pg() -> Iterator[tuple[Server, Database]]:
 def db_operator(
     cluster: Cluster, operator: OperatorProcess, pg: tuple[Server, Database], tmp_path: Path
 ) -> Iterator[OperatorProcess]:
-    operator.stop()
     op = make_operator(cluster, tmp_path, database_dsn=pg[1].operator_dsn)
-    op.start()
-    try:
+    with in_place_of(operator, op):
         yield op
-    finally:
-        op.stop()
-        operator.start()
 
 
 def rows(database: Database, query: str, *args: object) -> list[tuple]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import Cluster, OperatorProcess, unique, wait_for
@@ -349,11 +347,7 @@ def test_semantic_problem_gives_ready_false_not_a_crash(
 
 
 def writes(op: OperatorProcess) -> float:
-    text = httpx.get(op.metrics_url, timeout=5).text
-    return sum(
-        float(v)
-        for v in re.findall(r"^pf_figma_api_write_requests_total\{[^}]*\} (\S+)$", text, re.M)
-    )
+    return op.metric("pf_figma_api_write_requests_total")
 
 
 def test_restart_changes_nothing(
