@@ -66,7 +66,8 @@ class OperatorProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, wait: bool = True, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60) -> None:
+        """Start the process and wait until it is ready (see :meth:`role`)."""
         assert not self.alive, "already running"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -76,8 +77,7 @@ class OperatorProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        if wait:
-            self.wait_ready(timeout)
+        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
