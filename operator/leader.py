@@ -4,6 +4,8 @@ kopf's peering only pauses lower-priority instances; it is not leader election. 
 replica that holds the Lease runs the watches and reconcilers. A replica that cannot renew in
 time exits, so it never processes anything while another one leads; the Deployment restarts it
 as a follower. On shutdown the leader releases the Lease, so a rolling update hands over at once.
+Expiry is measured on this replica's monotonic clock from when it last saw the Lease change
+(`Observation`), never from the holder's renewTime: node clocks may differ.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -31,20 +35,46 @@ def _fmt(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _record(lease: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies one write of the Lease: a change of any of these is a sign of life."""
+    spec = lease.get("spec") or {}
+    return (
+        (lease.get("metadata") or {}).get("resourceVersion"),
+        spec.get("holderIdentity"),
+        spec.get("renewTime"),
+        spec.get("leaseTransitions"),
+    )
 
 
-def expired(spec: dict[str, Any], now: datetime) -> bool:
-    """Pure: has the current holder's lease run out (or been released)?"""
-    if not spec.get("holderIdentity"):
-        return True
-    renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
-    if renewed is None:
-        return True
-    return now > renewed + timedelta(seconds=int(spec.get("leaseDurationSeconds") or 0))
+class Observation:
+    """When this replica last saw the Lease change, on its own monotonic clock.
+
+    client-go's leaderelection never compares the holder's renewTime with the local wall clock:
+    nodes' clocks differ. A Lease counts as expired once it has not changed for
+    leaseDurationSeconds as measured here, from the moment this replica observed the change.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.record: tuple[Any, ...] | None = None
+        self.at = 0.0
+
+    def observe(self, lease: Any) -> None:
+        if not isinstance(lease, dict):
+            return
+        record = _record(lease)
+        if record != self.record:
+            self.record = record
+            self.at = self.clock()
+
+    def expired(self, lease: dict[str, Any]) -> bool:
+        """Has the holder of `lease` (observed before) not renewed it within its duration?"""
+        spec = lease.get("spec") or {}
+        if not spec.get("holderIdentity"):
+            return True  # released
+        self.observe(lease)
+        duration = int(spec.get("leaseDurationSeconds") or 0)
+        return self.clock() > self.at + duration
 
 
 class LeaderElector:
@@ -58,6 +88,8 @@ class LeaderElector:
         renew_seconds: float = 3.0,
         retry_seconds: float = 1.0,
         identity: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = _now,
     ) -> None:
         self.kube = kube
         self.namespace = namespace
@@ -67,7 +99,8 @@ class LeaderElector:
         self.retry_seconds = retry_seconds
         self.identity = identity or f"{os.environ.get('HOSTNAME', 'local')}-{uuid.uuid4().hex[:6]}"
         self.is_leader = False
-        self._transitions = 0
+        self.observed = Observation(clock)
+        self.wall = wall
 
     def _lease(self, spec: dict[str, Any], resource_version: str | None) -> dict[str, Any]:
         meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
@@ -81,11 +114,11 @@ class LeaderElector:
         }
 
     async def try_acquire_or_renew(self) -> bool:
-        now = _now()
+        now = self.wall()  # only written into the Lease, for people; never compared
         path = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases"
         current = await self.kube.get_or_none("Lease", self.name, self.namespace)
         if current is None:
-            spec = {
+            spec: dict[str, Any] = {
                 "holderIdentity": self.identity,
                 "leaseDurationSeconds": self.lease_seconds,
                 "acquireTime": _fmt(now),
@@ -93,15 +126,16 @@ class LeaderElector:
                 "leaseTransitions": 0,
             }
             try:
-                await self.kube.request("POST", path, body=self._lease(spec, None))
+                created = await self.kube.request("POST", path, body=self._lease(spec, None))
             except ApiError as err:
                 if err.conflict:
                     return False
                 raise
+            self.observed.observe(created)
             return True
         spec = dict(current.get("spec") or {})
         holder = spec.get("holderIdentity")
-        if holder != self.identity and not expired(spec, now):
+        if holder != self.identity and not self.observed.expired(current):
             return False
         if holder != self.identity:
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
@@ -112,7 +146,7 @@ class LeaderElector:
             renewTime=_fmt(now),
         )
         try:  # optimistic concurrency: the update fails if someone else wrote first
-            await self.kube.request(
+            updated = await self.kube.request(
                 "PUT",
                 f"{path}/{self.name}",
                 body=self._lease(spec, current["metadata"]["resourceVersion"]),
@@ -121,6 +155,7 @@ class LeaderElector:
             if err.conflict:
                 return False
             raise
+        self.observed.observe(updated)
         return True
 
     async def acquire(self) -> None:
