@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .diff import HASH_ANNOTATION, needs_apply, with_hash
+from .diff import HASH_ANNOTATION, drifted_fields, needs_apply, repair_patch, with_hash
 from .kube import ApiError
 from .model import (
     API_VERSION,
@@ -55,6 +55,32 @@ CHILD_KINDS = (
 CA_CONFIGMAP = "pf-figma-ca"
 # kinds whose set of objects varies with the spec (others are one fixed object each)
 PRUNED_KINDS = ("NetworkPolicy", "RoleBinding")
+#: The explicit opt-in that lets Tenant <value> take over a namespace pf-figma did not create.
+ADOPT_ANNOTATION = "pffigma.dev/adopt"
+
+
+def namespace_ownership(live: dict[str, Any] | None, tenant: str, uid: str) -> str:
+    """Pure: "missing", "owned" (its controller is this Tenant), "adopt" (someone else's
+    namespace, annotated ``pffigma.dev/adopt: <tenant>``) or "foreign"."""
+    if live is None:
+        return "missing"
+    meta = live.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == TENANT_KIND and ref.get("uid") == uid:
+            return "owned"
+    if (meta.get("annotations") or {}).get(ADOPT_ANNOTATION) == tenant:
+        return "adopt"
+    return "foreign"
+
+
+def foreign_access(objects: list[dict[str, Any]], uid: str) -> list[dict[str, Any]]:
+    """Pure: the Roles and RoleBindings (in an adopted namespace) that pf-figma did not make
+    for the Tenant with ``uid``: made by pf-figma means owned by that Tenant."""
+    return [
+        o
+        for o in objects
+        if not any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
+    ]
 
 
 def ca_bundle_configmap(tenant: str, namespace: str, pem: str) -> dict[str, Any]:
@@ -122,6 +148,9 @@ class TenantReconciler:
         ns_objs = [o for o in desired if o["kind"] == "Namespace"]
         others = [o for o in desired if o["kind"] != "Namespace"]
         live_ns = await self._live(ns_objs[0])
+        if live_ns is None:  # the cache holds only our namespaces: someone else's may exist
+            live_ns = await rt.kube.get_or_none("Namespace", namespace)
+        ownership = namespace_ownership(live_ns, name, body["metadata"]["uid"])
         if live_ns is not None and live_ns["metadata"].get("deletionTimestamp"):
             results["NamespaceReady"] = (
                 ConditionStatus.FALSE,
@@ -129,9 +158,35 @@ class TenantReconciler:
                 f"namespace {namespace} is being deleted; recreating it when it is gone",
             )
             retry = 2.0
+        elif ownership == "foreign":
+            results["NamespaceReady"] = (
+                ConditionStatus.FALSE,
+                "NamespaceNotOwned",
+                f"namespace {namespace} exists and was not created by pf-figma for this Tenant; "
+                f"nothing is written into it. To hand it over, annotate it "
+                f"{ADOPT_ANNOTATION}={name} (Roles and RoleBindings pf-figma did not create are "
+                f"then removed), or delete it",
+            )
+            results["Ready"] = results["NamespaceReady"]
+            retry = 15.0
         else:
+            removed: list[str] = []
+            if ownership == "adopt":
+                removed = await self._remove_foreign_access(namespace, body["metadata"]["uid"])
             created = await self._ensure(body, ns_objs[0], live_ns)
-            if created == "created":
+            if ownership == "adopt":
+                await rt.kube.event(
+                    body,
+                    type_="Warning" if removed else "Normal",
+                    reason="NamespaceAdopted",
+                    message=f"adopted existing namespace {namespace} ({ADOPT_ANNOTATION}); "
+                    + (
+                        "removed " + ", ".join(removed)
+                        if removed
+                        else "it had no Roles or RoleBindings to remove"
+                    ),
+                )
+            elif created == "created":
                 await rt.kube.event(
                     body,
                     type_="Normal",
@@ -142,7 +197,9 @@ class TenantReconciler:
                 *(self._sync(body, obj) for obj in others), return_exceptions=True
             )
             failed: dict[str, str] = {}
-            repaired: list[str] = []
+            repaired: list[str] = (
+                [f"Namespace/{namespace}"] if created == "repaired" and ownership == "owned" else []
+            )
             for obj, outcome in zip(others, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     if not isinstance(outcome, ApiError):
@@ -227,6 +284,19 @@ class TenantReconciler:
             f"role {roles.role_name(name)}, credentials in Secret {roles.SECRET_NAME}",
         ), True
 
+    async def _remove_foreign_access(self, namespace: str, uid: str) -> list[str]:
+        """Delete the Roles and RoleBindings of a namespace being adopted that pf-figma did not
+        make: whoever could read the namespace before must not read the tenant's Secrets."""
+        removed = []
+        for kind in ("RoleBinding", "Role"):
+            for obj in foreign_access(await self.rt.kube.list(kind, namespace), uid):
+                meta = obj["metadata"]
+                await self.rt.kube.delete(kind, meta["name"], namespace, uid=meta.get("uid"))
+                removed.append(f"{kind}/{meta['name']}")
+        if removed:
+            log.warning("adopting namespace %s: removed %s", namespace, ", ".join(removed))
+        return removed
+
     async def _live(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The cached object. Once primed, the cache holds every managed object (one LIST per
         kind at start, then the watches, plus our own writes), so a miss means it is missing."""
@@ -249,6 +319,17 @@ class TenantReconciler:
         if not needs_apply(obj, live):
             return "unchanged"
         result = await self.rt.kube.apply(obj)
+        if [f for f in drifted_fields(obj, result) if f != "metadata"]:
+            # fields another manager set are kept by server-side apply: replace ours exactly
+            meta = obj["metadata"]
+            result = await self.rt.kube.patch(
+                obj["kind"],
+                meta["name"],
+                meta.get("namespace"),
+                repair_patch(obj, result),
+                patch_type="json",
+            )
+        result.setdefault("kind", obj["kind"])
         self.rt.store.upsert(obj["kind"], result)
         if live is None:
             return "created"

@@ -523,6 +523,8 @@ OPERATOR_NEEDS: list[tuple[str, str, str | None]] = [
                                   "networkpolicies.networking.k8s.io",
                                   "rolebindings.rbac.authorization.k8s.io")
       for v in ("get", "create", "patch", "delete")),
+    # adopting a namespace removes Roles pf-figma did not create (issue 17, item 2)
+    *((v, "roles.rbac.authorization.k8s.io", TENANT_NS) for v in ("list", "delete")),
     ("bind", f"clusterroles.rbac.authorization.k8s.io/{OWNER_ROLE}", None),
     ("get", f"clusterroles.rbac.authorization.k8s.io/{OWNER_ROLE}", None),
     ("patch", f"clusterroles.rbac.authorization.k8s.io/{OWNER_ROLE}", None),

@@ -379,3 +379,206 @@ def test_restart_changes_nothing(
     time.sleep(5)  # initial listing + a full reconcile of every Tenant
     assert writes(operator) == 0
     assert versions() == before
+
+
+# --- issue 17: isolation ----------------------------------------------------------------------
+
+
+def tenant_events(cluster: Cluster, name: str, reason: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in cluster.list("events", "default")
+        if e["involvedObject"]["name"] == name and e["reason"] == reason
+    ]
+
+
+def test_drift_in_selectors_and_subjects_is_repaired_with_an_event(
+    cluster: Cluster, make_tenant: Any
+) -> None:
+    """Item 1: fields are compared with their meaning; {} selects all pods, {x: y} none."""
+    name, ns = make_tenant("sel", owners=[{"kind": "User", "name": "carol"}])
+    binding = cluster.list("rolebindings", ns, selector="app.kubernetes.io/managed-by=pf-figma")[0]
+    bname = binding["metadata"]["name"]
+    patches = [
+        (
+            "networkpolicy",
+            "pf-figma-default-deny",
+            {"spec": {"podSelector": {"matchLabels": {"x": "y"}}}},
+        ),
+        (  # the DNS peer narrowed to pods nobody runs: a silent outage rather than a hole
+            "networkpolicy",
+            "pf-figma-allow-egress",
+            None,
+        ),
+        ("resourcequota", "pf-figma-quota", {"spec": {"scopes": ["BestEffort"]}}),
+    ]
+    for kind, obj, patch in patches:
+        if patch is None:
+            cluster.kubectl(
+                "patch",
+                kind,
+                obj,
+                "-n",
+                ns,
+                "--type=json",
+                "-p",
+                json.dumps(
+                    [
+                        {
+                            "op": "add",
+                            "path": "/spec/egress/0/to/0/podSelector",
+                            "value": {"matchLabels": {"x": "y"}},
+                        }
+                    ]
+                ),
+            )
+        else:
+            cluster.kubectl("patch", kind, obj, "-n", ns, "--type=merge", "-p", json.dumps(patch))
+    cluster.kubectl(  # a stranger added to an owner binding
+        "patch",
+        "rolebinding",
+        bname,
+        "-n",
+        ns,
+        "--type=json",
+        "-p",
+        json.dumps(
+            [
+                {
+                    "op": "add",
+                    "path": "/subjects/-",
+                    "value": {
+                        "kind": "User",
+                        "name": "mallory",
+                        "apiGroup": "rbac.authorization.k8s.io",
+                    },
+                }
+            ]
+        ),
+    )
+
+    def repaired() -> bool:
+        deny = cluster.get("networkpolicy", "pf-figma-default-deny", ns)["spec"]
+        allow = cluster.get("networkpolicy", "pf-figma-allow-egress", ns)["spec"]
+        quota = cluster.get("resourcequota", "pf-figma-quota", ns)["spec"]
+        subjects = cluster.get("rolebinding", bname, ns)["subjects"]
+        return (
+            deny["podSelector"] == {}
+            and "podSelector" not in allow["egress"][0]["to"][0]
+            and not quota.get("scopes")
+            and [s["name"] for s in subjects] == ["carol"]
+        )
+
+    wait_for(repaired, 15, what="selector, peer, quota scope and subject drift repaired")
+    assert not can(cluster, "mallory", "create", "designpipelines.pffigma.dev", ns)
+    messages = " ".join(e["message"] for e in tenant_events(cluster, name, "DriftRepaired"))
+    for obj in ("pf-figma-default-deny", "pf-figma-allow-egress", "pf-figma-quota", bname):
+        assert obj in messages
+    cond = condition(cluster.get("tenant", name), "NetworkIsolated")
+    assert cond and cond["status"] == "True"
+    time.sleep(3)  # repaired once, not in a loop
+    policy = cluster.get("networkpolicy", "pf-figma-default-deny", ns)
+    assert policy["spec"]["podSelector"] == {}
+    rv = policy["metadata"]["resourceVersion"]
+    time.sleep(2)
+    assert (
+        cluster.get("networkpolicy", "pf-figma-default-deny", ns)["metadata"]["resourceVersion"]
+        == rv
+    )
+
+
+def test_pod_security_label_repair_records_an_event(cluster: Cluster, make_tenant: Any) -> None:
+    """Item 3: the namespace's Pod Security labels are repaired, with an Event like others."""
+    name, ns = make_tenant("psal")
+    cluster.kubectl(
+        "label", "namespace", ns, "--overwrite", "pod-security.kubernetes.io/enforce=privileged"
+    )
+    wait_for(
+        lambda: (
+            cluster.get("namespace", ns)["metadata"]["labels"].get(
+                "pod-security.kubernetes.io/enforce"
+            )
+            == "restricted"
+        ),
+        10,
+        what="enforce label restored",
+    )
+    wait_for(
+        lambda: any(
+            f"Namespace/{ns}" in e["message"] for e in tenant_events(cluster, name, "DriftRepaired")
+        ),
+        10,
+        what="DriftRepaired event naming the namespace",
+    )
+
+
+def test_namespace_created_before_its_tenant_is_not_adopted_silently(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
+    """Item 2: someone else's namespace needs the opt-in; adoption removes foreign access."""
+    name = unique("pre")
+    ns = f"tenant-{name}"
+    cluster.kubectl("create", "namespace", ns)
+    cluster.kubectl(
+        "create",
+        "rolebinding",
+        "stranger-admin",
+        "-n",
+        ns,
+        "--clusterrole=admin",
+        "--user=stranger",
+    )
+    cluster.kubectl(
+        "create", "role", "stranger-secrets", "-n", ns, "--verb=get,list", "--resource=secrets"
+    )
+    cluster.kubectl(
+        "create",
+        "rolebinding",
+        "stranger-secrets",
+        "-n",
+        ns,
+        "--role=stranger-secrets",
+        "--user=stranger2",
+    )
+    try:
+        cluster.apply(tenant_manifest(name))
+        cond = wait_for(
+            lambda: (
+                (c := condition(cluster.get("tenant", name), "Ready"))
+                and c["status"] == "False"
+                and c
+            ),
+            20,
+            what="Ready=False",
+        )
+        assert cond["reason"] == "NamespaceNotOwned"
+        assert "pffigma.dev/adopt=" + name in cond["message"]
+        time.sleep(2)
+        assert cluster.list("networkpolicies", ns) == []  # nothing written into it
+        assert cluster.list("serviceaccounts", ns, selector="app.kubernetes.io/managed-by") == []
+        assert not tenant_events(cluster, name, "NamespaceCreated")
+        assert tenant_events(cluster, name, "NamespaceNotOwned")
+
+        cluster.kubectl("annotate", "namespace", ns, f"pffigma.dev/adopt={name}")
+        wait_for(lambda: ready(cluster, name), 30, what="Ready after the opt-in")
+        names = {b["metadata"]["name"] for b in cluster.list("rolebindings", ns)}
+        assert "stranger-admin" not in names and "stranger-secrets" not in names
+        assert cluster.get("role", "stranger-secrets", ns) is None
+        for user in ("stranger", "stranger2"):
+            assert not can(cluster, user, "get", "secrets", ns)
+            assert not can(cluster, user, "list", "pods", ns)
+        adopted = tenant_events(cluster, name, "NamespaceAdopted")
+        assert adopted and all(
+            f in adopted[0]["message"]
+            for f in (
+                "RoleBinding/stranger-admin",
+                "RoleBinding/stranger-secrets",
+                "Role/stranger-secrets",
+            )
+        )
+        assert not tenant_events(cluster, name, "NamespaceCreated")
+        owner = cluster.get("namespace", ns)["metadata"]["ownerReferences"][0]
+        assert owner["name"] == name
+    finally:
+        cluster.delete("tenant", name)
+        cluster.delete("namespace", ns)
