@@ -1,4 +1,5 @@
-"""Artifact store: a small synchronous interface plus a content-addressed file implementation.
+"""Artifact store: the content-addressed file implementation and ``open_store`` (file or PostgreSQL
+by URL). The interface both implement is in ``artifact_store``; its names are re-exported here.
 
 Layout of :class:`FileArtifactStore` under its root directory::
 
@@ -14,50 +15,28 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlparse
 
-from pydantic import BaseModel
-
+from .artifact_store import (
+    DEFAULT_MAX_BYTES,
+    ArtifactRef,
+    ArtifactStore,
+    ArtifactTooLarge,
+    find,
+    key_parts,
+    safe_part,
+)
 from .errors import StageError
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-
-
-class ArtifactRef(BaseModel):
-    stage: str
-    name: str
-    uri: str
-    sha256: str
-    size: int
-
-
-class ArtifactTooLarge(StageError):
-    def __init__(self, name: str, size: int, limit: int) -> None:
-        super().__init__("ArtifactTooLarge",
-                         f"artifact {name} is {size} bytes, over the limit of {limit} bytes")
-
-
-@runtime_checkable
-class ArtifactStore(Protocol):
-    max_bytes: int
-
-    def put(self, pipeline_key: str, stage: str, name: str, data: bytes) -> ArtifactRef: ...
-
-    def get(self, uri: str) -> bytes: ...
-
-    def list(self, pipeline_key: str, stage: str | None = None) -> list[ArtifactRef]: ...
-
-
-def _safe_part(part: str, what: str) -> str:
-    if not part or part in (".", "..") or "/" in part or "\\" in part or "\0" in part:
-        raise StageError("InvalidArtifactName", f"invalid {what}: {part!r}")
-    return part
-
-
-def _key_parts(pipeline_key: str) -> list[str]:
-    parts = pipeline_key.split("/")
-    return [_safe_part(p, "pipeline key part") for p in parts]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "ArtifactRef",
+    "ArtifactStore",
+    "ArtifactTooLarge",
+    "FileArtifactStore",
+    "find",
+    "open_store",
+]
 
 
 class FileArtifactStore:
@@ -79,9 +58,9 @@ class FileArtifactStore:
     def put(self, pipeline_key: str, stage: str, name: str, data: bytes) -> ArtifactRef:
         if len(data) > self.max_bytes:
             raise ArtifactTooLarge(name, len(data), self.max_bytes)
-        parts = _key_parts(pipeline_key)
-        _safe_part(stage, "stage")
-        _safe_part(name, "artifact name")
+        parts = key_parts(pipeline_key)
+        safe_part(stage, "stage")
+        safe_part(name, "artifact name")
         digest = hashlib.sha256(data).hexdigest()
         blob = self.root / "blobs" / digest[:2] / digest
         if not blob.exists():
@@ -108,23 +87,13 @@ class FileArtifactStore:
         return data
 
     def list(self, pipeline_key: str, stage: str | None = None) -> list[ArtifactRef]:
-        base = self.root.joinpath("refs", *_key_parts(pipeline_key))
+        base = self.root.joinpath("refs", *key_parts(pipeline_key))
         if stage is not None:
-            base = base / _safe_part(stage, "stage")
+            base = base / safe_part(stage, "stage")
         if not base.is_dir():
             return []
         refs = [ArtifactRef.model_validate_json(p.read_bytes()) for p in base.rglob("*.json")]
         return sorted(refs, key=lambda r: (r.stage, r.name))
-
-
-def find(store: ArtifactStore, pipeline_key: str, name: str,
-         stage: str | None = None) -> ArtifactRef:
-    """The newest artifact called ``name`` (searching all stages unless ``stage`` is given)."""
-    matches = [r for r in store.list(pipeline_key, stage) if r.name == name]
-    if not matches:
-        raise StageError("MissingArtifact", f"artifact {name} not found for {pipeline_key}; "
-                         "did the previous stage run?")
-    return matches[-1]
 
 
 def open_store(url: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ArtifactStore:

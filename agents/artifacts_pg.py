@@ -22,12 +22,12 @@ from urllib.parse import urlparse
 
 import psycopg
 
-from .artifacts import (
+from .artifact_store import (
     DEFAULT_MAX_BYTES,
     ArtifactRef,
     ArtifactTooLarge,
-    _key_parts,
-    _safe_part,
+    key_parts,
+    safe_part,
 )
 from .errors import StageError
 
@@ -136,9 +136,9 @@ class PgArtifactStore:
     def put(self, pipeline_key: str, stage: str, name: str, data: bytes) -> ArtifactRef:
         if len(data) > self.max_bytes:
             raise ArtifactTooLarge(name, len(data), self.max_bytes)
-        _key_parts(pipeline_key)
-        _safe_part(stage, "stage")
-        _safe_part(name, "artifact name")
+        key_parts(pipeline_key)
+        safe_part(stage, "stage")
+        safe_part(name, "artifact name")
         digest = hashlib.sha256(data).hexdigest()
 
         def write(conn: psycopg.Connection[Any]) -> str:
@@ -187,9 +187,9 @@ class PgArtifactStore:
         return data
 
     def list(self, pipeline_key: str, stage: str | None = None) -> list[ArtifactRef]:
-        _key_parts(pipeline_key)
+        key_parts(pipeline_key)
         if stage is not None:
-            _safe_part(stage, "stage")
+            safe_part(stage, "stage")
 
         def query(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
             return conn.execute(

@@ -14,8 +14,9 @@ from pathlib import Path
 from .artifacts import FileArtifactStore, open_store
 from .config import PipelineConfig, load_config
 from .errors import StageError
+from .files import unpack_files, write_tree
 from .result import StageResult, redact
-from .stages import PROJECT, STAGES, StageEnv, run_stage, unpack_files, write_tree
+from .stages import PROJECT, STAGES, StageEnv, run_stage
 
 log = logging.getLogger("pf_agents")
 DEFAULT_RESULT_FILE = "/dev/termination-log"

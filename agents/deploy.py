@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .config import PipelineConfig
 from .errors import StageError
+from .files import write_tree
 from .result import redact
 
 GIT_TIMEOUT = 300
@@ -80,8 +81,6 @@ def deploy(files: dict[str, bytes], cfg: PipelineConfig, workdir: Path,
     if urlsplit(url).username or urlsplit(url).password:
         raise StageError("CredentialsInURL", "git.url must not contain credentials; use the "
                          "pipeline's git.secretRef")
-    from .stages import write_tree
-
     if workdir.exists():
         shutil.rmtree(workdir)
     repo = workdir / "repo"

@@ -24,6 +24,7 @@ import anthropic
 
 from .analyze import DesignSpec
 from .config import LLM
+from .files import write_tree
 from .generate import ComponentManifest, js_str
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,6 @@ def _tsc_available_modules() -> Path | None:
 def typecheck_files(files: dict[str, str], modules: Path, workdir: Path) -> set[str]:
     """Run tsc on the project; return the set of files with errors (empty = ok)."""
     from .qa import run_tsc
-    from .stages import write_tree
 
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="llm-tsc-", dir=workdir))

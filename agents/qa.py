@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StageError
+from .files import write_tree
 from .result import redact
 
 INSTALL_TIMEOUT = 900
@@ -234,8 +235,6 @@ def run_vitest(project: Path, workdir: Path) -> dict[str, Any]:
 
 def run_qa(files: dict[str, bytes], project_dir: Path, workdir: Path) -> dict[str, Any]:
     """Write the project, install, type-check and test it. Returns the qa report."""
-    from .stages import write_tree
-
     if "package.json" not in files:
         raise StageError("InvalidArtifact", "the project archive has no package.json")
     try:

@@ -3,11 +3,9 @@ and returns a StageResult. Expected failures raise StageError."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
-import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from .artifacts import ArtifactRef, ArtifactStore, find
 from .config import PipelineConfig
 from .errors import StageError
 from .figma_client import FigmaClient, FigmaSource, load_figma_file
+from .files import pack_files, unpack_files
 from .generate import generate_components, manifest_json, manifests_from_json
 from .project import project_files
 from .result import StageResult, Usage
@@ -58,55 +57,6 @@ class StageEnv:
             anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY") or None,
             git_credentials_dir=os.environ.get("PF_GIT_CREDENTIALS_DIR") or None,
         )
-
-
-# ------------------------------------------------------------------------------------ tar utils
-
-
-def pack_files(files: dict[str, str | bytes]) -> bytes:
-    """Deterministic tar.gz (sorted names, zero mtimes) so equal projects hash equal."""
-    buf = io.BytesIO()
-    import gzip
-
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w") as tar:
-        for name in sorted(files):
-            data = files[name]
-            raw = data.encode() if isinstance(data, str) else data
-            info = tarfile.TarInfo(name)
-            info.size = len(raw)
-            info.mode = 0o644
-            info.mtime = 0
-            tar.addfile(info, io.BytesIO(raw))
-    return buf.getvalue()
-
-
-def unpack_files(data: bytes) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            for m in tar.getmembers():
-                if not m.isfile():
-                    continue
-                name = os.path.normpath(m.name)
-                if name.startswith(("/", "..")) or "/../" in f"/{name}/":
-                    raise StageError("InvalidArtifact", f"unsafe path in project archive: {name}")
-                fh = tar.extractfile(m)
-                if fh is not None:
-                    out[name] = fh.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise StageError("InvalidArtifact", f"project archive is corrupt: {exc}") from None
-    return out
-
-
-def write_tree(root: Path, files: dict[str, bytes] | dict[str, str]) -> None:
-    for name, data in files.items():
-        p = root / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, str):
-            p.write_text(data, encoding="utf-8")
-        else:
-            p.write_bytes(data)
 
 
 def _latest(store: ArtifactStore, key: str, name: str, stages: tuple[str, ...]) -> ArtifactRef:

@@ -8,8 +8,8 @@ import pytest
 
 from pf_agents.artifacts import ArtifactRef, ArtifactStore, FileArtifactStore, open_store
 from pf_agents.errors import StageError
+from pf_agents.files import pack_files, unpack_files
 from pf_agents.result import MAX_BYTES, StageResult, Usage
-from pf_agents.stages import pack_files, unpack_files
 
 
 def test_file_store_roundtrip_and_content_addressing(tmp_path: Path):

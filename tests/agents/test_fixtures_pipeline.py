@@ -13,8 +13,9 @@ from pf_agents.analyze import analyze_source
 from pf_agents.artifacts import FileArtifactStore
 from pf_agents.config import PipelineConfig
 from pf_agents.figma_client import load_figma_file
+from pf_agents.files import unpack_files
 from pf_agents.generate import manifests_from_json
-from pf_agents.stages import StageEnv, run_stage, unpack_files
+from pf_agents.stages import StageEnv, run_stage
 from pf_agents.tokens import extract_tokens
 
 IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")

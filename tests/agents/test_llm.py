@@ -14,8 +14,9 @@ from pf_agents.analyze import analyze_source
 from pf_agents.artifacts import FileArtifactStore
 from pf_agents.config import LLM, PipelineConfig
 from pf_agents.figma_client import load_figma_file
+from pf_agents.files import unpack_files
 from pf_agents.llm import cost_usd, price_for, refine_project
-from pf_agents.stages import StageEnv, build_project, run_stage, unpack_files
+from pf_agents.stages import StageEnv, build_project, run_stage
 from pf_agents.tokens import extract_tokens
 
 KEY = "sk-ant-api03-test-key-never-logged"

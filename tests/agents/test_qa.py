@@ -10,8 +10,9 @@ from pfa_support import fixture
 
 from pf_agents.artifacts import FileArtifactStore
 from pf_agents.config import PipelineConfig
+from pf_agents.files import pack_files, unpack_files
 from pf_agents.generate import manifests_from_json
-from pf_agents.stages import StageEnv, pack_files, run_stage, unpack_files
+from pf_agents.stages import StageEnv, run_stage
 
 pytestmark = pytest.mark.slow
 

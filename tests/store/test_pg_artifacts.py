@@ -18,7 +18,7 @@ from pfstore_support import Database, provision
 from pf_agents.artifacts import ArtifactTooLarge, find, open_store
 from pf_agents.artifacts_pg import PgArtifactStore, parse_uri
 from pf_agents.errors import StageError
-from pf_agents.stages import pack_files
+from pf_agents.files import pack_files
 from pf_operator.store import artifacts as op_artifacts
 from pf_operator.store.cli import artifacts_main
 
