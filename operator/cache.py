@@ -47,6 +47,18 @@ def _facts_metadata(meta: Obj) -> Obj:
     return {k: meta[k] for k in _FACT_METADATA if k in meta}
 
 
+def controller_uid(obj: Obj) -> str | None:
+    """The UID of ``obj``'s controller (its owner reference with controller: true); also what
+    :func:`slim` keeps of a Job's owner references, as ``metadata.controllerUID``."""
+    meta = obj.get("metadata") or {}
+    if meta.get("controllerUID"):
+        return str(meta["controllerUID"])
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller"):
+            return str(ref.get("uid"))
+    return None
+
+
 def slim(kind: str, obj: Obj) -> Obj:
     """The part of ``obj`` the cache keeps. Never mutates ``obj``.
 
@@ -57,9 +69,13 @@ def slim(kind: str, obj: Obj) -> Obj:
     """
     meta = obj.get("metadata") or {}
     if kind == "Job":
+        job_meta = _facts_metadata(meta)
+        owner = controller_uid(obj)
+        if owner:  # whose attempt it is (a pipeline re-created under its name is another)
+            job_meta["controllerUID"] = owner
         return {
             "kind": obj.get("kind", kind),
-            "metadata": _facts_metadata(meta),
+            "metadata": job_meta,
             "status": obj.get("status") or {},
         }
     status = obj.get("status") or {}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from . import flow, metrics
+from .cache import controller_uid
 from .kube import ApiError
 from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
 from .render.job import PIPELINE_LABEL, TENANT_LABEL, AgentSettings, render_job
@@ -56,6 +57,13 @@ def job_facts(job: dict[str, Any]) -> flow.JobFacts:
         start=_parse_time(status.get("startTime")),
         end=end,
     )
+
+
+def belongs_to(job: dict[str, Any], pipeline_uid: str | None) -> bool:
+    """Pure: a Job is a pipeline's only if that pipeline (by UID) is its controller. A pipeline
+    deleted with --cascade=orphan and re-created under its name is another pipeline: the old
+    Jobs lose their owner reference, and must not be taken for the new one's attempts."""
+    return pipeline_uid is not None and controller_uid(job) == pipeline_uid
 
 
 def classify(status: dict[str, Any]) -> str:
@@ -432,6 +440,11 @@ class PipelineReconciler:
                     continue
                 job.setdefault("kind", "Job")
                 rt.store.upsert("Job", job)
+            if not belongs_to(job, meta.get("uid")):
+                # another pipeline's Job holds the name: ours is missing (creating it finds
+                # and removes the orphan, see _create_job)
+                facts[jname] = flow.JobFacts(name=jname, state="Missing")
+                continue
             fact = job_facts(job)
             if fact.state != "Running" and entry.get("state") == "Running":
                 fact = flow.JobFacts(**{**fact.__dict__, "result": await self._result(ns, jname)})
@@ -475,7 +488,7 @@ class PipelineReconciler:
             created = await self.rt.kube.create(job)
         except ApiError as err:
             if err.conflict:  # created before a restart: the same attempt, never a second Job
-                return None
+                return await self._name_taken(body, job)
             log.warning(
                 "cannot create Job %s/%s: %s",
                 job["metadata"]["namespace"],
@@ -493,6 +506,32 @@ class PipelineReconciler:
         created.setdefault("kind", "Job")
         self.rt.store.upsert("Job", created)
         return None
+
+    async def _name_taken(self, body: dict[str, Any], job: dict[str, Any]) -> str | None:
+        """The Job name of an attempt exists: ours (created before a restart) is kept; an
+        orphaned Job of another pipeline by the same name is deleted, with an Event, and the
+        attempt's own Job is created on the next pass."""
+        meta = job["metadata"]
+        ns, jname = meta["namespace"], meta["name"]
+        live = await self.rt.kube.get_or_none("Job", jname, ns)
+        if live is None:
+            return f"Job {jname} is being deleted; creating it again"
+        if belongs_to(live, body["metadata"].get("uid")):
+            live.setdefault("kind", "Job")
+            self.rt.store.upsert("Job", live)
+            return None
+        owner = controller_uid(live) or "none (orphaned)"
+        await self.rt.kube.delete("Job", jname, ns, uid=live["metadata"].get("uid"))
+        self.rt.store.delete("Job", live)
+        message = (
+            f"deleted Job {jname}: it holds this attempt's name but belongs to another "
+            f"pipeline (owner {owner}), e.g. one deleted with --cascade=orphan"
+        )
+        log.warning("%s/%s: %s", ns, body["metadata"]["name"], message)
+        await self.rt.kube.event(
+            body, type_="Warning", reason="OrphanedJobDeleted", message=message
+        )
+        return f"waiting for the orphaned Job {jname} of an earlier pipeline to be deleted"
 
     async def _write_status(
         self, body: dict[str, Any], old: dict[str, Any], new: dict[str, Any]

@@ -493,3 +493,51 @@ def test_fair_share_under_small_limits(
         for name in tenants.values():
             cluster.delete("tenant", name)
         operator.start()
+
+
+# --- issue 17 ---------------------------------------------------------------------------------
+
+
+def events_of(cluster: Cluster, name: str, ns: str, reason: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in cluster.list("events", ns)
+        if e["involvedObject"]["name"] == name and e["reason"] == reason
+    ]
+
+
+def test_recreated_pipeline_does_not_take_over_an_orphaned_job(
+    cluster: Cluster, tenant: tuple[str, str]
+) -> None:
+    """Item 7: a Job is a pipeline's only if that pipeline (by UID) controls it."""
+    _, ns = tenant
+    name = unique("p")
+    cluster.apply(pipeline(name, ns, {"pffigma.dev/simulate-duration": "60s"}))
+    old_job = wait_for(lambda: jobs_of(cluster, name, ns), 20, what="first job")[0]
+    old_uid = cluster.get("designpipeline", name, ns)["metadata"]["uid"]
+    cluster.kubectl("delete", "designpipeline", name, "-n", ns, "--cascade=orphan", "--wait=true")
+    wait_for(
+        lambda: (
+            not (cluster.get("job", old_job["metadata"]["name"], ns) or {})
+            .get("metadata", {})
+            .get("ownerReferences")
+        ),
+        20,
+        what="the old Job orphaned",
+    )
+    cluster.apply(pipeline(name, ns))
+    new_uid = wait_for(
+        lambda: (o := cluster.get("designpipeline", name, ns)) and o["metadata"]["uid"],
+        10,
+        what="re-created",
+    )
+    assert new_uid != old_uid
+    obj = wait_for(lambda: finished(cluster, name, ns), 60, what="the new pipeline finished")
+    assert condition(obj, "Succeeded")["reason"] == "Succeeded"
+    for job in jobs_of(cluster, name, ns):
+        owner = job["metadata"]["ownerReferences"][0]
+        assert owner["uid"] == new_uid, job["metadata"]["name"]
+    analyze = cluster.get("job", f"{name}-analyze-1", ns)
+    assert analyze["metadata"]["uid"] != old_job["metadata"]["uid"]
+    deleted = events_of(cluster, name, ns, "OrphanedJobDeleted")
+    assert deleted and f"{name}-analyze-1" in deleted[0]["message"]

@@ -231,7 +231,7 @@ def job(**status: Any) -> dict[str, Any]:
     body["metadata"].update(
         managedFields=MANAGED_FIELDS,
         creationTimestamp="2026-01-01T00:00:00Z",
-        ownerReferences=[{"kind": "DesignPipeline", "name": "p", "uid": "u"}],
+        ownerReferences=[{"kind": "DesignPipeline", "name": "p", "uid": "u", "controller": True}],
         annotations={"pffigma.dev/config": "x" * 2000},
     )
     body["spec"] = {"backoffLimit": 0, "template": {"spec": {"containers": [{"name": "agent"}]}}}
@@ -299,6 +299,7 @@ def test_slim_job_keeps_metadata_facts_and_status() -> None:
         "resourceVersion": "1",
         "creationTimestamp": "2026-01-01T00:00:00Z",
         "labels": {PIPELINE: "p", TENANT: "acme"},
+        "controllerUID": "u",  # whose attempt it is (issue 17, item 7)
     }
     assert "spec" not in kept
     assert len(json.dumps(kept)) < len(json.dumps(job(**status))) / 4
