@@ -100,7 +100,53 @@ class TokenSet:
     spacing: dict[str, str] = field(default_factory=dict)
     radius: dict[str, str] = field(default_factory=dict)
     shadow: dict[str, str] = field(default_factory=dict)
+    # CSS selector ('[data-theme="dark"], .dark') -> CSS variable -> value, for variable modes
+    modes: dict[str, dict[str, str]] = field(default_factory=dict)
     count: int = 0
+
+    def css_variables(self) -> list[tuple[str, str]]:
+        """``(name, value)`` pairs of the Tailwind CSS 4 theme variables, in a stable order."""
+        out: list[tuple[str, str]] = []
+        for k, v in self.colors.items():
+            out.append((f"--color-{k}", v))
+        for k, fam in self.font_family.items():
+            out.append((f"--font-{k}", ", ".join(fam)))
+        for k, fs in self.font_size.items():
+            size, extra = (fs[0], fs[1]) if isinstance(fs, list | tuple) else (fs, {})
+            out.append((f"--text-{k}", str(size)))
+            for prop, suffix in (("lineHeight", "line-height"),
+                                 ("letterSpacing", "letter-spacing"),
+                                 ("fontWeight", "font-weight")):
+                if prop in extra:
+                    out.append((f"--text-{k}--{suffix}", str(extra[prop])))
+        for k, v in self.spacing.items():
+            out.append((f"--spacing-{k}", v))
+        for k, v in self.radius.items():
+            out.append((f"--radius-{k}", v))
+        for k, v in self.shadow.items():
+            out.append((f"--shadow-{k}", v))
+        return out
+
+    def theme_css(self) -> str:
+        """The Tailwind CSS 4 ``@theme`` block, then one block per non-default variable mode.
+
+        ``bg-<key>``/``text-<key>``/``border-<key>`` come from ``--color-*``, ``font-<key>`` from
+        ``--font-*``, ``text-<key>`` (size, line height, weight) from ``--text-*``,
+        ``gap-<key>``/``p-<key>`` from ``--spacing-*``, ``rounded-<key>`` from ``--radius-*`` and
+        ``shadow-<key>`` from ``--shadow-*``. Modes override the same variables under
+        ``[data-theme="<mode>"]`` (and ``.dark`` for a mode named dark).
+        """
+        lines = ["@theme {"]
+        lines += [f"  {name}: {_css_value(value)};" for name, value in self.css_variables()]
+        lines.append("}")
+        for selector, decls in self.modes.items():
+            if not decls:
+                continue
+            lines.append("")
+            lines.append(f"{selector} {{")
+            lines += [f"  {name}: {_css_value(value)};" for name, value in decls.items()]
+            lines.append("}")
+        return "\n".join(lines) + "\n"
 
     def tailwind_extend(self) -> dict[str, Any]:
         return {
@@ -305,6 +351,13 @@ def extract_tokens(spec: DesignSpec) -> TokenSet:
 
     ts.dtcg = dtcg
     return ts
+
+
+def _css_value(value: str) -> str:
+    """A declaration value that cannot end the declaration or the block early."""
+    v = " ".join(str(value).split())
+    v = "".join(ch for ch in v if ch not in ";{}")
+    return v or "initial"
 
 
 def _css_family(fam: str) -> str:
