@@ -17,7 +17,7 @@ from .kube import Kube
 from .model import PIPELINE_KIND, TENANT_KIND
 from .render.common import RenderSettings
 from .settings import Settings
-from .store.db import dsn_egress
+from .store.dsn import dsn_egress
 from .store.service import DataStore
 from .tenants import CHILD_KINDS, TENANT_LABEL, TenantReconciler
 from .workqueue import WorkQueue, run_workers

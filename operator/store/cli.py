@@ -23,7 +23,8 @@ from pathlib import Path
 import psycopg
 
 from .artifacts import ArtifactNotFound, StoredArtifact, latest_run_key, list_artifacts, read_blob
-from .db import load_migrations, migrate, redact_dsn
+from .db import load_migrations, migrate
+from .dsn import redact_dsn
 
 STAGE_ORDER = ("analyze", "generate", "test", "qa", "deploy")
 

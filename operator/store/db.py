@@ -4,7 +4,8 @@
   operator starts (and reconciles) while the database is down.
 * :func:`migrate`: applies ``migrations/NNNN_name.sql`` in order, each once, in one transaction
   holding a transaction-scoped advisory lock: two replicas starting at once apply them once.
-* :func:`redact_dsn`, :func:`dsn_egress`: DSN helpers that never let a password out.
+
+DSN helpers (never letting a password out) are in :mod:`.dsn`.
 
 The operator's role (the DSN in ``PF_DATABASE_DSN``) needs ``LOGIN CREATEROLE`` (it makes one role
 per tenant) and must own, or have ``CREATE`` on, a database dedicated to pf-figma. It must not be a
@@ -15,18 +16,17 @@ the tests of the policies would not test what runs.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import re
-import socket
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
+
+from .roles import regrant_all
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,6 @@ async def migrate(conninfo: str, migrations: list[Migration] | None = None) -> l
                 )
                 applied.append(m.version)
             if applied:
-                from .roles import regrant_all
-
                 await regrant_all(conn)
     return applied
 
@@ -154,74 +152,3 @@ def open_pool(
         kwargs={"autocommit": True, "application_name": APPLICATION_NAME, "connect_timeout": 5},
         **kwargs,
     )
-
-
-# --- DSNs ----------------------------------------------------------------------------------------
-
-_SECRET_KEYS = ("password", "sslpassword", "passfile", "sslkey")
-
-
-def redact_dsn(dsn: str) -> str:
-    """The DSN with its secrets replaced by ``***``: safe to log. Unparseable -> placeholder."""
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.Error:
-        return "<unparseable DSN>"
-    for key in _SECRET_KEYS:
-        if params.get(key):
-            params[key] = "***"
-    return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
-
-
-def dsn_params(dsn: str) -> dict[str, str]:
-    """The DSN's parameters (URL or key=value form), as strings."""
-    return {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
-
-
-def dsn_endpoints(dsn: str) -> list[tuple[str, int]]:
-    """(host or address, port) of each host of the DSN; Unix sockets are left out."""
-    params = dsn_params(dsn)
-    hosts = params.get("hostaddr") or params.get("host") or "localhost"
-    host_list = [h.strip() for h in hosts.split(",")]
-    ports = [p.strip() for p in params.get("port", "").split(",")] if params.get("port") else []
-    out: list[tuple[str, int]] = []
-    for i, host in enumerate(host_list):
-        if not host or host.startswith("/") or host.startswith("@"):
-            continue
-        raw = ports[i] if i < len(ports) else (ports[0] if len(ports) == 1 else "")
-        out.append((host, int(raw) if raw else 5432))
-    return out
-
-
-def _resolve(host: str) -> list[str]:
-    try:
-        return [str(ipaddress.ip_address(host))]
-    except ValueError:
-        pass
-    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    addrs: list[str] = []
-    for info in infos:
-        addr = str(info[4][0]).split("%", 1)[0]
-        if addr not in addrs:
-            addrs.append(addr)
-    return addrs
-
-
-def dsn_egress(dsn: str, *, resolve: Any = _resolve) -> list[Any]:
-    """Egress endpoints (``render.common.EgressEndpoint``) that reach the database of ``dsn``.
-
-    Each host name is resolved (blocking DNS: call it once at start-up, not on the event loop's hot
-    path) to its addresses, each one a /32 (or /128) endpoint on the DSN's port. A single-host DSN
-    whose name has one address gives exactly one endpoint, i.e. one NetworkPolicy egress rule.
-    Raises ``OSError`` when a name does not resolve.
-    """
-    from ..render.common import EgressEndpoint
-
-    endpoints: list[EgressEndpoint] = []
-    for host, port in dsn_endpoints(dsn):
-        for addr in resolve(host):
-            ip = ipaddress.ip_address(addr)
-            endpoint = EgressEndpoint(cidr=f"{ip}/{ip.max_prefixlen}", port=port)
-            if endpoint not in endpoints:
-                endpoints.append(endpoint)
-    return endpoints

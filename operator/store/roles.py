@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from .db import dsn_params
+from .dsn import dsn_params
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from datetime import timedelta
 from typing import Any
 
 from . import history, roles
-from .db import migrate, open_pool, redact_dsn
+from .db import migrate, open_pool
+from .dsn import redact_dsn
 from .writer import DbWriter, describe
 from .writer import stop as stop_writer
 

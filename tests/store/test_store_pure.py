@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pf_operator.render.common import EgressEndpoint
-from pf_operator.store.db import dsn_egress, dsn_endpoints, redact_dsn
+from pf_operator.store.dsn import dsn_egress, dsn_endpoints, redact_dsn
 
 
 def test_redact_dsn_hides_every_secret() -> None:
