@@ -16,9 +16,11 @@ from .diff import needs_apply, with_hash
 from .health import HealthServer
 from .kube import ApiError, Kube
 from .leader import LeaderElector
+from .pipelines import PipelineReconciler
 from .render import cluster as render_cluster
 from .runtime import Runtime
 from .settings import Settings
+from .tenants import TenantReconciler
 
 log = logging.getLogger("pf_operator")
 
@@ -100,7 +102,7 @@ async def run(settings: Settings) -> int:
     # Renew the lease from now on: priming a large cache can take longer than a lease lasts.
     holding = asyncio.ensure_future(elector.hold()) if elector is not None else None
 
-    runtime = Runtime(kube, settings)
+    runtime = Runtime(kube, settings, tenants=TenantReconciler, pipelines=PipelineReconciler)
     health.ready = lambda: runtime.primed
     registry = kopf.OperatorRegistry()
     handlers.register(registry, configmaps=bool(settings.ca_bundle_file))

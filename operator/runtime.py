@@ -1,4 +1,8 @@
-"""The operator's runtime: caches, work queues and reconcilers, fed by kopf's watch streams."""
+"""The operator's runtime: caches, work queues and reconcilers, fed by kopf's watch streams.
+
+The reconcilers are handed in as factories (see ``main``): this module does not import them, so
+they may depend on the runtime without an import loop.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,18 @@ import itertools
 import logging
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from . import metrics
 from .cache import Store, keep
+from .constants import MANAGED_SELECTOR, TENANT_CHILD_KINDS, TENANT_LABEL
 from .kube import Kube
 from .model import PIPELINE_KIND, TENANT_KIND
 from .render.common import RenderSettings
 from .settings import Settings
 from .store.dsn import dsn_egress
 from .store.service import DataStore
-from .tenants import CHILD_KINDS, TENANT_LABEL, TenantReconciler
 from .workqueue import WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
@@ -39,8 +44,41 @@ except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
     _LIBC = None
 
 
+class TenantController(Protocol):
+    """What the runtime needs of the Tenant reconciler."""
+
+    async def reconcile(self, name: str) -> float | None: ...
+
+
+class PipelineController(Protocol):
+    """What the runtime needs of the DesignPipeline reconciler (and its admission loop)."""
+
+    def finished_job(self, job: dict[str, Any]) -> bool: ...
+
+    def tenant_for_namespace(self, namespace: str) -> str | None: ...
+
+    def tenant_changed(self, name: str, *, deleted: bool) -> None: ...
+
+    def observe(self, obj: dict[str, Any], *, deleted: bool) -> None: ...
+
+    def observe_job(self, job: dict[str, Any], *, deleted: bool) -> None: ...
+
+    def counts(self, tenant: str) -> dict[str, int]: ...
+
+    async def reconcile(self, key: str) -> float | None: ...
+
+    async def run(self) -> None: ...
+
+
 class Runtime:
-    def __init__(self, kube: Kube, settings: Settings) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        settings: Settings,
+        *,
+        tenants: Callable[[Runtime], TenantController],
+        pipelines: Callable[[Runtime], PipelineController],
+    ) -> None:
         self.kube = kube
         self.settings = settings
         self.store = Store(keep=keep)
@@ -66,10 +104,8 @@ class Runtime:
                 raise SystemExit(f"PF_CA_BUNDLE_FILE={settings.ca_bundle_file}: no PEM certificate")
         self.tenant_queue = WorkQueue("tenant")
         self.pipeline_queue = WorkQueue("pipeline")
-        self.tenants = TenantReconciler(self)
-        from .pipelines import PipelineReconciler
-
-        self.pipelines = PipelineReconciler(self)
+        self.tenants = tenants(self)
+        self.pipelines = pipelines(self)
         self.primed = False
 
     # --- watch events (called by the thin kopf handlers) ------------------------------------
@@ -100,7 +136,7 @@ class Runtime:
         if kind == TENANT_KIND:
             self.tenant_queue.add(meta["name"])
             self.pipelines.tenant_changed(meta["name"], deleted=event.get("type") == "DELETED")
-        elif kind in CHILD_KINDS:
+        elif kind in TENANT_CHILD_KINDS:
             tenant = labels.get(TENANT_LABEL)
             if tenant:
                 self.tenant_queue.add(tenant)
@@ -138,9 +174,13 @@ class Runtime:
         are observed as they arrive, so only one page of whole objects is in memory at a time;
         pipelines come before Jobs, so a finished pipeline's Jobs are never stored.
         """
-        managed = "app.kubernetes.io/managed-by=pf-figma"
+        managed = MANAGED_SELECTOR
         kinds: list[tuple[str, str | None]] = [
-            *((kind, managed) for kind in CHILD_KINDS if kind != "ConfigMap" or self.ca_bundle),
+            *(
+                (kind, managed)
+                for kind in TENANT_CHILD_KINDS
+                if kind != "ConfigMap" or self.ca_bundle
+            ),
             (TENANT_KIND, None),
             (PIPELINE_KIND, None),
             ("Job", managed),
