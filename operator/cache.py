@@ -16,10 +16,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .constants import PIPELINE_LABEL, TENANT_LABEL
+
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)
 
-INDEXED_LABELS = ("pffigma.dev/tenant", "pffigma.dev/pipeline")
+INDEXED_LABELS = (TENANT_LABEL, PIPELINE_LABEL)
 
 
 def _rv(obj: Obj) -> int:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-HASH_ANNOTATION = "pffigma.dev/desired-hash"
+from .constants import HASH_ANNOTATION
 
 
 def desired_hash(obj: Mapping[str, Any]) -> str:

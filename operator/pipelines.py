@@ -19,9 +19,10 @@ from pydantic import ValidationError
 
 from . import flow, metrics
 from .cache import controller_uid
+from .constants import PIPELINE_LABEL, TENANT_LABEL
 from .kube import ApiError
 from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
-from .render.job import PIPELINE_LABEL, TENANT_LABEL, AgentSettings, render_job
+from .render.job import AgentSettings, render_job
 from .scheduler import AdmissionQueue, TenantQuota, Workload, plan_weight, position_moved
 from .workqueue import RequeueAfter
 

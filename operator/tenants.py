@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .diff import HASH_ANNOTATION, drifted_fields, needs_apply, repair_patch, with_hash
+from .constants import (
+    ADOPT_ANNOTATION,
+    HASH_ANNOTATION,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    TENANT_LABEL,
+)
+from .diff import drifted_fields, needs_apply, repair_patch, with_hash
 from .kube import ApiError
 from .model import (
     API_VERSION,
@@ -33,8 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-TENANT_LABEL = "pffigma.dev/tenant"
 
 # condition -> kinds whose objects make it up
 PARTS: dict[str, tuple[str, ...]] = {
@@ -43,20 +48,9 @@ PARTS: dict[str, tuple[str, ...]] = {
     "NetworkIsolated": ("NetworkPolicy",),
     "AccessConfigured": ("ServiceAccount", "RoleBinding"),
 }
-CHILD_KINDS = (
-    "Namespace",
-    "ResourceQuota",
-    "LimitRange",
-    "NetworkPolicy",
-    "ServiceAccount",
-    "RoleBinding",
-    "ConfigMap",
-)
 CA_CONFIGMAP = "pf-figma-ca"
 # kinds whose set of objects varies with the spec (others are one fixed object each)
 PRUNED_KINDS = ("NetworkPolicy", "RoleBinding")
-#: The explicit opt-in that lets Tenant <value> take over a namespace pf-figma did not create.
-ADOPT_ANNOTATION = "pffigma.dev/adopt"
 
 
 def namespace_ownership(live: dict[str, Any] | None, tenant: str, uid: str) -> str:
@@ -91,7 +85,7 @@ def ca_bundle_configmap(tenant: str, namespace: str, pem: str) -> dict[str, Any]
         "metadata": {
             "name": CA_CONFIGMAP,
             "namespace": namespace,
-            "labels": {MANAGED_BY: "pf-figma", TENANT_LABEL: tenant},
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY, TENANT_LABEL: tenant},
         },
         "data": {"ca.crt": pem},
     }
@@ -348,7 +342,7 @@ class TenantReconciler:
         for kind in PRUNED_KINDS:
             for live in self.rt.store.by_label(kind, TENANT_LABEL, name):
                 meta = live["metadata"]
-                if (meta.get("labels") or {}).get(MANAGED_BY) != "pf-figma":
+                if (meta.get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY:
                     continue
                 if (kind, meta["name"]) not in wanted:
                     await self.rt.kube.delete(kind, meta["name"], meta.get("namespace"))

@@ -10,9 +10,10 @@ from typing import Any
 
 import kopf
 
+from ..constants import MANAGED_BY, MANAGED_BY_LABEL
 from ..model import GROUP, PIPELINE_PLURAL, TENANT_PLURAL, VERSION
 
-MANAGED = {"app.kubernetes.io/managed-by": "pf-figma"}
+MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
 
 
 def register(registry: kopf.OperatorRegistry, *, configmaps: bool = False) -> None:

@@ -3,6 +3,7 @@
 Nothing here talks to the API; the handlers apply what these functions return.
 """
 
+from ..constants import MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL
 from .checks import semantic_problems
 from .cluster import tenant_owner_clusterrole
 from .common import (
@@ -10,12 +11,9 @@ from .common import (
     ALLOW_EGRESS_POLICY_NAME,
     DEFAULT_DENY_POLICY_NAME,
     LIMIT_RANGE_NAME,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
     OWNER_BINDING_PREFIX,
     OWNER_CLUSTER_ROLE_NAME,
     QUOTA_NAME,
-    TENANT_LABEL,
     EgressEndpoint,
     ObjectKey,
     RenderSettings,

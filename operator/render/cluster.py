@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..constants import MANAGED_BY, MANAGED_BY_LABEL
 from ..model import GROUP, PIPELINE_PLURAL
-from .common import MANAGED_BY, MANAGED_BY_LABEL, OWNER_CLUSTER_ROLE_NAME, Obj
+from .common import OWNER_CLUSTER_ROLE_NAME, Obj
 
 _READ = ["get", "list", "watch"]
 

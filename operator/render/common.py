@@ -8,14 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..constants import MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL
 from ..model import DEFAULT_NAMESPACE_PREFIX, namespace_for
 
 #: A Kubernetes object as a plain JSON-ready dict.
 Obj = dict[str, Any]
-
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "pf-figma"
-TENANT_LABEL = "pffigma.dev/tenant"
 
 QUOTA_NAME = "pf-figma-quota"
 LIMIT_RANGE_NAME = "pf-figma-limits"

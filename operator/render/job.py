@@ -8,21 +8,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..constants import (
+    ATTEMPT_LABEL,
+    CONFIG_ANNOTATION,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PIPELINE_LABEL,
+    STAGE_LABEL,
+    TENANT_LABEL,
+)
 from ..model import API_VERSION, PIPELINE_KIND, DesignPipelineSpec, TenantSpec, parse_quantity
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-TENANT_LABEL = "pffigma.dev/tenant"
-PIPELINE_LABEL = "pffigma.dev/pipeline"
-STAGE_LABEL = "pffigma.dev/stage"
-ATTEMPT_LABEL = "pffigma.dev/attempt"
-CONFIG_ANNOTATION = "pffigma.dev/config"
 RESERVED_LABEL_PREFIXES = (
     "app.kubernetes.io/",
     "batch.kubernetes.io/",
     "controller-uid",
     "job-name",
 )
-OUR_LABELS = (MANAGED_BY, TENANT_LABEL, PIPELINE_LABEL, STAGE_LABEL, ATTEMPT_LABEL)
+OUR_LABELS = (MANAGED_BY_LABEL, TENANT_LABEL, PIPELINE_LABEL, STAGE_LABEL, ATTEMPT_LABEL)
 
 AGENT_UID = 10001
 WORK_DIR = "/work"
@@ -133,7 +136,7 @@ def render_job(
     }
     labels = {
         **user_labels,
-        MANAGED_BY: "pf-figma",
+        MANAGED_BY_LABEL: MANAGED_BY,
         "app.kubernetes.io/name": "pf-figma-agent",
         "app.kubernetes.io/component": stage,
         TENANT_LABEL: tenant,

@@ -27,6 +27,14 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from ..constants import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    ROLE_ANNOTATION,
+    ROTATE_ANNOTATION,
+    ROTATED_ANNOTATION,
+    TENANT_LABEL,
+)
 from .dsn import dsn_params
 
 log = logging.getLogger(__name__)
@@ -36,12 +44,6 @@ ROLE_PREFIX = "pf_t_"
 SECRET_NAME = "pf-figma-db"
 #: Secret key holding the tenant DSN (``postgresql://role:password@host:port/db?...``).
 DSN_KEY = "dsn"
-#: Tenant annotation: a new value asks for new credentials (e.g. ``kubectl annotate tenant acme
-#: pffigma.dev/rotate-db-credentials=$(date +%s) --overwrite``).
-ROTATE_ANNOTATION = "pffigma.dev/rotate-db-credentials"
-#: Secret annotation: the rotation request the Secret's credentials answer.
-ROTATED_ANNOTATION = "pffigma.dev/db-credentials-rotation"
-ROLE_ANNOTATION = "pffigma.dev/db-role"
 #: Env var of agent pods that carries the tenant DSN (the agents' artifact store URL).
 AGENT_ENV = "PF_ARTIFACTS"
 CONNECTION_LIMIT = 20
@@ -333,7 +335,7 @@ def render_db_secret(
         "metadata": {
             "name": SECRET_NAME,
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "pf-figma", "pffigma.dev/tenant": tenant},
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY, TENANT_LABEL: tenant},
             "annotations": annotations,
         },
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},

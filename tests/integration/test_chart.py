@@ -30,7 +30,8 @@ import pytest
 import yaml
 
 from pf_operator import metrics
-from pf_operator.diff import HASH_ANNOTATION, needs_apply, with_hash
+from pf_operator.constants import HASH_ANNOTATION
+from pf_operator.diff import needs_apply, with_hash
 from pf_operator.render import tenant_owner_clusterrole
 from pf_operator.settings import Settings
 from pf_operator.store import writer as _writer  # noqa: F401 - registers pf_figma_db_*

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from pf_agents.artifacts import open_store
 from pf_agents.artifacts_pg import PgArtifactStore
+from pf_operator import constants
 from pf_operator.store import roles
 
 
@@ -125,7 +126,7 @@ def test_secret_renders_a_working_dsn(database: Database,
                                     rotation="2026-01-01")
     assert secret["metadata"]["name"] == roles.SECRET_NAME
     assert secret["metadata"]["namespace"] == f"tenant-{name}"
-    assert secret["metadata"]["annotations"][roles.ROTATED_ANNOTATION] == "2026-01-01"
+    assert secret["metadata"]["annotations"][constants.ROTATED_ANNOTATION] == "2026-01-01"
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert data["username"] == creds.role and data["password"] == creds.password
     assert database.operator_password not in str(secret) and "pf_op" not in data["dsn"]
@@ -141,11 +142,11 @@ def test_secret_renders_a_working_dsn(database: Database,
 
 def test_rotation_requested() -> None:
     def tenant(value: str | None) -> dict[str, Any]:
-        ann = {roles.ROTATE_ANNOTATION: value} if value else {}
+        ann = {constants.ROTATE_ANNOTATION: value} if value else {}
         return {"metadata": {"name": "acme", "annotations": ann}}
 
     def secret(value: str | None) -> dict[str, Any]:
-        ann = {roles.ROTATED_ANNOTATION: value} if value else {}
+        ann = {constants.ROTATED_ANNOTATION: value} if value else {}
         return {"metadata": {"annotations": ann}}
 
     assert roles.rotation_requested(tenant(None), None)  # no Secret: new credentials

@@ -14,6 +14,7 @@ import psycopg
 from pfstore_support import Server, create_database
 
 from pf_agents.artifacts import open_store
+from pf_operator import constants
 from pf_operator.store import roles
 from pf_operator.store.service import DataStore
 
@@ -57,7 +58,7 @@ async def test_data_store_from_a_cold_start(make_server: Callable[[], Server]) -
         secret = await store.tenant_secret(tenant, "tenant-acme", body, None)
         assert secret is not None
         assert await store.tenant_secret(tenant, "tenant-acme", body, secret) is None
-        body["metadata"]["annotations"][roles.ROTATE_ANNOTATION] = "r1"
+        body["metadata"]["annotations"][constants.ROTATE_ANNOTATION] = "r1"
         rotated = await store.tenant_secret(tenant, "tenant-acme", body, secret)
         assert rotated is not None and rotated["data"]["password"] != secret["data"]["password"]
         assert await store.tenant_secret(tenant, "tenant-acme", body, rotated) is None

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pf_operator.diff import HASH_ANNOTATION, contains, desired_hash, needs_apply, with_hash
+from pf_operator.constants import HASH_ANNOTATION
+from pf_operator.diff import contains, desired_hash, needs_apply, with_hash
 
 
 def desired(**spec: Any) -> dict[str, Any]:

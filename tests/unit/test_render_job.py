@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from pf_operator.constants import CONFIG_ANNOTATION
 from pf_operator.model import DesignPipelineSpec, TenantSpec, parse_quantity
 from pf_operator.render.job import (
-    CONFIG_ANNOTATION,
     AgentSettings,
     agent_config,
     job_name,
