@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pf_operator.kube import Kube  # noqa: E402
+from pf_operator.kube import ApiError, Kube  # noqa: E402
 from tests.operator_process import OperatorProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -258,12 +258,26 @@ async def make_tenants(kube: Kube, names: list[str], plan_of: dict[str, str], **
         if sum(
             1 for t in await kube.list("Tenant") if t["metadata"]["name"] in wanted and ready(t)
         ) == len(names):
+            await asyncio.gather(*(post_source(kube, f"tenant-{t}") for t in names))
             return
         await asyncio.sleep(0.5)
     raise SystemExit("bench tenants did not become Ready")
 
 
 PLANS = ("starter", "pro", "enterprise")
+
+
+async def post_source(kube: Kube, ns: str) -> None:
+    """The ConfigMap the bench pipelines name as their source (the operator checks that it
+    exists before creating a Job; KWOK's pods do not read it)."""
+    try:
+        await kube.create(
+            {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": "d", "namespace": ns}, "data": {"f": "{}"}}
+        )
+    except ApiError as err:
+        if not err.conflict:
+            raise
 
 
 async def post_pipeline(

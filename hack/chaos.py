@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import post_pipeline  # noqa: E402  (hack/, this script's directory)
+from bench import post_pipeline, post_source  # noqa: E402  (hack/, this script's directory)
 from pf_operator.kube import ApiError, Kube  # noqa: E402
 from tests.operator_process import OperatorProcess  # noqa: E402
 
@@ -80,6 +80,7 @@ async def make_tenant(kube: Kube, name: str, max_concurrent: int = 50) -> None:
             c["type"] == "Ready" and c["status"] == "True"
             for c in (body.get("status") or {}).get("conditions") or []
         ):
+            await post_source(kube, f"tenant-{name}")
             return
         await asyncio.sleep(0.2)
     raise RuntimeError(f"tenant {name} not Ready")

@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .constants import HASH_ANNOTATION
+from .quantities import quantity_value
 
 
 def desired_hash(obj: Mapping[str, Any]) -> str:
@@ -38,47 +38,11 @@ def with_hash(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
-_SUFFIX: dict[str, int | Decimal] = {
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-}
-
-
-_LONGEST_FIRST = sorted(_SUFFIX, key=len, reverse=True)
-
-
-def _quantity(value: str) -> Decimal | None:
-    for suffix in _LONGEST_FIRST:
-        if suffix and value.endswith(suffix):
-            number = value[: -len(suffix)]
-            break
-    else:
-        suffix, number = "", value
-    try:
-        return Decimal(number) * Decimal(_SUFFIX[suffix])
-    except (InvalidOperation, ValueError):
-        return None
-
-
 def _scalar_equal(want: Any, have: Any) -> bool:
     if want == have:
         return True
     if isinstance(want, (str, int)) and isinstance(have, (str, int)):
-        a, b = _quantity(str(want)), _quantity(str(have))
+        a, b = quantity_value(want), quantity_value(have)
         return a is not None and a == b
     return False
 

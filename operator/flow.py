@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .diagnosis import Diagnosis
 from .model import DesignPipelineSpec, Stage, set_condition
 from .render.job import job_name
 
@@ -31,6 +32,8 @@ class JobFacts:
     start: datetime | None = None
     end: datetime | None = None
     result: dict[str, Any] | None = None  # the agent's result (termination message)
+    #: why the attempt's pod failed or cannot progress (see diagnosis), when known
+    problem: Diagnosis | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,11 @@ def plan(
     jobs: dict[str, JobFacts],
     admission: Admission,
     now: datetime,
+    preflight: str | None = None,
 ) -> Plan:
+    """``preflight``: why no Job of this pipeline can start (a missing ConfigMap, checked
+    before a Job is created); a pipeline about to create a Job then fails at once with reason
+    ReferenceNotFound instead of waiting for its pod to time out."""
     status = dict(status)
     stages = _stage_entries(spec, status)
     status["stages"] = stages
@@ -294,6 +301,7 @@ def plan(
     # --- walk the stages ---------------------------------------------------------------------
     artifacts: list[dict[str, Any]] = list(status.get("artifacts") or [])
     cost = dict(status.get("cost") or {"inputTokens": 0, "outputTokens": 0, "usd": 0.0})
+    waiting: Diagnosis | None = None  # why the running attempt makes no progress
     for entry in stages:
         if entry["state"] in ("Succeeded", "Skipped"):
             continue
@@ -319,7 +327,14 @@ def plan(
                     result.requeue_after = (retry_at - now).total_seconds()
             break
         if job.state == "Running":
-            break
+            if job.problem is None or not job.problem.stop:
+                waiting = job.problem
+                if waiting is not None:
+                    entry["message"] = _clip(waiting.message)
+                break
+            # it can never progress (image never pulled, missing Secret): stop it now
+            result.delete_jobs.append(job.name)
+            job = replace(job, state="Failed", end=now)
         # the attempt finished
         res = _sanitize(job.result) if job.result else {}
         seconds = ((job.end or now) - (job.start or job.end or now)).total_seconds()
@@ -355,7 +370,16 @@ def plan(
                 )
             continue  # on to the next stage, in this same pass
         # failed attempt
-        why = _clip(res.get("message") or job.message or job.reason or "the agent failed")
+        problem = job.problem
+        why = _clip(
+            (problem.message if problem else None)
+            or res.get("message")
+            or job.message
+            or job.reason
+            or "the agent failed"
+        )
+        if problem is not None and entry["state"] == "Running":
+            result.events.append(("Warning", problem.reason, f"{stage} attempt {attempts}: {why}"))
         if job.reason == "DeadlineExceeded":
             entry["state"] = "Failed"
             entry["completionTime"] = ts(job.end or now)
@@ -372,7 +396,7 @@ def plan(
                 "Warning",
             )
             return result
-        if attempts <= spec.retries.limit:
+        if attempts <= spec.retries.limit and (problem is None or problem.retry):
             backoff = spec.retries.backoff_seconds * (2 ** (attempts - 1))
             retry_at = (job.end or now) + timedelta(seconds=backoff)
             if entry["state"] == "Running":
@@ -400,7 +424,7 @@ def plan(
             result,
             status,
             stages,
-            "Failed",
+            problem.reason if problem is not None else "Failed",
             f"stage {stage} failed after {attempts} attempt(s): {why}",
             now,
             generation,
@@ -422,9 +446,31 @@ def plan(
         return result
 
     status["artifacts"], status["cost"] = artifacts, cost
+    if preflight and result.create_job is not None:
+        stage = result.create_job[0]
+        result.create_job = None
+        for entry in stages:
+            if entry["name"] == stage:
+                entry["state"] = "Failed"
+                entry["completionTime"] = ts(now)
+                entry["message"] = _clip(preflight)
+        _finish(
+            result,
+            status,
+            stages,
+            "ReferenceNotFound",
+            _clip(f"stage {stage} cannot start: {preflight}"),
+            now,
+            generation,
+            "Warning",
+        )
+        return result
     current = status.get("currentStage")
+    reason, message = "Running", f"running stage {current}"
+    if waiting is not None:
+        reason, message = waiting.reason, _clip(f"stage {current}: {waiting.message}")
     status["conditions"] = _conditions(
-        status, generation, now, [("Succeeded", "Unknown", "Running", f"running stage {current}")]
+        status, generation, now, [("Succeeded", "Unknown", reason, message)]
     )
     remaining = (deadline - now).total_seconds()
     result.requeue_after = min(result.requeue_after or remaining, remaining)

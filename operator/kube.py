@@ -276,12 +276,15 @@ class Kube:
         *,
         label_selector: str | None = None,
         page_size: int = 500,
+        field_selector: str | None = None,
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """All objects of a kind, one page at a time (large collections neither time out nor
         have to be held in memory at once)."""
         params: dict[str, str] = {"limit": str(page_size)}
         if label_selector:
             params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
         while True:
             result = await self.request("GET", resource_path(kind, namespace), params=params)
             api_version = result.get("apiVersion")
@@ -302,9 +305,16 @@ class Kube:
         *,
         label_selector: str | None = None,
         page_size: int = 500,
+        field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
         """All objects of a kind (paginated, so large collections do not time out)."""
-        pages = self.pages(kind, namespace, label_selector=label_selector, page_size=page_size)
+        pages = self.pages(
+            kind,
+            namespace,
+            label_selector=label_selector,
+            page_size=page_size,
+            field_selector=field_selector,
+        )
         return [item async for page in pages for item in page]
 
     async def delete(

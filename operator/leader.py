@@ -23,16 +23,13 @@ import aiohttp
 
 from . import metrics
 from .kube import ApiError, Kube
+from .times import format_micro_time
 
 log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _fmt(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _record(lease: dict[str, Any]) -> tuple[Any, ...]:
@@ -121,8 +118,8 @@ class LeaderElector:
             spec: dict[str, Any] = {
                 "holderIdentity": self.identity,
                 "leaseDurationSeconds": self.lease_seconds,
-                "acquireTime": _fmt(now),
-                "renewTime": _fmt(now),
+                "acquireTime": format_micro_time(now),
+                "renewTime": format_micro_time(now),
                 "leaseTransitions": 0,
             }
             try:
@@ -139,11 +136,11 @@ class LeaderElector:
             return False
         if holder != self.identity:
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
-            spec["acquireTime"] = _fmt(now)
+            spec["acquireTime"] = format_micro_time(now)
         spec.update(
             holderIdentity=self.identity,
             leaseDurationSeconds=self.lease_seconds,
-            renewTime=_fmt(now),
+            renewTime=format_micro_time(now),
         )
         try:  # optimistic concurrency: the update fails if someone else wrote first
             updated = await self.kube.request(

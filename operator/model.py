@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -29,6 +29,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from .quantities import parse_quantity
+from .times import format_time
 
 GROUP = "pffigma.dev"
 VERSION = "v1alpha1"
@@ -122,42 +125,6 @@ class PipelineReason(StrEnum):
 
 # --- scalar types ----------------------------------------------------------------------------
 
-_QUANTITY_RE = re.compile(
-    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
-_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL_SUFFIXES = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-}
-
-
-def parse_quantity(value: str | int) -> Decimal:
-    """The value of a non-negative Kubernetes quantity ("500m" -> 0.5, "1Gi" -> 1073741824)."""
-    text = str(value).strip()
-    if not _QUANTITY_RE.match(text):
-        raise ValueError(f"not a non-negative Kubernetes quantity: {value!r}")
-    text = text.removeprefix("+")
-    if text[-2:] in _BINARY_SUFFIXES:
-        return Decimal(text[:-2]) * _BINARY_SUFFIXES[text[-2:]]
-    if "e" in text.lower():  # decimal exponent, e.g. 1e3
-        try:
-            return Decimal(text)
-        except InvalidOperation as exc:  # pragma: no cover - the pattern excludes this
-            raise ValueError(f"not a Kubernetes quantity: {value!r}") from exc
-    suffix = text[-1] if text[-1] in _DECIMAL_SUFFIXES else ""
-    number = text[: len(text) - len(suffix)]
-    return Decimal(number) * _DECIMAL_SUFFIXES[suffix]
-
-
 def _quantity_text(value: object) -> object:
     if isinstance(value, bool):
         return value  # rejected below: a bool is no quantity
@@ -175,11 +142,6 @@ def _check_quantity(value: str) -> str:
 
 #: A Kubernetes quantity, kept as the text the user wrote (integers become their decimal text).
 Quantity = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_check_quantity)]
-
-
-def format_time(value: datetime) -> str:
-    """RFC 3339 in UTC with second precision, as Kubernetes writes metav1.Time."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _aware(value: datetime) -> datetime:

@@ -9,6 +9,7 @@ in `flow` for a Plan, and carries it out.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter, defaultdict
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from . import flow, metrics
+from . import diagnosis, flow, metrics
 from .cache import controller_uid
 from .constants import PIPELINE_LABEL, TENANT_LABEL
 from .kube import ApiError
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: seconds between looks at a running Job that has no pod yet (FailedCreate Events)
+STARVED_RECHECK = 10.0
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -88,6 +92,11 @@ class PipelineReconciler:
         self._tenant_of: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._fresh: set[str] = set()  # new pipelines, not yet shown as queued or admitted
+        # pipeline key -> Job name -> why its pod failed or cannot progress (from pod events)
+        self.pod_problems: dict[str, dict[str, diagnosis.Diagnosis]] = {}
+        # pipeline key -> Jobs deleted by someone else while they ran
+        self.deleted_jobs: dict[str, set[str]] = {}
+        self._deleting: set[tuple[str, str]] = set()  # (namespace, Job) deleted by us
         self._last_refresh = 0.0
         settings = runtime.settings
         self.agent = AgentSettings(
@@ -165,7 +174,30 @@ class PipelineReconciler:
         meta = job["metadata"]
         pipeline = (meta.get("labels") or {}).get(PIPELINE_LABEL)
         if pipeline:
-            self.rt.pipeline_queue.add(f"{meta['namespace']}/{pipeline}")
+            key = f"{meta['namespace']}/{pipeline}"
+            if deleted and (meta["namespace"], meta["name"]) not in self._deleting:
+                body = self.rt.store.get(PIPELINE_KIND, pipeline, meta["namespace"])
+                if body is not None and not (body.get("status") or {}).get("completionTime"):
+                    self.deleted_jobs.setdefault(key, set()).add(meta["name"])
+            self._deleting.discard((meta["namespace"], meta["name"]))
+            self.rt.pipeline_queue.add(key)
+
+    def observe_pod(self, pod: dict[str, Any], *, deleted: bool) -> None:
+        """Agent pods are not cached: only why one failed or is stuck is kept, per Job."""
+        meta = pod.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
+        pipeline = labels.get(PIPELINE_LABEL)
+        if not job or not pipeline:
+            return
+        key = f"{meta.get('namespace')}/{pipeline}"
+        found = diagnosis.diagnose_pod(pod)
+        if found is None or key not in self._tenant_of:
+            return
+        problems = self.pod_problems.setdefault(key, {})
+        if problems.get(job) != found:
+            problems[job] = found
+            self.rt.pipeline_queue.add(key)
 
     def tenant_changed(self, name: str, *, deleted: bool) -> None:
         if deleted:
@@ -199,6 +231,8 @@ class PipelineReconciler:
         return bool(((tenant_body.get("status") or {}).get("database") or {}).get("ready"))
 
     def _forget(self, key: str) -> None:
+        self.pod_problems.pop(key, None)
+        self.deleted_jobs.pop(key, None)
         self.admission.remove(key)
         self.admitted.discard(key)
         self.rejected.pop(key, None)
@@ -339,33 +373,42 @@ class PipelineReconciler:
             rejected=self.rejected.get(key),
         )
         created = _parse_time(meta.get("creationTimestamp")) or now
-        p = flow.plan(
-            name=name,
-            spec=spec,
-            status=status,
-            generation=generation,
-            created=created,
-            jobs=jobs,
-            admission=admission,
-            now=now,
-        )
-
-        for job in p.delete_jobs:
-            await rt.kube.delete("Job", job, ns, propagation="Background")
-        create_error: str | None = None
+        facts = {
+            "name": name,
+            "spec": spec,
+            "status": status,
+            "generation": generation,
+            "created": created,
+            "jobs": jobs,
+            "admission": admission,
+            "now": now,
+        }
+        p = flow.plan(**facts)
+        job_obj: dict[str, Any] | None = None
         if p.create_job is not None:
             stage, attempt = p.create_job
-            create_error = await self._create_job(
-                body, spec, tenant or "", tenant_spec, stage, attempt
-            )
+            job_obj = self._render(body, spec, tenant or "", tenant_spec, stage, attempt)
+            missing = await self._missing_references(job_obj)
+            if missing:  # fail now, not when the pod times out in ContainerCreating
+                p = flow.plan(**facts, preflight="; ".join(missing))
+
+        for job in p.delete_jobs:
+            self._deleting.add((ns, job))
+            await rt.kube.delete("Job", job, ns, propagation="Background")
+        create_error: str | None = None
+        if p.create_job is not None and job_obj is not None:
+            stage, attempt = p.create_job
+            create_error = await self._create_job(body, job_obj, stage)
             if create_error:
                 for entry in p.status["stages"]:
                     if entry["name"] == stage:
                         entry["message"] = create_error
         if p.started:
             metrics.QUEUE_WAIT.observe(max((now - created).total_seconds(), 0.0))
-        for stage, outcome, seconds, _job in p.stage_finished:
+        for stage, outcome, seconds, finished_job in p.stage_finished:
             metrics.STAGE_DURATION.labels(stage, outcome).observe(seconds)
+            self.pod_problems.get(key, {}).pop(finished_job.name, None)
+            self.deleted_jobs.get(key, set()).discard(finished_job.name)
         changed = await self._write_status(body, status, p.status)
         if rt.db is not None and (changed or p.stage_finished or p.events):
             rt.db.record_pipeline(tenant or "", body, p.status, p.stage_finished, p.events)
@@ -389,6 +432,14 @@ class PipelineReconciler:
             return None
         if create_error:
             raise RequeueAfter(5.0)
+        if p.finished:
+            self.pod_problems.pop(key, None)
+            self.deleted_jobs.pop(key, None)
+        if any(j.state == "Running" and j.problem is None for j in jobs.values()) and any(
+            self._starved(name, ns, j) for j in jobs
+        ):
+            # no pod yet: look again for the Job controller's FailedCreate (quota, admission)
+            return min(p.requeue_after or STARVED_RECHECK, STARVED_RECHECK)
         return p.requeue_after
 
     async def _finished(self, body: dict[str, Any], now: datetime) -> float | None:
@@ -428,6 +479,8 @@ class PipelineReconciler:
             for j in rt.store.by_label("Job", PIPELINE_LABEL, meta["name"])
             if j["metadata"]["namespace"] == ns
         }
+        key = f"{ns}/{meta['name']}"
+        problems = self.pod_problems.get(key, {})
         facts: dict[str, flow.JobFacts] = {}
         for entry in status.get("stages") or []:
             jname = entry.get("job")
@@ -437,7 +490,12 @@ class PipelineReconciler:
             if job is None:  # not in the cache (yet): ask the API before deciding it is gone
                 job = await rt.kube.get_or_none("Job", jname, ns)
                 if job is None:
-                    facts[jname] = flow.JobFacts(name=jname, state="Missing")
+                    if entry.get("state") == "Running" and jname in self.deleted_jobs.get(key, ()):
+                        facts[jname] = flow.JobFacts(
+                            name=jname, state="Failed", problem=diagnosis.job_deleted(jname)
+                        )
+                    else:
+                        facts[jname] = flow.JobFacts(name=jname, state="Missing")
                     continue
                 job.setdefault("kind", "Job")
                 rt.store.upsert("Job", job)
@@ -447,15 +505,55 @@ class PipelineReconciler:
                 facts[jname] = flow.JobFacts(name=jname, state="Missing")
                 continue
             fact = job_facts(job)
+            problem = problems.get(jname)
             if fact.state != "Running" and entry.get("state") == "Running":
-                fact = flow.JobFacts(**{**fact.__dict__, "result": await self._result(ns, jname)})
+                pods = await self.rt.kube.list("Pod", ns, label_selector=f"job-name={jname}")
+                if fact.state == "Failed":
+                    problem = diagnosis.diagnose_pods(pods) or problem
+                fact = dataclasses.replace(fact, result=self._result(pods), problem=problem)
+            elif fact.state == "Running":
+                if problem is None and self._starved(meta["name"], ns, jname, job):
+                    problem = await self._pod_create_failed(ns, job)
+                fact = dataclasses.replace(fact, problem=problem)
             facts[jname] = fact
         return facts
 
-    async def _result(self, ns: str, job: str) -> dict[str, Any] | None:
+    def _starved(
+        self, pipeline: str, ns: str, jname: str, job: dict[str, Any] | None = None
+    ) -> bool:
+        """A running Job without a pod for a while: its controller may fail to create one."""
+        if job is None:
+            job = next(
+                (
+                    j
+                    for j in self.rt.store.by_label("Job", PIPELINE_LABEL, pipeline)
+                    if j["metadata"]["namespace"] == ns and j["metadata"]["name"] == jname
+                ),
+                None,
+            )
+        if job is None:
+            return False
+        status = job.get("status") or {}
+        if status.get("active") or status.get("succeeded") or status.get("failed"):
+            return False
+        if any(c.get("status") == "True" for c in status.get("conditions") or ()):
+            return False
+        created = _parse_time(job["metadata"].get("creationTimestamp"))
+        return created is not None and (datetime.now(UTC) - created).total_seconds() >= 3
+
+    async def _pod_create_failed(self, ns: str, job: dict[str, Any]) -> diagnosis.Diagnosis | None:
+        uid = job["metadata"].get("uid")
+        if not uid:
+            return None
+        events = await self.rt.kube.list(
+            "Event", ns, field_selector=f"involvedObject.uid={uid},reason=FailedCreate"
+        )
+        return diagnosis.pod_create_failed(events)
+
+    @staticmethod
+    def _result(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The agent's result: the termination message of the Job's (last) pod."""
-        pods = await self.rt.kube.list("Pod", ns, label_selector=f"job-name={job}")
-        pods.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
+        pods = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
         for pod in reversed(pods):
             for cs in (pod.get("status") or {}).get("containerStatuses") or []:
                 term = (cs.get("state") or {}).get("terminated") or {}
@@ -466,7 +564,7 @@ class PipelineReconciler:
                     return {"outcome": "Failed", "message": term["message"][-500:]}
         return None
 
-    async def _create_job(
+    def _render(
         self,
         body: dict[str, Any],
         spec: DesignPipelineSpec,
@@ -474,8 +572,8 @@ class PipelineReconciler:
         tenant_spec: TenantSpec,
         stage: str,
         attempt: int,
-    ) -> str | None:
-        job = render_job(
+    ) -> dict[str, Any]:
+        return render_job(
             pipeline=body,
             spec=spec,
             tenant=tenant,
@@ -485,6 +583,22 @@ class PipelineReconciler:
             agent=self.agent,
             llm_allowed=self._llm_allowed(tenant, tenant_spec),
         )
+
+    async def _missing_references(self, job: dict[str, Any]) -> list[str]:
+        """The ConfigMaps (and keys) the Job's pod cannot start without that do not exist.
+        Secrets are not read (the operator may not): a missing one shows up at once as the
+        pod's CreateContainerConfigError (see diagnosis)."""
+        ns = job["metadata"]["namespace"]
+        pod_spec = job["spec"]["template"]["spec"]
+        live = {
+            name: await self.rt.kube.get_or_none("ConfigMap", name, ns)
+            for name in diagnosis.config_map_names(pod_spec)
+        }
+        return diagnosis.missing_references(pod_spec, live)
+
+    async def _create_job(
+        self, body: dict[str, Any], job: dict[str, Any], stage: str
+    ) -> str | None:
         try:
             created = await self.rt.kube.create(job)
         except ApiError as err:
@@ -522,6 +636,7 @@ class PipelineReconciler:
             self.rt.store.upsert("Job", live)
             return None
         owner = controller_uid(live) or "none (orphaned)"
+        self._deleting.add((ns, jname))
         await self.rt.kube.delete("Job", jname, ns, uid=live["metadata"].get("uid"))
         self.rt.store.delete("Job", live)
         message = (

@@ -115,6 +115,9 @@ class Runtime:
         if not obj or "metadata" not in obj:
             return
         obj.setdefault("kind", kind)
+        if kind == "Pod":  # agent pods are not cached: only their problems are kept
+            self.pipelines.observe_pod(obj, deleted=event.get("type") == "DELETED")
+            return
         if kind == "Job" and self.pipelines.finished_job(obj):
             self.store.delete(kind, obj)  # a finished pipeline's Jobs are never read again
             return

@@ -30,6 +30,8 @@ def register(registry: kopf.OperatorRegistry, *, configmaps: bool = False) -> No
     on.event(GROUP, VERSION, TENANT_PLURAL, registry=registry)(forward("Tenant"))
     on.event(GROUP, VERSION, PIPELINE_PLURAL, registry=registry)(forward("DesignPipeline"))
     on.event("batch", "v1", "jobs", labels=MANAGED, registry=registry)(forward("Job"))
+    # agent pods: why one failed or cannot start (OOMKilled, image, missing Secret, eviction)
+    on.event("v1", "pods", labels=MANAGED, registry=registry)(forward("Pod"))
     for resource, kind in (
         (("v1", "namespaces"), "Namespace"),
         (("v1", "resourcequotas"), "ResourceQuota"),

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 from decimal import Decimal
 
-from ..model import TenantSpec, parse_quantity
+from ..model import TenantSpec
+from ..quantities import parse_quantity
 from .common import RenderSettings
 from .tenant import LINK_LOCAL_IPV4_RANGE
 

@@ -17,7 +17,8 @@ from ..constants import (
     STAGE_LABEL,
     TENANT_LABEL,
 )
-from ..model import API_VERSION, PIPELINE_KIND, DesignPipelineSpec, TenantSpec, parse_quantity
+from ..model import API_VERSION, PIPELINE_KIND, DesignPipelineSpec, TenantSpec
+from ..quantities import parse_quantity
 
 RESERVED_LABEL_PREFIXES = (
     "app.kubernetes.io/",

@@ -22,18 +22,14 @@ from typing import Any, Protocol
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from ..times import parse_time
+
 
 class Record(Protocol):
     @property
     def tenant(self) -> str: ...
 
     async def write(self, conn: psycopg.AsyncConnection[Any]) -> None: ...
-
-
-def parse_time(value: str | datetime | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def utcnow() -> datetime:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from ..times import parse_time
 from . import history, roles
 from .db import migrate, open_pool
 from .dsn import redact_dsn
@@ -246,7 +247,7 @@ class DataStore:
         self._generations[uid] = generation
         spec = obj.get("spec") or {}
         if seen is None:
-            created = history.parse_time(meta.get("creationTimestamp"))
+            created = parse_time(meta.get("creationTimestamp"))
             if created is not None and (history.utcnow() - created).total_seconds() < 120:
                 self.audit(tenant, actor, "create", kind, name, ns, uid=uid, generation=generation)
         elif generation > seen:

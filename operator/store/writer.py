@@ -28,6 +28,7 @@ from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..metrics import REGISTRY
+from ..times import format_time
 from .history import AuditEvent, Record
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class DbWriter:
         since = ""
         if self._down_since is not None:
             ago = time.time() - (time.monotonic() - self._down_since)
-            since = " since " + datetime.fromtimestamp(ago, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            since = " since " + format_time(datetime.fromtimestamp(ago, UTC))
         return (
             "False",
             "DatabaseUnavailable",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cluster, OperatorProcess, in_place_of, make_operator, unique, wait_for
-from tests.integration.test_pipelines import finished, pipeline, tenant_ready
+from tests.integration.test_pipelines import design_source, finished, pipeline, tenant_ready
 
 pytestmark = pytest.mark.cluster
 
@@ -43,6 +43,7 @@ def test_ca_bundle_is_copied_and_mounted(cluster: Cluster, ca_operator: Operator
         cluster.delete("configmap", "pf-figma-ca", ns)  # drift is repaired
         wait_for(lambda: cluster.get("configmap", "pf-figma-ca", ns), 10, what="restored")
 
+        design_source(cluster, ns)
         cluster.apply(pipeline("tls", ns))
         wait_for(lambda: finished(cluster, "tls", ns), 30, what="pipeline finished")
         job = cluster.list("jobs", ns, selector="pffigma.dev/pipeline=tls")[0]

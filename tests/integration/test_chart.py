@@ -515,6 +515,11 @@ OPERATOR_NEEDS: list[tuple[str, str, str | None]] = [
     *((v, "jobs.batch", "*") for v in ("list", "watch")),
     *((v, "jobs.batch", TENANT_NS) for v in ("get", "create", "delete")),
     ("list", "pods", TENANT_NS),
+    # issue 17: agent pods watched for their failures, source ConfigMaps checked by name,
+    # the Job controller's FailedCreate Events read
+    *((v, "pods", "*") for v in ("list", "watch")),
+    ("get", "configmaps", TENANT_NS),
+    ("list", "events", TENANT_NS),
     *((v, "namespaces", None) for v in ("get", "list", "watch", "create", "patch", "delete")),
     *((v, r, "*") for r in ("resourcequotas", "limitranges", "serviceaccounts",
                             "networkpolicies.networking.k8s.io",
@@ -804,6 +809,9 @@ def test_install_test_upgrade_uninstall(helm: Helm, cluster: Cluster,
         cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "Tenant",
                        "metadata": {"name": tenant}, "spec": {"plan": "pro"}})
         wait_for(lambda: _tenant_ready(cluster, tenant), 60, what="tenant ready (chart operator)")
+        cluster.apply({"apiVersion": "v1", "kind": "ConfigMap",  # the pipelines' source
+                       "metadata": {"name": "d", "namespace": f"tenant-{tenant}"},
+                       "data": {"f": "{}"}})
         names = [f"upg-{i}" for i in range(8)]
         for pname in names:
             cluster.apply({"apiVersion": "pffigma.dev/v1alpha1", "kind": "DesignPipeline",

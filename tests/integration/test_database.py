@@ -12,7 +12,13 @@ import psycopg
 import pytest
 
 from tests.conftest import Cluster, OperatorProcess, in_place_of, make_operator, unique, wait_for
-from tests.integration.test_pipelines import condition, finished, pipeline, tenant_ready
+from tests.integration.test_pipelines import (
+    condition,
+    design_source,
+    finished,
+    pipeline,
+    tenant_ready,
+)
 from tests.store.pfstore_support import Database, Server, _destroy, _new_server, create_database
 
 pytestmark = pytest.mark.cluster
@@ -81,6 +87,7 @@ def test_tenant_role_secret_history_and_outage(
         assert all(v not in json.dumps(tenant) for v in secret["data"].values()), password
 
         # pipeline history and audit
+        design_source(cluster, ns)
         cluster.apply(pipeline("hist", ns))
         wait_for(lambda: finished(cluster, "hist", ns), 30, what="pipeline finished")
         wait_for(

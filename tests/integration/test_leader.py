@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from tests.conftest import Cluster, OperatorProcess, make_operator, unique, wait_for
-from tests.integration.test_pipelines import condition, finished, jobs_of, pipeline, tenant_ready
+from tests.integration.test_pipelines import (
+    condition,
+    design_source,
+    finished,
+    jobs_of,
+    pipeline,
+    tenant_ready,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -48,6 +55,7 @@ def test_leader_failover(cluster: Cluster, operator: OperatorProcess, tmp_path: 
             }
         )
         wait_for(lambda: tenant_ready(cluster, tenant), 30, what="tenant ready")
+        design_source(cluster, ns)
         names = [f"ha-{i}" for i in range(6)]
         for name in names:
             cluster.apply(pipeline(name, ns, {"pffigma.dev/simulate-duration": "2s"}))

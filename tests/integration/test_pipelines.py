@@ -31,6 +31,19 @@ def tenant_ready(cluster: Cluster, name: str) -> bool:
     return bool(cond and cond["status"] == "True")
 
 
+def design_source(cluster: Cluster, ns: str, name: str = "design", key: str = "file.json") -> None:
+    """The ConfigMap the test pipelines name as their source: the operator checks that it
+    exists before creating a Job (KWOK's pods do not read it)."""
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns},
+            "data": {key: "{}"},
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def tenant(cluster: Cluster, operator: OperatorProcess) -> Iterator[tuple[str, str]]:
     name = unique("pipes")
@@ -43,6 +56,7 @@ def tenant(cluster: Cluster, operator: OperatorProcess) -> Iterator[tuple[str, s
         }
     )
     wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
+    design_source(cluster, f"tenant-{name}")
     yield name, f"tenant-{name}"
     cluster.delete("tenant", name)
 
@@ -301,6 +315,7 @@ def test_queue_full_fails_fast(cluster: Cluster, operator: OperatorProcess) -> N
     ns = f"tenant-{name}"
     try:
         wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
+        design_source(cluster, ns)
         names = []
         for _ in range(3):
             names.append(unique("p"))
@@ -345,6 +360,7 @@ def test_suspended_tenant_keeps_pipelines_queued(
     )
     try:
         wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
+        design_source(cluster, ns)
         cluster.apply(pipeline("held", ns))
         held = wait_for(
             lambda: (
@@ -439,6 +455,7 @@ def test_fair_share_under_small_limits(
     try:
         for name in tenants.values():
             wait_for(lambda n=name: tenant_ready(cluster, n), 30, what="tenant ready")
+            design_source(cluster, f"tenant-{name}")
         # the enterprise tenant floods the queue first
         order = ["enterprise"] * 10 + ["pro"] * 10 + ["starter"] * 10
         for i, plan in enumerate(order):

@@ -46,6 +46,7 @@ def run(
     now: datetime = T0,
     generation: int | None = 1,
     name: str = NAME,
+    preflight: str | None = None,
 ) -> Plan:
     if isinstance(jobs, list):
         jobs = {j.name: j for j in jobs}
@@ -58,6 +59,7 @@ def run(
         jobs=jobs or {},
         admission=admission,
         now=now,
+        preflight=preflight,
     )
 
 

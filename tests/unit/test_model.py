@@ -35,13 +35,13 @@ from pf_operator.model import (
     TenantSpec,
     TenantStatus,
     find_condition,
-    format_time,
     namespace_for,
     parse_conditions,
-    parse_quantity,
     set_condition,
     summarize_conditions,
 )
+from pf_operator.quantities import parse_quantity
+from pf_operator.times import format_time
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -73,6 +73,8 @@ def pipeline_spec(**spec: Any) -> DesignPipelineSpec:
         ("1e3", Decimal(1000)),
         ("100n", Decimal("1e-7")),
         ("+3", Decimal(3)),
+        ("1E", Decimal(10**18)),
+        ("2Ei", Decimal(2**61)),
     ],
 )
 def test_parse_quantity(text: str | int, value: Decimal) -> None:

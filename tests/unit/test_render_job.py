@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from pf_operator.constants import CONFIG_ANNOTATION
-from pf_operator.model import DesignPipelineSpec, TenantSpec, parse_quantity
+from pf_operator.model import DesignPipelineSpec, TenantSpec
+from pf_operator.quantities import parse_quantity
 from pf_operator.render.job import (
     AgentSettings,
     agent_config,
