@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from .errors import StageError
 from .figma_client import FigmaSource
 from .figma_models import Node, StyleMeta
-from .names import RESERVED_PROP_NAMES, UniqueNames, camel_case, component_name
+from .names import RESERVED_PROP_NAMES, VARIANT_ALIASES, UniqueNames, camel_case, component_name
 
 SUPPORTED_TYPES = frozenset(
     """DOCUMENT CANVAS FRAME GROUP SECTION COMPONENT COMPONENT_SET INSTANCE RECTANGLE ELLIPSE TEXT
@@ -25,7 +25,7 @@ class PropInfo(BaseModel):
     name: str  # Figma property name without the "#id" suffix
     key: str  # Figma property key (with suffix for TEXT/BOOLEAN)
     ident: str  # TypeScript prop name
-    kind: Literal["variant", "text", "boolean"]
+    kind: Literal["variant", "text", "boolean", "slot"]
     options: list[str] = Field(default_factory=list)
     default: str | bool | None = None
 
@@ -133,6 +133,8 @@ def _props_for(node: Node, variants: list[VariantInfo]) -> list[PropInfo]:
         if vdef.type == "VARIANT" and key not in variant_names:
             variant_names.append(key)
     default_values = variants[0].values if variants else {}
+    variant_taken: set[str] = {n.strip().lower() for n in variant_names
+                               if n.strip().lower() == "variant"}
     for pname in variant_names:
         options: list[str] = []
         d = defs.get(pname)
@@ -146,14 +148,21 @@ def _props_for(node: Node, variants: list[VariantInfo]) -> list[PropInfo]:
         default = d.defaultValue if d is not None and d.defaultValue in options else None
         if default is None:
             default = default_values.get(pname, options[0])
-        props.append(PropInfo(name=pname, key=pname, ident=idents.take(camel_case(pname)),
+        base = camel_case(pname)
+        if pname.strip().lower() in VARIANT_ALIASES and "variant" not in variant_taken:
+            base = "variant"
+            variant_taken.add("variant")
+        props.append(PropInfo(name=pname, key=pname, ident=idents.take(base),
                               kind="variant", options=options, default=str(default)))
     for key, d in defs.items():
-        if d.type in ("TEXT", "BOOLEAN"):
+        if d.type in ("TEXT", "BOOLEAN", "INSTANCE_SWAP"):
             pname = _PROP_SUFFIX.sub("", key) or key
-            kind: Literal["text", "boolean"] = "text" if d.type == "TEXT" else "boolean"
+            kind: Literal["text", "boolean", "slot"] = {
+                "TEXT": "text", "BOOLEAN": "boolean", "INSTANCE_SWAP": "slot"}[d.type]
             default_v: str | bool | None
-            if kind == "text":
+            if kind == "slot":
+                default_v = str(d.defaultValue) if d.defaultValue is not None else None
+            elif kind == "text":
                 default_v = str(d.defaultValue) if d.defaultValue is not None else ""
             else:
                 default_v = bool(d.defaultValue) if d.defaultValue is not None else True
@@ -176,17 +185,28 @@ def _top_level_frames(roots: list[Node]) -> list[tuple[Node, str]]:
     return out
 
 
+FRAME_LIKE = ("FRAME", "GROUP")
+LOOSE_CONTENT = frozenset({"STICKY", "SHAPE_WITH_TEXT", "CONNECTOR", "TABLE", "TEXT", "RECTANGLE",
+                           "ELLIPSE", "VECTOR", "LINE", "STAR", "REGULAR_POLYGON",
+                           "BOOLEAN_OPERATION", "INSTANCE"})
+
+
 def _page_frames(page: Node) -> list[tuple[Node, str]]:
+    """Frames and groups placed on a page or in a section at any depth; a section that holds
+    loose content (FigJam stickies, shapes, tables, text) is itself a frame to render."""
     out: list[tuple[Node, str]] = []
     if page.type != "CANVAS":
         return [(page, "")] if page.type not in ("COMPONENT", "COMPONENT_SET") else []
-    for child in page.children:
-        if not child.visible:
-            continue
+    stack: list[Node] = list(reversed([c for c in page.children if c.visible]))
+    while stack:
+        child = stack.pop()
         if child.type == "SECTION":
-            out.extend((c, page.name) for c in child.children
-                       if c.visible and c.type in ("FRAME", "GROUP"))
-        elif child.type in ("FRAME", "GROUP"):
+            kids = [c for c in child.children if c.visible]
+            if any(c.type in LOOSE_CONTENT for c in kids):
+                out.append((child, page.name))
+                continue
+            stack.extend(reversed(kids))
+        elif child.type in FRAME_LIKE:
             out.append((child, page.name))
     return out
 

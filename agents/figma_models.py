@@ -49,6 +49,8 @@ class Paint(_Model):
     gradientStops: list[ColorStop] | None = None
     scaleMode: str | None = None
     imageRef: str | None = None
+    # Figma variables bound to this paint ({"color": {"type": "VARIABLE_ALIAS", "id": ...}})
+    boundVariables: dict[str, Any] | None = None
 
 
 class Effect(_Model):
@@ -59,6 +61,17 @@ class Effect(_Model):
     offset: Vector | None = None
     spread: float = 0.0
     blendMode: str | None = None
+
+
+class Hyperlink(_Model):
+    type: str = "URL"  # URL | NODE
+    url: str | None = None
+    nodeID: str | None = None
+
+
+class LayoutConstraint(_Model):
+    vertical: str = "TOP"  # TOP | BOTTOM | CENTER | TOP_BOTTOM | SCALE
+    horizontal: str = "LEFT"  # LEFT | RIGHT | CENTER | LEFT_RIGHT | SCALE
 
 
 class TypeStyle(_Model):
@@ -77,6 +90,13 @@ class TypeStyle(_Model):
     lineHeightPercent: float | None = None
     lineHeightPercentFontSize: float | None = None
     lineHeightUnit: str | None = None
+    textTruncation: str | None = None  # DISABLED | ENDING
+    maxLines: int | None = None
+    hyperlink: Hyperlink | None = None
+    fills: list[Paint] | None = None  # only in styleOverrideTable entries
+    listSpacing: float | None = None
+    paragraphSpacing: float | None = None
+    paragraphIndent: float | None = None
 
 
 class ComponentPropertyDefinition(_Model):
@@ -119,6 +139,8 @@ class Node(_Model):
     isMask: bool = False
     clipsContent: bool = False
     styles: dict[str, str] = Field(default_factory=dict)
+    # Figma variables bound to node fields ({"itemSpacing": {"type": "VARIABLE_ALIAS", ...}})
+    boundVariables: dict[str, Any] | None = None
     # auto layout
     layoutMode: str | None = None
     layoutWrap: str | None = None
@@ -139,9 +161,37 @@ class Node(_Model):
     layoutSizingVertical: str | None = None
     minWidth: float | None = None
     maxWidth: float | None = None
+    minHeight: float | None = None
+    maxHeight: float | None = None
+    counterAxisAlignContent: str | None = None  # AUTO | SPACE_BETWEEN (wrapping rows)
+    constraints: LayoutConstraint | None = None
+    # geometry: rotation in radians (counter-clockwise), the unrotated size, and the 2x3 matrix
+    rotation: float = 0.0
+    size: Vector | None = None
+    relativeTransform: list[list[float]] | None = None
+    maskType: str | None = None  # ALPHA | VECTOR | LUMINANCE
+    # GRID auto layout (layoutMode == "GRID")
+    gridRowCount: int | None = None
+    gridColumnCount: int | None = None
+    gridRowGap: float = 0.0
+    gridColumnGap: float = 0.0
+    gridColumnsSizing: str | None = None
+    gridRowsSizing: str | None = None
+    gridColumnSpan: int | None = None
+    gridRowSpan: int | None = None
+    gridColumnAnchorIndex: int | None = None
+    gridRowAnchorIndex: int | None = None
+    gridChildHorizontalAlign: str | None = None
+    gridChildVerticalAlign: str | None = None
+    # FigJam
+    shapeType: str | None = None
     # text
     characters: str | None = None
     style: TypeStyle | None = None
+    characterStyleOverrides: list[int] = Field(default_factory=list)
+    styleOverrideTable: dict[str, TypeStyle] = Field(default_factory=dict)
+    lineTypes: list[str] = Field(default_factory=list)  # NONE | ORDERED | UNORDERED per line
+    lineIndentations: list[int] = Field(default_factory=list)
     # components
     componentId: str | None = None
     componentProperties: dict[str, ComponentProperty] | None = None
@@ -192,3 +242,43 @@ class NodesResponse(_Model):
     lastModified: str | None = None
     version: str | None = None
     nodes: dict[str, NodeEntry | None]
+
+
+# ---- Figma variables: GET /v1/files/:key/variables/local ({"meta": {"variables": ...,
+# "variableCollections": ...}}). File JSON carries only ``boundVariables`` ids.
+
+
+class VariableMode(_Model):
+    modeId: str = ""
+    name: str = ""
+
+
+class VariableCollection(_Model):
+    id: str = ""
+    name: str = ""
+    key: str = ""
+    modes: list[VariableMode] = Field(default_factory=list)
+    defaultModeId: str = ""
+    remote: bool = False
+    hiddenFromPublishing: bool = False
+    variableIds: list[str] = Field(default_factory=list)
+
+
+class Variable(_Model):
+    id: str = ""
+    name: str = ""
+    key: str = ""
+    variableCollectionId: str = ""
+    resolvedType: str = ""  # BOOLEAN | FLOAT | STRING | COLOR
+    # mode id -> value: a number, string, boolean, {r,g,b,a} or {"type": "VARIABLE_ALIAS", "id"}
+    valuesByMode: dict[str, Any] = Field(default_factory=dict)
+    remote: bool = False
+    description: str = ""
+    hiddenFromPublishing: bool = False
+    scopes: list[str] = Field(default_factory=list)
+    codeSyntax: dict[str, str] = Field(default_factory=dict)
+
+
+class LocalVariables(_Model):
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    variableCollections: dict[str, VariableCollection] = Field(default_factory=dict)

@@ -23,7 +23,10 @@ RESERVED_COMPONENT_NAMES = frozenset(
     Page RootLayout Metadata Meta StoryObj Story UiButton UiInput UiCard UiBadge Fragment
     """.split()
 )
-RESERVED_PROP_NAMES = frozenset({"className", "children", "key", "ref", "style", "variant"})
+RESERVED_PROP_NAMES = frozenset({"className", "children", "key", "ref", "style", "disabled"})
+# Figma property names that mean "which variant" and read best as shadcn/ui's `variant` prop
+VARIANT_ALIASES = frozenset({"type", "kind", "style", "variant", "appearance", "hierarchy",
+                             "emphasis", "intent"})
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 

@@ -1,0 +1,184 @@
+"""The generator's intermediate form: a tree of JSX elements, and its printer.
+
+The lowering step (:mod:`pf_agents.lower`) turns one Figma node tree into an :class:`El` tree;
+:mod:`pf_agents.variants` merges the trees of a component set's variants into one tree whose
+classes vary by prop (``cva``); :func:`print_jsx` prints a tree as TSX lines. Keeping the tree
+as data (not strings) is what lets variants be compared, tests be derived from the design, and
+the visual check map elements back to Figma nodes.
+
+Printing follows Prettier's JSX layout (2-space indent, double quotes, one attribute per line
+when an element does not fit in :data:`PRINT_WIDTH` columns) so the output needs no reformatting.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+PRINT_WIDTH = 100
+_SAFE_TEXT = re.compile(r"^[^{}<>&\n\r\u2028\u2029]+$")
+
+
+def js_str(s: str) -> str:
+    """A TypeScript string literal (JSON is a subset of JS string syntax)."""
+    return json.dumps(s, ensure_ascii=False)
+
+
+@dataclass
+class Txt:
+    """A text child: a literal string, or a JS expression (``expr``) such as a prop name."""
+
+    text: str = ""
+    expr: str | None = None
+
+
+@dataclass
+class El:
+    """One JSX element.
+
+    ``tag``: an HTML/SVG tag or a component name. ``node``: the Figma node id it renders (None for
+    elements the generator adds). ``name``: the Figma layer name (aligns variants). ``cls``:
+    Tailwind classes in output order. ``cls_expr``: a JS expression used instead of ``cls`` (a
+    ``cva`` call). ``attrs``: attribute -> JS code (``'"x"'`` for a string, ``'{v}'`` for an
+    expression) or ``True`` for a bare attribute. ``cond``: a JS expression; the element renders
+    only when it is truthy. ``kind``: the Figma node type, for tests and reports.
+    """
+
+    tag: str
+    node: str | None = None
+    name: str = ""
+    kind: str = ""
+    cls: list[str] = field(default_factory=list)
+    cls_expr: str | None = None
+    attrs: dict[str, str | bool] = field(default_factory=dict)
+    children: list[El | Txt] = field(default_factory=list)
+    cond: str | None = None
+    slot: str | None = None  # a ReactNode prop that replaces this element when given
+    raw: str | None = None  # pre-printed inner markup (SVG paths), printed as is
+
+    def walk(self) -> list[El]:
+        """This element and every element below it, pre-order (iterative)."""
+        out: list[El] = []
+        stack: list[El] = [self]
+        while stack:
+            el = stack.pop()
+            out.append(el)
+            stack.extend(c for c in reversed(el.children) if isinstance(c, El))
+        return out
+
+    def texts(self) -> list[str]:
+        """Literal texts in document order (``Txt.text`` of non-expression children)."""
+        out: list[str] = []
+        stack: list[El | Txt] = [self]
+        while stack:
+            cur = stack.pop()
+            if isinstance(cur, Txt):
+                if cur.expr is None and cur.text:
+                    out.append(cur.text)
+            else:
+                stack.extend(reversed(cur.children))
+        return out
+
+
+def class_string(cls: list[str]) -> str:
+    return " ".join(dict.fromkeys(c for c in cls if c))
+
+
+def _attr_code(el: El) -> list[str]:
+    out: list[str] = []
+    if el.cls_expr:
+        out.append(f"className={{{el.cls_expr}}}")
+    else:
+        s = class_string(el.cls)
+        if s:
+            out.append(f"className={js_str(s)}")
+    for k, v in el.attrs.items():
+        if v is True:
+            out.append(k)
+        elif v is False:
+            continue
+        else:
+            out.append(f"{k}={v}")
+    return out
+
+
+def _text_code(t: Txt) -> str:
+    if t.expr is not None:
+        return f"{{{t.expr}}}"
+    s = t.text
+    if _SAFE_TEXT.match(s) and s == s.strip() and "  " not in s:
+        return s
+    return f"{{{js_str(s)}}}"
+
+
+def print_jsx(el: El, indent: int = 0) -> list[str]:
+    """Print an element (and its subtree) as TSX lines at ``indent`` levels of 2 spaces."""
+    # iterative: Figma trees can be hundreds of levels deep
+    lines: list[str] = []
+    # work items: ("open", el, indent) | ("line", text, indent)
+    work: list[tuple[str, object, int]] = [("el", el, indent)]
+    while work:
+        kind, item, ind = work.pop()
+        pad = "  " * ind
+        if kind == "line":
+            lines.append(pad + str(item))
+            continue
+        assert isinstance(item, El)
+        cur = item
+        if cur.cond or cur.slot:
+            op = f"{cur.cond} && (" if cur.cond else f"{cur.slot} ?? ("
+            lines.append(f"{pad}{{{op}")
+            inner = El(
+                **{**cur.__dict__, "cond": None} if cur.cond else {**cur.__dict__, "slot": None}
+            )
+            work.append(("line", ")}", ind))
+            work.append(("el", inner, ind + 1))
+            continue
+        attrs = _attr_code(cur)
+        kids = cur.children
+        if cur.raw is not None:
+            body_inline = cur.raw
+        elif len(kids) == 1 and isinstance(kids[0], Txt):
+            body_inline = _text_code(kids[0])
+        else:
+            body_inline = None
+        head = " ".join([cur.tag, *attrs])
+        if not kids and cur.raw is None:
+            one = f"{pad}<{head} />"
+            if len(one) <= PRINT_WIDTH:
+                lines.append(one)
+            else:
+                lines.append(f"{pad}<{cur.tag}")
+                lines.extend(f"{pad}  {a}" for a in attrs)
+                lines.append(f"{pad}/>")
+            continue
+        if body_inline is not None:
+            one = f"{pad}<{head}>{body_inline}</{cur.tag}>"
+            if len(one) <= PRINT_WIDTH:
+                lines.append(one)
+                continue
+            open_one = f"{pad}<{head}>"
+            if len(open_one) <= PRINT_WIDTH:
+                lines.append(open_one)
+            else:
+                lines.append(f"{pad}<{cur.tag}")
+                lines.extend(f"{pad}  {a}" for a in attrs)
+                lines.append(f"{pad}>")
+            lines.append(f"{pad}  {body_inline}")
+            lines.append(f"{pad}</{cur.tag}>")
+            continue
+        open_one = f"{pad}<{head}>"
+        if len(open_one) <= PRINT_WIDTH:
+            lines.append(open_one)
+        else:
+            lines.append(f"{pad}<{cur.tag}")
+            lines.extend(f"{pad}  {a}" for a in attrs)
+            lines.append(f"{pad}>")
+        work.append(("line", f"</{cur.tag}>", ind))
+        for child in reversed(kids):
+            if isinstance(child, Txt):
+                work.append(("line", _text_code(child), ind + 1))
+            else:
+                work.append(("el", child, ind + 1))
+    return lines

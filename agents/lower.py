@@ -1,0 +1,1084 @@
+"""Lowering: one Figma node tree -> a :class:`~pf_agents.jsx.El` tree with Tailwind classes.
+
+What each Figma property becomes is listed in docs/agents.md ("Support matrix"). Whatever cannot
+be reproduced is never dropped silently: it is recorded as an :class:`Unreproduced` (node id,
+property, reason) that the generate stage writes to ``unreproduced.json`` and counts in its
+result.
+
+Coordinates: Figma's ``absoluteBoundingBox`` (px, page space, axis-aligned around rotated nodes),
+``size`` (px, unrotated) and ``rotation`` (radians, counter-clockwise; CSS rotates clockwise).
+Source: https://www.figma.com/developers/api#node-types
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from .analyze import DesignSpec, PropInfo
+from .errors import StageError
+from .figma_models import Node, Paint, TypeStyle
+from .jsx import El, Txt, js_str
+from .names import _ascii_words
+from .tokens import TokenLookup, color_hex, effect_css, fmt_num, line_height, px, typo_sig_key
+
+MAX_DEPTH = 400  # deeper trees fail early with a clear error instead of a RecursionError
+SHAPE_TYPES = {"RECTANGLE", "ELLIPSE"}
+VECTOR_TYPES = {"VECTOR", "STAR", "REGULAR_POLYGON", "BOOLEAN_OPERATION", "LINE"}
+CONTAINER_TYPES = {"FRAME", "GROUP", "SECTION", "COMPONENT", "COMPONENT_SET", "INSTANCE", "TABLE"}
+FIGJAM_TEXT_TYPES = {"STICKY", "SHAPE_WITH_TEXT", "TABLE_CELL"}
+NOT_RENDERED = {
+    "SLICE": "a slice is an export region, not content",
+    "WIDGET": "widgets run code in Figma; their rendering is not in the file",
+    "EMBED": "embeds are rendered by their provider",
+    "LINK_UNFURL": "link previews are rendered by Figma",
+    "STAMP": "FigJam stamps carry no geometry in the API",
+    "HIGHLIGHT": "FigJam highlights carry no geometry in the API",
+    "WASHI_TAPE": "FigJam decoration",
+    "CODE_BLOCK": "code blocks carry no layout",
+}
+AUTO_LAYOUT = ("HORIZONTAL", "VERTICAL")
+BLEND = {
+    "MULTIPLY": "multiply",
+    "SCREEN": "screen",
+    "OVERLAY": "overlay",
+    "DARKEN": "darken",
+    "LIGHTEN": "lighten",
+    "COLOR_DODGE": "color-dodge",
+    "COLOR_BURN": "color-burn",
+    "HARD_LIGHT": "hard-light",
+    "SOFT_LIGHT": "soft-light",
+    "DIFFERENCE": "difference",
+    "EXCLUSION": "exclusion",
+    "HUE": "hue",
+    "SATURATION": "saturation",
+    "COLOR": "color",
+    "LUMINOSITY": "luminosity",
+}
+WEIGHTS = {
+    100: "font-thin",
+    200: "font-extralight",
+    300: "font-light",
+    400: "font-normal",
+    500: "font-medium",
+    600: "font-semibold",
+    700: "font-bold",
+    800: "font-extrabold",
+    900: "font-black",
+}
+HEADING = re.compile(r"\b(?:h([1-6])|heading|headline|display)\b", re.I)
+SEMANTIC = {
+    "button": {"button", "btn", "cta"},
+    "input": {"input", "textfield", "textbox", "textinput", "field"},
+    "link": {"link", "hyperlink"},
+}
+SOFT_BREAKS = {"\u2028": "\n", "\u2029": "\n"}
+
+
+@dataclass(frozen=True)
+class Unreproduced:
+    """A Figma property of one node that the output does not reproduce, and why."""
+
+    node: str
+    name: str
+    property: str
+    reason: str
+
+
+def semantic_kind(name: str) -> str | None:
+    words = {w.lower() for w in _ascii_words(name)}
+    for kind, vocab in SEMANTIC.items():
+        if words & vocab:
+            return kind
+    return None
+
+
+def arb(value: str) -> str:
+    """A Tailwind arbitrary value: spaces become underscores."""
+    return value.replace(" ", "_")
+
+
+def _visible_paints(paints: list[Paint] | None) -> list[Paint]:
+    return [p for p in paints or [] if p.visible and p.opacity > 0]
+
+
+def _sizing(node: Node, parent: Node | None) -> tuple[str, str]:
+    """(horizontal, vertical) sizing: FIXED | HUG | FILL, from ``layoutSizing*`` or older fields."""
+    h = node.layoutSizingHorizontal
+    v = node.layoutSizingVertical
+    if h and v:
+        return h, v
+    if node.type == "TEXT":
+        mode = (node.style.textAutoResize if node.style else None) or "NONE"
+        hh, vv = {"WIDTH_AND_HEIGHT": ("HUG", "HUG"), "HEIGHT": ("FIXED", "HUG")}.get(
+            mode, ("FIXED", "FIXED")
+        )
+    elif node.layoutMode in AUTO_LAYOUT:
+        primary = "HUG" if (node.primaryAxisSizingMode or "AUTO") == "AUTO" else "FIXED"
+        counter = "HUG" if (node.counterAxisSizingMode or "AUTO") == "AUTO" else "FIXED"
+        hh, vv = (primary, counter) if node.layoutMode == "HORIZONTAL" else (counter, primary)
+    else:
+        hh, vv = "FIXED", "FIXED"
+    if (
+        parent is not None
+        and parent.layoutMode in AUTO_LAYOUT
+        and node.layoutPositioning != "ABSOLUTE"
+    ):
+        grow = node.layoutGrow >= 1
+        stretch = node.layoutAlign == "STRETCH"
+        if parent.layoutMode == "HORIZONTAL":
+            hh = "FILL" if grow else hh
+            vv = "FILL" if stretch else vv
+        else:
+            vv = "FILL" if grow else vv
+            hh = "FILL" if stretch else hh
+    return h or hh, v or vv
+
+
+def _size(node: Node) -> tuple[float, float]:
+    """Unrotated width and height in px."""
+    if node.size is not None and (node.size.x or node.size.y):
+        return node.size.x, node.size.y
+    bb = node.absoluteBoundingBox
+    return (bb.width, bb.height) if bb else (0.0, 0.0)
+
+
+@dataclass
+class Lowering:
+    """Lowers the nodes of one component. ``props``: Figma property key -> prop."""
+
+    spec: DesignSpec
+    lookup: TokenLookup
+    component: str
+    props: dict[str, PropInfo]
+    fluid_root: bool = False
+    root_name: str = ""  # names the root for semantics (a component set's name)
+    unreproduced: list[Unreproduced] = field(default_factory=list)
+    used_props: set[str] = field(default_factory=set)
+    semantics: set[str] = field(default_factory=set)
+    nodes: int = 0
+
+    # ----------------------------------------------------------------------------- reporting
+    def report(self, node: Node, prop: str, reason: str) -> None:
+        self.unreproduced.append(Unreproduced(node.id, node.name[:80], prop, reason))
+
+    # -------------------------------------------------------------------------------- tokens
+    def color(self, prefix: str, paint: Paint, style_id: str | None = None) -> str:
+        if paint.color is None:
+            return ""
+        value = color_hex(paint.color, paint.opacity)
+        if style_id and style_id in self.lookup.color_by_style and paint.opacity >= 0.999:
+            return f"{prefix}-{self.lookup.color_by_style[style_id]}"
+        key = self.lookup.color_by_value.get(value)
+        return f"{prefix}-{key}" if key else f"{prefix}-[{value}]"
+
+    def space(self, prefix: str, v: float) -> str:
+        neg = v < 0
+        key = self.lookup.spacing.get(px(abs(v)))
+        cls = f"{prefix}-{key}" if key else f"{prefix}-[{px(abs(v))}]"
+        return "-" + cls if neg else cls
+
+    def radius(self, prefix: str, v: float) -> str:
+        key = self.lookup.radius.get(px(v))
+        return f"{prefix}-{key}" if key else f"{prefix}-[{px(v)}]"
+
+    # ------------------------------------------------------------------------------ geometry
+    def position(self, node: Node, parent: Node | None, root: bool) -> list[str]:
+        """Size and place ``node`` in ``parent`` (flex item, grid item or absolute)."""
+        cls: list[str] = []
+        hs, vs = _sizing(node, parent)
+        w, h = _size(node)
+        if root or parent is None:
+            if self.fluid_root and hs != "HUG":
+                # a screen: full width up to its design width
+                cls += ["w-full", f"max-w-[{px(w)}]"]
+            elif hs == "HUG":
+                cls.append("w-fit")
+            elif hs == "FILL":
+                cls.append("w-full")
+            else:
+                cls.append(f"w-[{px(w)}]")
+            if vs == "FIXED":
+                cls.append(f"min-h-[{px(h)}]" if self.fluid_root else f"h-[{px(h)}]")
+            cls += self.min_max(node)
+            return cls
+        if parent.layoutMode == "GRID" and node.layoutPositioning != "ABSOLUTE":
+            return cls + self.grid_item(node, hs, vs, w, h)
+        if parent.layoutMode in AUTO_LAYOUT and node.layoutPositioning != "ABSOLUTE":
+            row = parent.layoutMode == "HORIZONTAL"
+            for axis, mode, size in (("w", hs, w), ("h", vs, h)):
+                primary = (axis == "w") == row
+                if mode == "FIXED":
+                    cls.append(f"{axis}-[{px(size)}]")
+                    if primary:
+                        cls.append("shrink-0")
+                elif mode == "FILL":
+                    if primary:
+                        cls += ["min-w-0" if row else "min-h-0", "flex-1"]
+                    else:
+                        cls.append("self-stretch")
+                elif mode == "HUG" and primary:
+                    cls.append("shrink-0")
+            cls += self.min_max(node)
+            if node.rotation and abs(node.rotation) > 1e-3:
+                self.report(
+                    node,
+                    "rotation",
+                    "a rotated item inside auto layout keeps its "
+                    "bounding box in the flow; the rotation itself is applied",
+                )
+                cls.append(f"rotate-[{fmt_num(-math.degrees(node.rotation))}deg]")
+            return cls
+        return cls + self.absolute(node, parent, hs, vs)
+
+    def min_max(self, node: Node) -> list[str]:
+        out = []
+        for attr, prefix in (
+            ("minWidth", "min-w"),
+            ("maxWidth", "max-w"),
+            ("minHeight", "min-h"),
+            ("maxHeight", "max-h"),
+        ):
+            v = getattr(node, attr)
+            if v is not None and v > 0:
+                out.append(f"{prefix}-[{px(v)}]")
+        return out
+
+    def grid_item(self, node: Node, hs: str, vs: str, w: float, h: float) -> list[str]:
+        cls: list[str] = []
+        if node.gridColumnAnchorIndex is not None:
+            cls.append(f"col-start-{node.gridColumnAnchorIndex + 1}")
+        if node.gridColumnSpan and node.gridColumnSpan > 1:
+            cls.append(f"col-span-{node.gridColumnSpan}")
+        if node.gridRowAnchorIndex is not None:
+            cls.append(f"row-start-{node.gridRowAnchorIndex + 1}")
+        if node.gridRowSpan and node.gridRowSpan > 1:
+            cls.append(f"row-span-{node.gridRowSpan}")
+        cls.append({"FIXED": f"w-[{px(w)}]", "HUG": "justify-self-start"}.get(hs, "w-full"))
+        cls.append({"FIXED": f"h-[{px(h)}]", "HUG": "self-start"}.get(vs, "h-full"))
+        ha = {
+            "MIN": "justify-self-start",
+            "CENTER": "justify-self-center",
+            "MAX": "justify-self-end",
+        }.get(node.gridChildHorizontalAlign or "")
+        va = {"MIN": "self-start", "CENTER": "self-center", "MAX": "self-end"}.get(
+            node.gridChildVerticalAlign or ""
+        )
+        return cls + [c for c in (ha, va) if c]
+
+    def absolute(self, node: Node, parent: Node, hs: str, vs: str) -> list[str]:
+        """Absolute children, honouring constraints (LEFT/RIGHT/LEFT_RIGHT/CENTER/SCALE)."""
+        cls = ["absolute"]
+        bb, pbb = node.absoluteBoundingBox, parent.absoluteBoundingBox
+        if bb is None or pbb is None:
+            return cls
+        w, h = _size(node)
+        rotated = abs(node.rotation) > 1e-3
+        if rotated:
+            # place the unrotated box so that its centre is the bounding box's centre
+            x = bb.x + bb.width / 2 - w / 2 - pbb.x
+            y = bb.y + bb.height / 2 - h / 2 - pbb.y
+        else:
+            x, y = bb.x - pbb.x, bb.y - pbb.y
+            w, h = bb.width, bb.height
+        con = node.constraints
+        horiz = con.horizontal if con else "LEFT"
+        vert = con.vertical if con else "TOP"
+        pw, ph = pbb.width or 1.0, pbb.height or 1.0
+        if horiz == "RIGHT":
+            cls.append(f"right-[{px(pw - x - w)}]")
+        elif horiz == "LEFT_RIGHT":
+            cls += [f"left-[{px(x)}]", f"right-[{px(pw - x - w)}]"]
+        elif horiz == "CENTER":
+            cls.append(f"left-[calc(50%+{px(x + w / 2 - pw / 2)})]".replace("+-", "-"))
+            cls.append("-translate-x-1/2")
+        elif horiz == "SCALE":
+            cls += [f"left-[{fmt_num(100 * x / pw)}%]", f"w-[{fmt_num(100 * w / pw)}%]"]
+        else:
+            cls.append(f"left-[{px(x)}]")
+        if vert == "BOTTOM":
+            cls.append(f"bottom-[{px(ph - y - h)}]")
+        elif vert == "TOP_BOTTOM":
+            cls += [f"top-[{px(y)}]", f"bottom-[{px(ph - y - h)}]"]
+        elif vert == "CENTER":
+            cls.append(f"top-[calc(50%+{px(y + h / 2 - ph / 2)})]".replace("+-", "-"))
+            cls.append("-translate-y-1/2")
+        elif vert == "SCALE":
+            cls += [f"top-[{fmt_num(100 * y / ph)}%]", f"h-[{fmt_num(100 * h / ph)}%]"]
+        else:
+            cls.append(f"top-[{px(y)}]")
+        if hs != "HUG" and horiz not in ("LEFT_RIGHT", "SCALE"):
+            cls.append(f"w-[{px(w)}]")
+        if vs != "HUG" and vert not in ("TOP_BOTTOM", "SCALE"):
+            cls.append(f"h-[{px(h)}]")
+        if rotated and node.type != "GROUP":
+            cls.append(f"rotate-[{fmt_num(-math.degrees(node.rotation))}deg]")
+        return cls
+
+    def own_layout(self, node: Node) -> list[str]:
+        """The container's own layout: flex (auto layout) or grid, gaps and padding."""
+        cls: list[str] = []
+        if node.layoutMode == "GRID":
+            cls.append("grid")
+            cols = node.gridColumnsSizing or (
+                f"repeat({node.gridColumnCount}, minmax(0, 1fr))" if node.gridColumnCount else None
+            )
+            rows = node.gridRowsSizing
+            if cols:
+                m = re.fullmatch(r"repeat\((\d+),\s*minmax\(0,\s*1fr\)\)", cols)
+                cls.append(f"grid-cols-{m.group(1)}" if m else f"grid-cols-[{arb(cols)}]")
+            if rows:
+                m = re.fullmatch(r"repeat\((\d+),\s*minmax\(0,\s*1fr\)\)", rows)
+                cls.append(f"grid-rows-{m.group(1)}" if m else f"grid-rows-[{arb(rows)}]")
+            if node.gridColumnGap:
+                cls.append(self.space("gap-x", node.gridColumnGap))
+            if node.gridRowGap:
+                cls.append(self.space("gap-y", node.gridRowGap))
+        elif node.layoutMode in AUTO_LAYOUT:
+            cls.append("flex")
+            if node.layoutMode == "VERTICAL":
+                cls.append("flex-col")
+            wrap = node.layoutWrap == "WRAP"
+            if wrap:
+                cls.append("flex-wrap")
+            justify = {
+                "MIN": "justify-start",
+                "CENTER": "justify-center",
+                "MAX": "justify-end",
+                "SPACE_BETWEEN": "justify-between",
+            }.get(node.primaryAxisAlignItems or "MIN")
+            items = {
+                "MIN": "items-start",
+                "CENTER": "items-center",
+                "MAX": "items-end",
+                "BASELINE": "items-baseline",
+            }.get(node.counterAxisAlignItems or "MIN")
+            if justify and justify != "justify-start":
+                cls.append(justify)
+            if items:
+                cls.append(items)
+            if wrap and node.counterAxisAlignContent == "SPACE_BETWEEN":
+                cls.append("content-between")
+            row = node.layoutMode == "HORIZONTAL"
+            gap = node.itemSpacing if node.primaryAxisAlignItems != "SPACE_BETWEEN" else 0
+            cross = node.counterAxisSpacing if wrap else None
+            if gap < 0:
+                # negative spacing: items overlap; CSS gap cannot be negative
+                self.negative_gap = gap
+            elif gap and cross is not None and cross != gap:
+                cls.append(self.space("gap-x" if row else "gap-y", gap))
+            elif gap:
+                cls.append(self.space("gap", gap))
+            if cross:
+                if cross != gap or gap < 0:
+                    cls.append(self.space("gap-y" if row else "gap-x", cross))
+        if node.layoutMode in (*AUTO_LAYOUT, "GRID"):
+            cls += self.padding(node)
+        return cls
+
+    negative_gap: float = 0.0
+
+    def padding(self, node: Node) -> list[str]:
+        t, r, b, left = node.paddingTop, node.paddingRight, node.paddingBottom, node.paddingLeft
+        if t == r == b == left:
+            return [self.space("p", t)] if t else []
+        out = []
+        if left == r and left:
+            out.append(self.space("px", left))
+        else:
+            out += [self.space("pl", left)] if left else []
+            out += [self.space("pr", r)] if r else []
+        if t == b and t:
+            out.append(self.space("py", t))
+        else:
+            out += [self.space("pt", t)] if t else []
+            out += [self.space("pb", b)] if b else []
+        return out
+
+    # --------------------------------------------------------------------------------- paint
+    def gradient(self, p: Paint, node: Node) -> str | None:
+        stops = p.gradientStops or []
+        if not stops:
+            return None
+        handles = p.gradientHandlePositions or []
+        w, h = _size(node)
+        w, h = w or 1.0, h or 1.0
+        if p.type == "GRADIENT_LINEAR":
+            angle, start, end = 180.0, 0.0, 1.0
+            if len(handles) >= 2:
+                dx = (handles[1].x - handles[0].x) * w
+                dy = (handles[1].y - handles[0].y) * h
+                if dx or dy:
+                    angle = math.degrees(math.atan2(dx, -dy)) % 360
+                    # CSS gradient line length for this angle; map the handles onto it
+                    a = math.radians(angle)
+                    length = abs(w * math.sin(a)) + abs(h * math.cos(a)) or 1.0
+                    ux, uy = math.sin(a), -math.cos(a)
+                    cx, cy = w / 2, h / 2
+
+                    def t(hx: float, hy: float) -> float:
+                        return ((hx * w - cx) * ux + (hy * h - cy) * uy) / length + 0.5
+
+                    start, end = t(handles[0].x, handles[0].y), t(handles[1].x, handles[1].y)
+            cols = ",".join(
+                f"{color_hex(s.color, p.opacity)}_"
+                f"{fmt_num(100 * (start + s.position * (end - start)))}%"
+                for s in stops
+            )
+            return f"bg-[linear-gradient({fmt_num(angle)}deg,{cols})]"
+        cols = ",".join(
+            f"{color_hex(s.color, p.opacity)}_{fmt_num(s.position * 100)}%" for s in stops
+        )
+        if p.type in ("GRADIENT_RADIAL", "GRADIENT_DIAMOND"):
+            cx, cy = (handles[0].x, handles[0].y) if handles else (0.5, 0.5)
+            if len(handles) >= 3:
+                rx = math.hypot((handles[1].x - cx) * w, (handles[1].y - cy) * h)
+                ry = math.hypot((handles[2].x - cx) * w, (handles[2].y - cy) * h)
+                shape = f"ellipse_{px(rx)}_{px(ry)}"
+            else:
+                shape = "ellipse_farthest-corner"
+            if p.type == "GRADIENT_DIAMOND":
+                self.report(node, "fills", "diamond gradients are drawn as radial gradients")
+            return (
+                f"bg-[radial-gradient({shape}_at_{fmt_num(cx * 100)}%_{fmt_num(cy * 100)}%,{cols})]"
+            )
+        if p.type == "GRADIENT_ANGULAR":
+            cx, cy = (handles[0].x, handles[0].y) if handles else (0.5, 0.5)
+            return f"bg-[conic-gradient(at_{fmt_num(cx * 100)}%_{fmt_num(cy * 100)}%,{cols})]"
+        return None
+
+    def fills(self, node: Node) -> tuple[list[str], bool]:
+        """Background classes for the whole paint stack (bottom to top). Returns (classes,
+        has an image fill)."""
+        paints = _visible_paints(node.fills)
+        if not paints:
+            return [], False
+        is_image = any(p.type in ("IMAGE", "VIDEO") for p in paints)
+        if (
+            len(paints) == 1
+            and paints[0].type == "SOLID"
+            and (paints[0].blendMode or "NORMAL") in ("NORMAL", "PASS_THROUGH")
+        ):
+            return [self.color("bg", paints[0], node.styles.get("fill"))], False
+        layers: list[str] = []  # CSS background layers, top first
+        blends: list[str] = []
+        for p in reversed(paints):
+            if p.type == "SOLID" and p.color is not None:
+                c = color_hex(p.color, p.opacity)
+                layers.append(f"linear-gradient({c},{c})")
+            elif p.type.startswith("GRADIENT"):
+                g = self.gradient(p, node)
+                if g:
+                    layers.append(g[len("bg-[") : -1])
+            elif p.type in ("IMAGE", "VIDEO"):
+                layers.append("linear-gradient(#d9d9d9,#d9d9d9)")
+                self.report(
+                    node,
+                    "fills.image",
+                    "image fills are placeholders until the "
+                    "image is downloaded (GET /v1/files/:key/images)",
+                )
+            blends.append(BLEND.get(p.blendMode or "", "normal"))
+        cls = (
+            [f"bg-[{','.join(layers)}]"]
+            if len(layers) > 1
+            else ([f"bg-[{layers[0]}]"] if layers else [])
+        )
+        if any(b != "normal" for b in blends):
+            cls.append(f"bg-blend-[{','.join(blends)}]")
+        return cls, is_image
+
+    def strokes(self, node: Node) -> list[str]:
+        paints = _visible_paints(node.strokes)
+        weight = node.strokeWeight or 0
+        iw = node.individualStrokeWeights
+        if not paints or (weight <= 0 and not iw) or node.type == "TEXT":
+            return []
+        top = paints[-1]
+        if len(paints) > 1:
+            self.report(node, "strokes", f"{len(paints)} stroke paints; the top one is drawn")
+        if top.type != "SOLID":
+            self.report(node, "strokes", f"{top.type} strokes are drawn in their first stop")
+            col = top.gradientStops[0].color if top.gradientStops else None
+            top = Paint(type="SOLID", color=col, opacity=top.opacity) if col else top
+        color = self.color("border", top, node.styles.get("stroke"))
+        style = "border-dashed" if node.strokeDashes else ""
+        if node.type == "LINE":
+            return [f"border-t-[{px(weight)}]", color, style]
+        align = node.strokeAlign or "INSIDE"
+        if iw and any(iw.values()):
+            if align != "INSIDE":
+                self.report(node, "strokeAlign", "one-sided strokes are drawn inside")
+            out = []
+            for side, key in (("t", "top"), ("r", "right"), ("b", "bottom"), ("l", "left")):
+                if iw.get(key):
+                    out.append(f"border-{side}-[{px(iw[key])}]")
+            return [*out, color, style]
+        if align == "INSIDE":
+            return [f"border-[{px(weight)}]", color, style]
+        # OUTSIDE and CENTER do not take layout space: an outline (CENTER: half inside)
+        oc = color.replace("border-", "outline-", 1)
+        offset = [] if align == "OUTSIDE" else [f"-outline-offset-[{px(weight / 2)}]"]
+        return [
+            f"outline-[{px(weight)}]",
+            "outline-dashed" if style else "outline-solid",
+            oc,
+            *offset,
+        ]
+
+    def radii(self, node: Node) -> list[str]:
+        if node.type == "ELLIPSE":
+            return ["rounded-full"]
+        if node.rectangleCornerRadii and any(node.rectangleCornerRadii):
+            rs = node.rectangleCornerRadii
+            if len(set(rs)) == 1:
+                return [self.radius("rounded", rs[0])]
+            return [
+                self.radius(f"rounded-{c}", v)
+                for c, v in zip(("tl", "tr", "br", "bl"), rs, strict=False)
+                if v
+            ]
+        if node.cornerRadius:
+            return [self.radius("rounded", node.cornerRadius)]
+        return []
+
+    def effects(self, node: Node) -> list[str]:
+        cls: list[str] = []
+        css = effect_css(node.effects)
+        if css:
+            key = self.lookup.shadow_by_style.get(
+                node.styles.get("effect", "")
+            ) or self.lookup.shadow_by_value.get(css)
+            if node.type == "TEXT":
+                cls.append(f"[text-shadow:{arb(css.replace(', ', ','))}]")
+            else:
+                cls.append(f"shadow-{key}" if key else f"shadow-[{arb(css.replace(', ', ','))}]")
+        for e in node.effects:
+            if e.visible and e.type == "LAYER_BLUR" and e.radius:
+                cls.append(f"blur-[{px(e.radius / 2)}]")
+            elif e.visible and e.type == "BACKGROUND_BLUR" and e.radius:
+                cls.append(f"backdrop-blur-[{px(e.radius / 2)}]")
+        return cls
+
+    def common(self, node: Node) -> list[str]:
+        cls: list[str] = []
+        if node.opacity < 0.999:
+            cls.append(f"opacity-[{fmt_num(max(node.opacity, 0))}]")
+        blend = BLEND.get(node.blendMode or "")
+        if blend:
+            cls.append(f"mix-blend-{blend}")
+        return cls
+
+    # ---------------------------------------------------------------------------------- text
+    def text_style(self, st: TypeStyle, node: Node, base: bool = True) -> list[str]:
+        """Classes for a type style; ``base=False`` for a run override (only its set fields)."""
+        cls: list[str] = []
+        fields = st.model_fields_set if not base else None
+
+        def has(name: str) -> bool:
+            return fields is None or name in fields
+
+        if has("fontFamily") and st.fontFamily:
+            fam = self.lookup.family.get(st.fontFamily)
+            clean = "".join(ch for ch in st.fontFamily if ch.isalnum() or ch in " -")
+            if fam:
+                cls.append(f"font-{fam}")
+            elif clean:
+                cls.append(f"font-['{arb(clean)}']")
+        tkey = None
+        if base:
+            tkey = self.lookup.typo_by_style.get(
+                node.styles.get("text", "")
+            ) or self.lookup.typo_by_sig.get(typo_sig_key(st))
+        if tkey:
+            cls.append(f"text-{tkey}")
+        else:
+            if has("fontSize"):
+                cls.append(f"text-[{px(st.fontSize)}]")
+            if has("lineHeightPx") or has("lineHeightUnit"):
+                lh = line_height(st)
+                if lh == "normal":
+                    cls.append("leading-normal")
+                elif lh:
+                    cls.append(f"leading-[{lh}]")
+            if has("fontWeight"):
+                w = int(st.fontWeight)
+                cls.append(WEIGHTS.get(w, f"font-[{w}]"))
+            if has("letterSpacing") and st.letterSpacing:
+                cls.append(f"tracking-[{px(st.letterSpacing)}]")
+        if has("italic") and st.italic:
+            cls.append("italic")
+        if has("textCase"):
+            case = {
+                "UPPER": "uppercase",
+                "LOWER": "lowercase",
+                "TITLE": "capitalize",
+                "SMALL_CAPS": "[font-variant-caps:small-caps]",
+                "SMALL_CAPS_FORCED": "[font-variant-caps:all-small-caps]",
+            }.get(st.textCase or "")
+            if case:
+                cls.append(case)
+        if has("textDecoration"):
+            deco = {"UNDERLINE": "underline", "STRIKETHROUGH": "line-through"}.get(
+                st.textDecoration or ""
+            )
+            if deco:
+                cls.append(deco)
+        if not base and st.fills is not None:
+            paints = _visible_paints(st.fills)
+            if paints and paints[-1].type == "SOLID":
+                cls.append(self.color("text", paints[-1]))
+        return cls
+
+    def text(self, node: Node, parent: Node | None, root: bool, phrasing: bool) -> El:
+        st = node.style or TypeStyle()
+        cls = self.position(node, parent, root)
+        cls += self.text_style(st, node)
+        align = {"CENTER": "text-center", "RIGHT": "text-right", "JUSTIFIED": "text-justify"}.get(
+            st.textAlignHorizontal or ""
+        )
+        if align:
+            cls.append(align)
+        auto = st.textAutoResize or "NONE"
+        lines_max = st.maxLines if st.textTruncation == "ENDING" else None
+        if st.textTruncation == "ENDING" and (lines_max or 0) <= 1 and auto != "HEIGHT":
+            cls += ["truncate"]
+        elif st.textTruncation == "ENDING" and lines_max:
+            cls.append(f"line-clamp-{lines_max}" if lines_max <= 6 else f"line-clamp-[{lines_max}]")
+        elif st.textTruncation == "ENDING":
+            cls.append("truncate")
+        elif auto == "WIDTH_AND_HEIGHT":
+            cls.append("whitespace-pre")
+        else:
+            cls.append("whitespace-pre-wrap")
+            if auto in ("NONE", "TRUNCATE") and st.textAlignVertical in ("CENTER", "BOTTOM"):
+                cls += [
+                    "flex",
+                    "flex-col",
+                    "justify-center" if st.textAlignVertical == "CENTER" else "justify-end",
+                ]
+        paints = _visible_paints(node.fills)
+        if len(paints) == 1 and paints[0].type == "SOLID":
+            cls.append(self.color("text", paints[0], node.styles.get("fill")))
+        elif paints:
+            g = [p for p in paints if p.type.startswith("GRADIENT")]
+            if g:
+                grad = self.gradient(g[-1], node)
+                if grad:
+                    cls += [grad, "bg-clip-text", "text-transparent"]
+            solid = [p for p in paints if p.type == "SOLID"]
+            if solid and not g:
+                cls.append(self.color("text", solid[-1]))
+                if len(solid) > 1:
+                    self.report(node, "fills", "several text fills; the top one is used")
+        strokes = _visible_paints(node.strokes)
+        if strokes and (node.strokeWeight or 0) > 0 and strokes[-1].color is not None:
+            c = color_hex(strokes[-1].color, strokes[-1].opacity)
+            cls.append(f"[-webkit-text-stroke:{px(node.strokeWeight or 0)}_{c}]")
+        cls += self.effects(node) + self.common(node)
+
+        ref = (node.componentPropertyReferences or {}).get("characters")
+        prop = self.props.get(ref) if ref else None
+        tag = "span" if phrasing else "p"
+        style_name = ""
+        sid = node.styles.get("text")
+        if sid and sid in self.spec.styles:
+            style_name = self.spec.styles[sid].name
+        m = HEADING.search(style_name) or (HEADING.search(node.name) if not phrasing else None)
+        if m and not phrasing:
+            tag = f"h{m.group(1)}" if m.group(1) else "h2"
+        el = El(tag=tag, node=node.id, name=node.name, kind="TEXT", cls=cls)
+        if prop is not None and prop.kind == "text":
+            self.used_props.add(prop.key)
+            el.children = [Txt(text=str(prop.default or ""), expr=prop.ident)]
+            return el
+        chars = node.characters or ""
+        for k, v in SOFT_BREAKS.items():
+            chars = chars.replace(k, v)
+        list_types = node.lineTypes or []
+        if any(t in ("ORDERED", "UNORDERED") for t in list_types) and not phrasing:
+            return self.list_text(el, node, chars)
+        el.children = self.runs(node, chars, 0)
+        return el
+
+    def runs(self, node: Node, chars: str, offset: int) -> list[El | Txt]:
+        """Styled runs (``characterStyleOverrides`` + ``styleOverrideTable``) as spans; a
+        hyperlink run becomes an ``a``."""
+        overrides = node.characterStyleOverrides or []
+        table = node.styleOverrideTable or {}
+        if not overrides or not table:
+            return [Txt(text=chars)]
+        out: list[El | Txt] = []
+        i = 0
+        while i < len(chars):
+            key = overrides[offset + i] if offset + i < len(overrides) else 0
+            j = i
+            while (
+                j < len(chars)
+                and (overrides[offset + j] if offset + j < len(overrides) else 0) == key
+            ):
+                j += 1
+            piece = chars[i:j]
+            st = table.get(str(key))
+            if key == 0 or st is None:
+                out.append(Txt(text=piece))
+            else:
+                rcls = self.text_style(st, node, base=False)
+                link = st.hyperlink.url if st.hyperlink and st.hyperlink.type == "URL" else None
+                tag = (
+                    "a"
+                    if link
+                    else (
+                        "strong"
+                        if "font-bold" in rcls or "font-extrabold" in rcls or "font-black" in rcls
+                        else ("em" if rcls == ["italic"] else "span")
+                    )
+                )
+                run = El(tag=tag, cls=rcls, children=[Txt(text=piece)], kind="RUN")
+                if link:
+                    run.attrs["href"] = js_str(link)
+                    self.semantics.add("link")
+                out.append(run)
+            i = j
+        return out
+
+    def list_text(self, el: El, node: Node, chars: str) -> El:
+        """List text (``lineTypes``/``lineIndentations``): ``ul``/``ol`` with ``li`` per line."""
+        lines = chars.split("\n")
+        types = node.lineTypes or []
+        ordered = sum(1 for t in types if t == "ORDERED") > sum(
+            1 for t in types if t == "UNORDERED"
+        )
+        tag = "ol" if ordered else "ul"
+        el.tag = tag
+        el.cls += ["list-decimal" if ordered else "list-disc", "list-inside"]
+        offset = 0
+        for n, line in enumerate(lines):
+            indent = node.lineIndentations[n] if n < len(node.lineIndentations) else 0
+            li = El(
+                tag="li",
+                cls=[f"ml-[{px(24 * max(indent - 1, 0))}]"] if indent > 1 else [],
+                children=self.runs(node, line, offset),
+                kind="LIST_ITEM",
+            )
+            if n < len(types) and types[n] == "NONE":
+                li.cls.append("list-none")
+            el.children.append(li)
+            offset += len(line) + 1
+        return el
+
+    # -------------------------------------------------------------------------------- vectors
+    def vector(self, node: Node, cls: list[str], phrasing: bool = False) -> El:
+        bb = node.absoluteBoundingBox
+        geom = node.fillGeometry or []
+        strokes = node.strokeGeometry or []
+        w, h = _size(node)
+        if (geom or strokes) and w > 0 and h > 0:
+            paints = _visible_paints(node.fills)
+            fill = (
+                color_hex(paints[-1].color, paints[-1].opacity)
+                if paints and paints[-1].color
+                else "currentColor"
+            )
+            spaints = _visible_paints(node.strokes)
+            scol = (
+                color_hex(spaints[-1].color, spaints[-1].opacity)
+                if spaints and spaints[-1].color
+                else None
+            )
+            parts = [
+                f"<path d={js_str(g.path)} fill={js_str(fill)}"
+                + (' fillRule="evenodd"' if g.windingRule == "EVENODD" else "")
+                + " />"
+                for g in geom[:200]
+            ]
+            if scol:
+                parts += [f"<path d={js_str(g.path)} fill={js_str(scol)} />" for g in strokes[:200]]
+            svg_cls = [c for c in cls if not c.startswith(("bg-", "border", "outline"))]
+            return El(
+                tag="svg",
+                node=node.id,
+                name=node.name,
+                kind=node.type,
+                cls=svg_cls,
+                attrs={
+                    "width": js_str(fmt_num(w)),
+                    "height": js_str(fmt_num(h)),
+                    "viewBox": js_str(f"0 0 {fmt_num(w)} {fmt_num(h)}"),
+                    "aria-hidden": '"true"',
+                },
+                raw="".join(parts),
+            )
+        tag = "span" if phrasing else "div"
+        if node.type == "LINE":
+            return El(
+                tag=tag,
+                node=node.id,
+                name=node.name,
+                kind=node.type,
+                cls=cls,
+                attrs={"aria-hidden": '"true"'},
+            )
+        if bb is not None:
+            self.report(
+                node,
+                "fillGeometry",
+                "vector without geometry (fetch the file with "
+                "geometry=paths): drawn as a box of its size",
+            )
+        return El(
+            tag=tag,
+            node=node.id,
+            name=node.name,
+            kind=node.type,
+            cls=cls,
+            attrs={"aria-hidden": '"true"'},
+        )
+
+    # -------------------------------------------------------------------------------- nodes
+    def lower(
+        self,
+        node: Node,
+        parent: Node | None = None,
+        *,
+        root: bool = False,
+        phrasing: bool = False,
+        depth: int = 0,
+        in_control: bool = False,
+    ) -> El | None:
+        """Lower ``node``; None when it renders nothing (hidden, a mask source, a slice)."""
+        if depth > MAX_DEPTH:
+            raise StageError(
+                "DesignTooDeep",
+                f"node {node.id} ({node.name[:40]!r}) is nested more than {MAX_DEPTH} levels deep",
+            )
+        bool_ref = (node.componentPropertyReferences or {}).get("visible")
+        bool_prop = self.props.get(bool_ref) if bool_ref else None
+        toggled = bool_prop is not None and bool_prop.kind == "boolean" and not root
+        if not node.visible and not toggled:
+            return None
+        if node.type in NOT_RENDERED:
+            self.report(node, "type", NOT_RENDERED[node.type])
+            return None
+        if node.isMask:
+            return None  # applied by the parent (see mask())
+        self.nodes += 1
+        el = self._lower(
+            node, parent, root=root, phrasing=phrasing, depth=depth, in_control=in_control
+        )
+        swap_ref = (node.componentPropertyReferences or {}).get("mainComponent")
+        swap = self.props.get(swap_ref) if swap_ref else None
+        if el is not None and swap is not None and swap.kind == "slot" and not root:
+            self.used_props.add(swap.key)
+            el.slot = swap.ident
+        if el is not None and toggled and bool_prop is not None:
+            self.used_props.add(bool_prop.key)
+            el.cond = bool_prop.ident
+        return el
+
+    def _lower(
+        self,
+        node: Node,
+        parent: Node | None,
+        *,
+        root: bool,
+        phrasing: bool,
+        depth: int,
+        in_control: bool,
+    ) -> El | None:
+        if node.type == "TEXT":
+            return self.text(node, parent, root, phrasing)
+        if node.type in FIGJAM_TEXT_TYPES or node.type == "CONNECTOR":
+            return self.figjam(node, parent, root, phrasing)
+        cls = self.position(node, parent, root)
+        fills, is_image = self.fills(node)
+        visual = (
+            fills + self.strokes(node) + self.radii(node) + self.effects(node) + self.common(node)
+        )
+        if node.type in VECTOR_TYPES:
+            return self.vector(node, cls + visual, phrasing)
+        if node.type in SHAPE_TYPES and not node.children:
+            el = El(
+                tag="span" if phrasing else "div",
+                node=node.id,
+                name=node.name,
+                kind=node.type,
+                cls=cls + visual,
+            )
+            if is_image:
+                el.attrs["role"] = '"img"'
+                el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")
+            return el
+        # containers
+        self.negative_gap = 0.0
+        layout = self.own_layout(node)
+        negative_gap = self.negative_gap
+        kids = [c for c in node.children]
+        absolute_kids = any(
+            not (node.layoutMode in (*AUTO_LAYOUT, "GRID") and c.layoutPositioning != "ABSOLUTE")
+            for c in kids
+            if c.visible
+        )
+        if (absolute_kids or negative_gap) and "absolute" not in cls:
+            cls.append("relative")
+        if node.clipsContent and node.type != "GROUP":
+            cls.append("overflow-hidden")
+        tag = "span" if phrasing else "div"
+        kind = (
+            None
+            if in_control or phrasing
+            else semantic_kind(self.root_name if root and self.root_name else node.name)
+        )
+        if kind == "button" and self._is_control(node, 30):
+            tag = "button"
+            self.semantics.add("button")
+        elif kind == "input" and self._is_control(node, 12):
+            self.semantics.add("input")
+        elif kind == "link" and self._is_control(node, 8):
+            tag = "a"
+            self.semantics.add("link")
+        else:
+            kind = None
+        if node.type == "SECTION" and not root:
+            tag = "section"
+        el = El(tag=tag, node=node.id, name=node.name, kind=node.type, cls=cls + layout + visual)
+        if tag == "button":
+            el.attrs["type"] = '"button"'
+        if tag == "a":
+            el.attrs["href"] = '"#"'
+        if is_image:
+            el.attrs["role"] = '"img"'
+            el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")
+        child_phrasing = phrasing or tag in ("button", "a")
+        mask_idx = next((i for i, c in enumerate(kids) if c.isMask and c.visible), None)
+        rendered: list[El] = []
+        for i, c in enumerate(kids):
+            if mask_idx is not None and i > mask_idx:
+                break  # masked siblings are rendered inside the mask wrapper below
+            child = self.lower(
+                c,
+                node,
+                phrasing=child_phrasing,
+                depth=depth + 1,
+                in_control=in_control or kind is not None,
+            )
+            if child is not None:
+                rendered.append(child)
+        if mask_idx is not None:
+            rendered.append(
+                self.mask(node, kids[mask_idx], kids[mask_idx + 1 :], child_phrasing, depth)
+            )
+        if negative_gap and rendered:
+            row = node.layoutMode == "HORIZONTAL"
+            for child in rendered[1:]:
+                child.cls.append(self.space("ml" if row else "mt", negative_gap))
+        if kind == "input":
+            return self.input_control(el, node)
+        el.children = list(rendered)
+        return el
+
+    def _is_control(self, node: Node, max_nodes: int) -> bool:
+        stack, count, texts = list(node.children), 0, 0
+        while stack:
+            n = stack.pop()
+            if not n.visible:
+                continue
+            count += 1
+            texts += n.type == "TEXT"
+            if n.type != "TEXT" and semantic_kind(n.name) in ("button", "input", "link"):
+                return False
+            stack.extend(n.children)
+        return 0 < texts <= 3 and count <= max_nodes
+
+    def input_control(self, el: El, node: Node) -> El:
+        """A text field: the box becomes a labelled ``input`` (its last text the placeholder)."""
+        texts: list[Node] = []
+        stack = list(reversed(node.children))
+        while stack:
+            n = stack.pop()
+            if n.visible and n.type == "TEXT":
+                texts.append(n)
+            stack.extend(reversed(n.children))
+        placeholder = " ".join((texts[-1].characters or "").split()) if texts else ""
+        label = (
+            " ".join((texts[0].characters or "").split())
+            if len(texts) > 1
+            else (placeholder or " ".join(node.name.split()) or "input")
+        )
+        el.tag = "input"
+        el.attrs = {"aria-label": js_str(label)}
+        if placeholder:
+            el.attrs["placeholder"] = js_str(placeholder)
+        if texts and texts[-1].style is not None:
+            el.cls += self.text_style(texts[-1].style, texts[-1])
+            paints = _visible_paints(texts[-1].fills)
+            if paints and paints[-1].type == "SOLID":
+                el.cls.append(self.color("placeholder:text", paints[-1]))
+        el.cls = [c for c in el.cls if not c.startswith(("flex", "items-", "justify-", "gap-"))]
+        el.children = []
+        for t in texts[:-1] if len(texts) > 1 else []:
+            self.report(t, "characters", f"shown as the input's accessible name {label!r}")
+        return el
+
+    def mask(self, parent: Node, mask: Node, masked: list[Node], phrasing: bool, depth: int) -> El:
+        """A mask layer clips the siblings above it: a wrapper the mask's size and shape."""
+        cls = self.position(mask, parent, False)
+        cls = [c for c in cls if not c.startswith("rotate")]
+        cls += ["overflow-hidden", *self.radii(mask)]
+        if mask.type not in SHAPE_TYPES and mask.type not in ("FRAME", "GROUP"):
+            if mask.fillGeometry:
+                cls.append("[clip-path:inset(0)]")
+            self.report(mask, "isMask", f"a {mask.type} mask is applied as its bounding box")
+        if mask.maskType == "LUMINANCE":
+            self.report(mask, "maskType", "luminance masks are applied as alpha (shape) masks")
+        wrapper = El(
+            tag="span" if phrasing else "div", node=mask.id, name=mask.name, kind="MASK", cls=cls
+        )
+        mbb = mask.absoluteBoundingBox
+        for c in masked:
+            child = self.lower(c, mask if mbb else parent, phrasing=phrasing, depth=depth + 1)
+            if child is not None:
+                if "absolute" not in child.cls:
+                    child.cls.insert(0, "absolute")
+                wrapper.children.append(child)
+        return wrapper
+
+    def figjam(self, node: Node, parent: Node | None, root: bool, phrasing: bool) -> El:
+        """STICKY, SHAPE_WITH_TEXT, TABLE_CELL and CONNECTOR labels: a box with its text."""
+        cls = self.position(node, parent, root)
+        fills, _ = self.fills(node)
+        cls += fills + self.strokes(node) + self.radii(node) + self.effects(node)
+        st = node.style or TypeStyle()
+        if node.type == "STICKY":
+            cls += ["p-[24px]", "shadow-[0_1px_3px_#0000001f]"]
+        elif node.type == "SHAPE_WITH_TEXT":
+            cls += ["flex", "items-center", "justify-center", "p-[12px]", "text-center"]
+            if node.shapeType in ("ELLIPSE",):
+                cls.append("rounded-full")
+            elif node.shapeType and node.shapeType not in ("SQUARE", "ROUNDED_RECTANGLE"):
+                self.report(node, "shapeType", f"the {node.shapeType} outline is drawn as a box")
+        elif node.type == "TABLE_CELL":
+            cls += ["p-[8px]"]
+        elif node.type == "CONNECTOR":
+            self.report(node, "connector", "the connector line is not drawn; its label is")
+            cls = [c for c in cls if not c.startswith(("border", "outline", "bg-"))]
+            cls += ["flex", "items-center", "justify-center"]
+        text_cls = self.text_style(st, node)
+        text_fill = [p for p in _visible_paints(node.fills)] if node.type == "CONNECTOR" else []
+        if text_fill and text_fill[-1].color is not None:
+            text_cls.append(self.color("text", text_fill[-1]))
+        chars = node.characters or ""
+        el = El(
+            tag="span" if phrasing else "div", node=node.id, name=node.name, kind=node.type, cls=cls
+        )
+        if chars:
+            el.children = [
+                El(
+                    tag="span" if phrasing else "p",
+                    cls=[*text_cls, "whitespace-pre-wrap"],
+                    children=self.runs(node, chars, 0),
+                    kind="TEXT",
+                )
+            ]
+        return el
