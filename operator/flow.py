@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .diagnosis import Diagnosis
 from .model import DesignPipelineSpec, Stage, set_condition
 from .render.job import job_name
+from .times import format_time as ts
+from .times import parse_time as parse_ts
 
 MAX_ARTIFACTS = 100
 MAX_MESSAGE = 1024
@@ -55,16 +57,6 @@ class Plan:
     finished: str | None = None  # outcome reason when the pipeline finished in this pass
     started: bool = False
     stage_finished: list[tuple[str, str, float, JobFacts]] = field(default_factory=list)
-
-
-def ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_ts(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def parse_result(message: str | None) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ import aiohttp
 
 from . import kubeconfig as kubeconfig_file
 from .metrics import API_WRITES
+from .times import format_micro_time
 
 FIELD_MANAGER = "pf-figma"
 
@@ -384,7 +385,7 @@ class Kube:
         """Record a core/v1 Event about an object (best effort: never fails the caller)."""
         meta = regarding["metadata"]
         namespace = meta.get("namespace") or "default"
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        now = format_micro_time(datetime.now(UTC))
         event = {
             "apiVersion": "v1",
             "kind": "Event",

@@ -25,6 +25,7 @@ from .kube import ApiError
 from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
 from .render.job import AgentSettings, render_job
 from .scheduler import AdmissionQueue, TenantQuota, Workload, plan_weight, position_moved
+from .times import parse_time
 from .workqueue import RequeueAfter
 
 if TYPE_CHECKING:
@@ -36,12 +37,6 @@ log = logging.getLogger(__name__)
 STARVED_RECHECK = 10.0
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def job_facts(job: dict[str, Any]) -> flow.JobFacts:
     status = job.get("status") or {}
     state, reason, message, end = "Running", None, None, None
@@ -50,16 +45,16 @@ def job_facts(job: dict[str, Any]) -> flow.JobFacts:
             continue
         if cond.get("type") == "Complete":
             state = "Succeeded"
-            end = _parse_time(status.get("completionTime") or cond.get("lastTransitionTime"))
+            end = parse_time(status.get("completionTime") or cond.get("lastTransitionTime"))
         elif cond.get("type") == "Failed":
             state, reason, message = "Failed", cond.get("reason"), cond.get("message")
-            end = _parse_time(cond.get("lastTransitionTime"))
+            end = parse_time(cond.get("lastTransitionTime"))
     return flow.JobFacts(
         name=job["metadata"]["name"],
         state=state,
         reason=reason,
         message=message,
-        start=_parse_time(status.get("startTime")),
+        start=parse_time(status.get("startTime")),
         end=end,
     )
 
@@ -154,7 +149,7 @@ class PipelineReconciler:
             ) != status.get("observedGeneration"):
                 self.rt.pipeline_queue.add(key)  # TTL, or an edit to observe
             return
-        created = _parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
+        created = parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
         workload = Workload(
             key=key,
             tenant=tenant,
@@ -372,7 +367,7 @@ class PipelineReconciler:
             blocked=blocked,
             rejected=self.rejected.get(key),
         )
-        created = _parse_time(meta.get("creationTimestamp")) or now
+        created = parse_time(meta.get("creationTimestamp")) or now
         facts = {
             "name": name,
             "spec": spec,
@@ -417,7 +412,7 @@ class PipelineReconciler:
         if p.stage_finished:
             self._record_usage(tenant or "", p.stage_finished)
         if p.finished:
-            begun = _parse_time(p.status.get("startTime")) or created
+            begun = parse_time(p.status.get("startTime")) or created
             metrics.PIPELINE_DURATION.labels(p.finished).observe(
                 max((now - begun).total_seconds(), 0.0)
             )
@@ -455,7 +450,7 @@ class PipelineReconciler:
             result.setdefault("kind", PIPELINE_KIND)
             self.rt.store.upsert(PIPELINE_KIND, result)
         ttl = (body.get("spec") or {}).get("ttlSecondsAfterFinished")
-        completed = _parse_time(status.get("completionTime")) or now
+        completed = parse_time(status.get("completionTime")) or now
         delete, requeue = flow.ttl_expiry(completed, int(ttl) if ttl is not None else None, now)
         if delete:
             await self.rt.kube.delete(PIPELINE_KIND, name, ns, uid=meta.get("uid"))
@@ -538,7 +533,7 @@ class PipelineReconciler:
             return False
         if any(c.get("status") == "True" for c in status.get("conditions") or ()):
             return False
-        created = _parse_time(job["metadata"].get("creationTimestamp"))
+        created = parse_time(job["metadata"].get("creationTimestamp"))
         return created is not None and (datetime.now(UTC) - created).total_seconds() >= 3
 
     async def _pod_create_failed(self, ns: str, job: dict[str, Any]) -> diagnosis.Diagnosis | None:
