@@ -36,6 +36,20 @@ GIT_DIR = "/etc/pf-figma/git"
 CA_DIR = "/etc/pf-figma/ca"
 
 
+#: The credentials each stage gets besides the tenant's own database role (row-level security
+#: confines it): the Figma token only where Figma is called, the Anthropic key only where
+#: Claude is called. Stages that run generated or downloaded code (test, qa: npm install with
+#: its package scripts, the generated tests, the browser) get no key at all; generate runs
+#: ``tsc`` alone next to the key (no install, no scripts). deploy gets its git credentials.
+STAGE_CREDENTIALS: dict[str, frozenset[str]] = {
+    "analyze": frozenset({"figma"}),
+    "generate": frozenset({"anthropic"}),
+    "test": frozenset(),
+    "qa": frozenset(),
+    "deploy": frozenset({"git"}),
+}
+
+
 @dataclass(frozen=True)
 class AgentSettings:
     """Operator settings that shape agent pods."""
@@ -190,6 +204,7 @@ def render_job(
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
     ]
+    credentials = STAGE_CREDENTIALS.get(stage, frozenset())
     source = spec.source
     if source.config_map_ref is not None:
         volumes.append(
@@ -203,7 +218,11 @@ def render_job(
         )
         mounts.append({"name": "source", "mountPath": SOURCE_DIR, "readOnly": True})
         env.append({"name": "PF_SOURCE_FILE", "value": f"{SOURCE_DIR}/figma.json"})
-    elif tenant_spec.figma is not None and tenant_spec.figma.token_secret_ref is not None:
+    elif (
+        "figma" in credentials
+        and tenant_spec.figma is not None
+        and tenant_spec.figma.token_secret_ref is not None
+    ):
         ref = tenant_spec.figma.token_secret_ref
         env.append(
             {
@@ -212,7 +231,12 @@ def render_job(
             }
         )
     llm = spec.effective_llm(tenant_spec)
-    if llm.enabled and llm_allowed and tenant_spec.llm.api_key_secret_ref is not None:
+    if (
+        "anthropic" in credentials
+        and llm.enabled
+        and llm_allowed
+        and tenant_spec.llm.api_key_secret_ref is not None
+    ):
         ref = tenant_spec.llm.api_key_secret_ref
         env.append(
             {
@@ -220,7 +244,7 @@ def render_job(
                 "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key, "optional": True}},
             }
         )
-    if stage == "deploy" and spec.git is not None and spec.git.secret_ref is not None:
+    if "git" in credentials and spec.git is not None and spec.git.secret_ref is not None:
         volumes.append({"name": "git", "secret": {"secretName": spec.git.secret_ref.name}})
         mounts.append({"name": "git", "mountPath": GIT_DIR, "readOnly": True})
         env.append({"name": "PF_GIT_CREDENTIALS_DIR", "value": GIT_DIR})

@@ -396,7 +396,7 @@ def test_config_volume_is_the_downward_api_of_the_annotation() -> None:
 
 def test_anthropic_key_when_llm_is_enabled() -> None:
     tenant = mktenant(llm={"enabled": True, "apiKeySecretRef": LLM_SECRET})
-    e = env(render(tenant_spec=tenant))
+    e = env(render(tenant_spec=tenant, stage="generate"))
     assert e["ANTHROPIC_API_KEY"] == {
         "name": "ANTHROPIC_API_KEY",
         "valueFrom": {"secretKeyRef": {"name": "anthropic-secret", "key": "api-key-key",
@@ -416,7 +416,7 @@ def test_anthropic_key_when_llm_is_enabled() -> None:
 def test_no_anthropic_key_when_llm_is_off(
     tenant_llm: dict[str, Any], pipeline_llm: dict[str, Any]
 ) -> None:
-    job = render(mkspec(llm=pipeline_llm), mktenant(llm=tenant_llm))
+    job = render(mkspec(llm=pipeline_llm), mktenant(llm=tenant_llm), stage="generate")
     assert "ANTHROPIC_API_KEY" not in env(job)
     assert config(job)["llm"]["enabled"] is (tenant_llm["enabled"] and
                                              pipeline_llm.get("enabled", True))
@@ -584,3 +584,51 @@ def test_render_does_not_modify_the_pipeline_body() -> None:
     body = json.loads(json.dumps(PIPELINE))
     render(pipeline=body)
     assert body == PIPELINE
+
+
+# --- least privilege per stage (issue 17, item 13) ---------------------------------------------
+
+
+def secrets_seen(job: dict[str, Any]) -> set[str]:
+    """Every Secret a stage's pod can read: env references and secret volumes."""
+    spec = pod(job)
+    seen = set()
+    for c in spec["containers"]:
+        for e in c.get("env") or []:
+            ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                seen.add(ref["name"])
+        for e in c.get("envFrom") or []:
+            if e.get("secretRef"):
+                seen.add(e["secretRef"]["name"])
+    for v in spec.get("volumes") or []:
+        if v.get("secret"):
+            seen.add(v["secret"]["secretName"])
+        for src in (v.get("projected") or {}).get("sources") or []:
+            if src.get("secret"):
+                seen.add(src["secret"]["name"])
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        ("analyze", {"pf-figma-db", "figma-token-secret"}),
+        ("generate", {"pf-figma-db", "anthropic-secret"}),
+        ("test", {"pf-figma-db"}),
+        ("qa", {"pf-figma-db"}),
+        ("deploy", {"pf-figma-db", "git-creds"}),
+    ],
+)
+def test_each_stage_sees_only_the_secrets_it_uses(stage: str, expected: set[str]) -> None:
+    spec = mkspec(
+        source={"figma": {"fileKey": "FILE"}},
+        git={"url": "https://example.com/r.git", "secretRef": {"name": "git-creds"}},
+        stages=["analyze", "generate", "test", "deploy", "qa"],
+    )
+    tenant = mktenant(
+        figma={"tokenSecretRef": FIGMA_SECRET},
+        llm={"enabled": True, "apiKeySecretRef": LLM_SECRET},
+    )
+    job = render(spec, tenant, stage=stage, agent=AgentSettings(artifacts_secret="pf-figma-db"))
+    assert secrets_seen(job) == expected
