@@ -150,6 +150,18 @@ def local_main(argv: list[str]) -> int:
         if stage in ("generate", "test") and res.outcome == "Succeeded":
             project = next(a for a in res.artifacts if a.name == PROJECT)
             write_tree(out, unpack_files(store.get(project.uri)))
+        report = next((a for a in res.artifacts if a.name == "unreproduced.json"), None)
+        if report is not None:
+            rows = json.loads(store.get(report.uri))
+            (out / "unreproduced.json").write_text(json.dumps(rows, indent=1))
+            if rows and not args.quiet:
+                print(f"       {len(rows)} node properties not reproduced "
+                      f"({out / 'unreproduced.json'}):")
+                for row in rows[:10]:
+                    print(f"         {row['component']} {row['node']} {row['name']!r} "
+                          f"{row['property']}: {row['reason']}")
+                if len(rows) > 10:
+                    print(f"         ... and {len(rows) - 10} more")
         if res.outcome != "Succeeded":
             ok = False
             if res.reason not in ("TypeCheckFailed", "TestsFailed"):

@@ -470,6 +470,10 @@ def _component_set(
             )
         )
     keys = list(rest)
+    if any("group" in t.cls for _, t in rest.values()):
+        for _, t in rest.values():
+            if "group" not in t.cls:
+                t.cls.insert(0, "group")
     values = [
         {vp.ident: vp.codes.get(k[i], vp.default_code()) for i, vp in enumerate(vprops)}
         for k in keys
@@ -500,8 +504,9 @@ def _component_set(
             root.attrs["aria-disabled"] = "{disabled || undefined}"
     consts: list[str] = []
     defaults = {vp.ident: vp.default_code() for vp in vprops}
+    options = {vp.ident: list(dict.fromkeys(vp.codes.values())) for vp in vprops}
     for name, spec in merger.cva:
-        consts.extend(print_cva(name, spec, defaults))
+        consts.extend(print_cva(name, spec, defaults, options))
         consts.append("")
     consts = consts_pre + ([""] if consts_pre else []) + consts
     while consts and consts[-1] == "":

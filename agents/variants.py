@@ -370,9 +370,22 @@ class Merge:
         return el
 
 
-def print_cva(name: str, spec: ClassVariants, defaults: Values) -> list[str]:
-    """``const name = cva("base", { variants, compoundVariants, defaultVariants });``"""
+def print_cva(
+    name: str, spec: ClassVariants, defaults: Values, options: dict[str, list[str]]
+) -> list[str]:
+    """``const name = cva("base", { variants, compoundVariants, defaultVariants });``
+
+    ``options``: prop -> every option code; each prop the call takes lists all of its options
+    (empty classes where an option adds none), as cva's types require."""
     base = js_str(class_string(spec.base))
+    used_props = [p for p in options if p in spec.by_prop or any(p in v for v, _ in spec.compound)]
+    spec = ClassVariants(
+        base=spec.base,
+        by_prop={
+            p: {o: spec.by_prop.get(p, {}).get(o, []) for o in options[p]} for p in used_props
+        },
+        compound=spec.compound,
+    )
     if not spec.varies():
         one = f"const {name} = cva({base});"
         return [one] if len(one) <= PRINT_WIDTH else [f"const {name} = cva(", f"  {base},", ");"]
@@ -383,6 +396,11 @@ def print_cva(name: str, spec: ClassVariants, defaults: Values) -> list[str]:
     lines = [f"const {name} = cva(", f"  {base},", "  {"] if broken else [head]
     lines.append(f"{ind}  variants: {{")
     for p, opts in spec.by_prop.items():
+        inline = ", ".join(f"{_key(o)}: {js_str(class_string(cls))}" for o, cls in opts.items())
+        one = f"{ind}    {p}: {{ {inline} }},"
+        if len(one) <= PRINT_WIDTH:
+            lines.append(one)  # Prettier keeps an object on one line when written so and it fits
+            continue
         lines.append(f"{ind}    {p}: {{")
         for o, cls in opts.items():
             lines.append(_prop_line(f"{ind}      ", _key(o), js_str(class_string(cls))))
