@@ -1,0 +1,251 @@
+"""The five stages. Each reads its inputs from the artifact store / environment, writes artifacts
+and returns a StageResult. Expected failures raise StageError."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analyze import DesignSpec, analyze_source, spec_from_json, spec_to_json
+from .artifacts import ArtifactRef, ArtifactStore, find
+from .config import PipelineConfig
+from .errors import StageError
+from .figma_client import FigmaClient, FigmaSource, load_figma_file
+from .files import pack_files, unpack_files
+from .generate import (
+    generate_components,
+    manifest_json,
+    manifests_from_json,
+    unreproduced_json,
+)
+from .project import project_files
+from .result import StageResult, Usage
+from .testgen import test_files
+from .tokens import extract_tokens, lookup_from_dtcg
+
+log = logging.getLogger(__name__)
+
+STAGES = ("analyze", "generate", "test", "qa", "deploy")
+PROJECT = "project.tar.gz"
+
+
+@dataclass
+class StageEnv:
+    """Everything a stage needs besides the configuration."""
+
+    store: ArtifactStore
+    workdir: Path
+    source_file: str | None = None
+    figma_token: str | None = None
+    anthropic_api_key: str | None = None
+    git_credentials_dir: str | None = None
+    llm_override: bool | None = None  # local `--llm`
+    qa_project_dir: Path | None = None  # local mode: run qa in the output directory
+    figma_transport: Any = None  # tests: httpx transport for the Figma client
+    anthropic_http_client: Any = None  # tests: httpx2 client for Anthropic
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_environ(cls, store: ArtifactStore) -> StageEnv:
+        workdir = Path(os.environ.get("PF_WORKDIR") or "/tmp/pf-figma-work")
+        return cls(
+            store=store,
+            workdir=workdir,
+            source_file=os.environ.get("PF_SOURCE_FILE") or None,
+            figma_token=os.environ.get("FIGMA_TOKEN") or None,
+            anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY") or None,
+            git_credentials_dir=os.environ.get("PF_GIT_CREDENTIALS_DIR") or None,
+        )
+
+
+def _latest(store: ArtifactStore, key: str, name: str, stages: tuple[str, ...]) -> ArtifactRef:
+    for st in stages:
+        refs = [r for r in store.list(key, st) if r.name == name]
+        if refs:
+            return refs[-1]
+    return find(store, key, name)
+
+
+# ---------------------------------------------------------------------------------------- stages
+
+
+def _load_source(cfg: PipelineConfig, env: StageEnv) -> FigmaSource:
+    if env.source_file:
+        return load_figma_file(env.source_file)
+    fig = cfg.source.figma
+    if fig is None:
+        raise StageError("SourceMissing", "no PF_SOURCE_FILE and no source.figma in the "
+                         "pipeline configuration")
+    if not env.figma_token:
+        raise StageError("FigmaTokenMissing", "source.figma is set but FIGMA_TOKEN is not")
+    with FigmaClient(env.figma_token, transport=env.figma_transport) as client:
+        return client.fetch(fig.fileKey, fig.nodeIds or None, fig.version)
+
+
+def run_analyze(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
+    t = time.perf_counter()
+    src = _load_source(cfg, env)
+    env.timings["load"] = time.perf_counter() - t
+    spec = analyze_source(src)
+    tokens = extract_tokens(spec)
+    key = cfg.pipeline_key
+    put = env.store.put
+    res.artifacts.append(put(key, "analyze", "design-spec.json", spec_to_json(spec)))
+    components = [c.model_dump(exclude={"variants"}) | {"variants": len(c.variants)}
+                  for c in spec.components]
+    res.artifacts.append(put(key, "analyze", "components.json",
+                             json.dumps({"components": components, "instances": [
+                                 i.model_dump() for i in spec.instances]}, indent=1).encode()))
+    res.artifacts.append(put(key, "analyze", "tokens.json",
+                             json.dumps(tokens.dtcg, indent=2, ensure_ascii=False).encode()))
+    res.artifacts.append(put(key, "analyze", "tailwind-theme.json",
+                             json.dumps(tokens.tailwind_extend(), indent=2).encode()))
+    res.summary.update({
+        "name": spec.name[:80], "shape": spec.shape, "nodes": spec.nodeCount,
+        "components": len(spec.components), "instances": len(spec.instances),
+        "tokens": tokens.count, "warnings": len(spec.warnings),
+    })
+    res.message = (f"analyzed {spec.name[:60]!r}: {spec.nodeCount} nodes, "
+                   f"{len(spec.components)} components, {tokens.count} tokens")
+    if spec.warnings:
+        res.message += "; " + "; ".join(spec.warnings)[:300]
+
+
+def build_project(spec: DesignSpec, dtcg: dict[str, Any], storybook: bool = True
+                  ) -> tuple[dict[str, str], list[Any], list[str]]:
+    """Components + project files. ``dtcg`` is the token document from analyze (it maps values
+    to theme keys); the Tailwind extension is recomputed from the spec, which is deterministic
+    and cheap, so both always agree."""
+    comps = generate_components(spec, lookup_from_dtcg(dtcg))
+    files = project_files(name=spec.name, title=" ".join(spec.name.split()) or "Design",
+                          components=comps, dtcg=dtcg,
+                          tailwind_extend=extract_tokens(spec).tailwind_extend(),
+                          storybook=storybook)
+    warnings = [w for c in comps for w in c.warnings]
+    return files, comps, warnings
+
+
+def run_generate(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
+    key = cfg.pipeline_key
+    spec = spec_from_json(env.store.get(find(env.store, key, "design-spec.json", "analyze").uri))
+    dtcg = json.loads(env.store.get(find(env.store, key, "tokens.json", "analyze").uri))
+    files, comps, warnings = build_project(spec, dtcg, cfg.flag("storybook", True))
+    manifests = [c.manifest for c in comps]
+    use_llm = env.llm_override if env.llm_override is not None else cfg.llm.enabled
+    if use_llm and env.anthropic_api_key:
+        from .llm import refine_project
+
+        outcome = refine_project(files, manifests, spec, cfg.llm, env.anthropic_api_key,
+                                 http_client=env.anthropic_http_client, workdir=env.workdir)
+        res.usage = Usage(outcome.input_tokens, outcome.output_tokens, outcome.usd)
+        res.summary["llm"] = outcome.summary()
+    elif use_llm:
+        res.summary["llm"] = "skipped: ANTHROPIC_API_KEY not set"
+    res.artifacts.append(env.store.put(key, "generate", PROJECT, pack_files(dict(files))))
+    res.artifacts.append(env.store.put(key, "generate", "manifest.json",
+                                       manifest_json(manifests).encode()))
+    # nothing dropped silently: every property not reproduced, per node (docs/agents.md)
+    res.artifacts.append(env.store.put(key, "generate", "unreproduced.json",
+                                       unreproduced_json(comps).encode()))
+    unrepro = [(c.ident, u) for c in comps for u in c.unreproduced]
+    ui = sorted({u for m in manifests for u in m.ui})
+    res.summary.update({"components": len(comps), "files": len(files), "ui": ui,
+                        "warnings": len(warnings), "unreproduced": len(unrepro)})
+    if unrepro:
+        res.summary["unreproducedFirst"] = [
+            f"{ident} {u.node} {u.property}: {u.reason}"[:120] for ident, u in unrepro[:5]]
+    res.message = f"generated {len(comps)} components ({len(files)} files)"
+    if ui:
+        res.message += "; semantic elements: " + ", ".join(ui)
+    if unrepro:
+        res.message += (f"; {len(unrepro)} node properties not reproduced "
+                        "(unreproduced.json)")
+
+
+def run_test(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
+    key = cfg.pipeline_key
+    files = unpack_files(env.store.get(find(env.store, key, PROJECT, "generate").uri))
+    manifests = manifests_from_json(env.store.get(find(env.store, key, "manifest.json",
+                                                       "generate").uri))
+    tests = test_files(manifests)
+    merged: dict[str, str | bytes] = {**files, **tests}
+    res.artifacts.append(env.store.put(key, "test", PROJECT, pack_files(merged)))
+    cases = sum(t.count("\n  it(") for t in tests.values())
+    res.summary.update({"testFiles": len(tests), "testCases": cases})
+    res.message = f"generated {cases} tests in {len(tests)} files"
+
+
+def run_qa(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
+    from .qa import run_qa as qa
+
+    key = cfg.pipeline_key
+    files = unpack_files(env.store.get(_latest(env.store, key, PROJECT, ("test", "generate")).uri))
+    project_dir = env.qa_project_dir or (env.workdir / "qa-project")
+    report = qa(files, project_dir, env.workdir)
+    res.artifacts.append(env.store.put(key, "qa", "qa-report.json",
+                                       json.dumps(report, indent=1).encode()))
+    res.summary.update({
+        "tscOk": report["tsc"]["ok"], "tscErrors": report["tsc"]["errors"],
+        "testsPassed": report["tests"]["passed"], "testsTotal": report["tests"]["total"],
+        "installCached": report["install"]["cached"],
+        "secondsInstall": report["install"]["seconds"], "secondsTsc": report["tsc"]["seconds"],
+        "secondsTests": report["tests"]["seconds"],
+    })
+    t, tests = report["tsc"], report["tests"]
+    res.message = (f"tsc {'ok' if t['ok'] else 'failed with ' + str(t['errors']) + ' errors'}; "
+                   f"tests {tests['passed']}/{tests['total']} passed")
+    if not t["ok"]:
+        raise StageError("TypeCheckFailed", res.message + ": " + (t.get("firstError") or ""))
+    if not tests["ok"]:
+        raise StageError("TestsFailed", res.message + ": " + (tests.get("firstFailure") or ""))
+
+
+def run_deploy(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
+    from .deploy import deploy
+
+    key = cfg.pipeline_key
+    if not cfg.git.url:
+        raise StageError("GitNotConfigured", "the pipeline has no git.url to deploy to")
+    files = unpack_files(env.store.get(_latest(env.store, key, PROJECT, ("test", "generate")).uri))
+    info = deploy(files, cfg, env.workdir / "deploy", env.git_credentials_dir)
+    res.artifacts.append(env.store.put(key, "deploy", "deploy.json",
+                                       json.dumps(info, indent=1).encode()))
+    res.summary.update({k: info[k] for k in ("commit", "branch", "changed")})
+    res.message = (f"pushed {info['commit'][:12]} to {info['remote']} branch {info['branch']}"
+                   if info["changed"] else f"no changes; {info['branch']} already up to date")
+
+
+RUNNERS: dict[str, Callable[[PipelineConfig, StageEnv, StageResult], None]] = {
+    "analyze": run_analyze, "generate": run_generate, "test": run_test, "qa": run_qa,
+    "deploy": run_deploy,
+}
+
+
+def run_stage(stage: str, cfg: PipelineConfig, env: StageEnv) -> StageResult:
+    """Run one stage; never raises for expected failures (they become a Failed result)."""
+    res = StageResult(stage=stage)
+    start = time.perf_counter()
+    try:
+        runner = RUNNERS.get(stage)
+        if runner is None:
+            raise StageError("UnknownStage", f"unknown stage {stage!r}; one of "
+                             + ", ".join(STAGES))
+        env.workdir.mkdir(parents=True, exist_ok=True)
+        runner(cfg, env, res)
+        res.reason = "Succeeded"
+    except StageError as exc:
+        res.outcome, res.reason, res.message = "Failed", exc.reason, exc.message
+    except MemoryError:
+        res.outcome, res.reason, res.message = "Failed", "OutOfMemory", "stage ran out of memory"
+    except Exception as exc:  # unexpected: still report, with the type and message
+        log.exception("stage %s crashed", stage)
+        res.outcome, res.reason = "Failed", "InternalError"
+        res.message = f"{type(exc).__name__}: {exc}"
+    res.seconds = time.perf_counter() - start
+    return res
