@@ -128,7 +128,9 @@ class TenantReconciler:
             return None
 
         namespace = rt.render_settings.namespace_for(name)
-        problems = checks.semantic_problems(tenant.spec, rt.render_settings)
+        problems = checks.semantic_problems(
+            tenant.spec, rt.render_settings, _agent_resources(rt.settings)
+        )
         owner = owner_reference(body)
         objects = render_tenant.desired_objects(name, tenant.spec, rt.render_settings)
         if rt.ca_bundle is not None:
@@ -410,6 +412,15 @@ class TenantReconciler:
                 message=message or reason,
             )
         rt.update_tenant_metrics()
+
+
+def _agent_resources(settings: Any) -> checks.AgentResources:
+    return checks.AgentResources(
+        cpu_request=settings.agent_cpu_request,
+        memory_request=settings.agent_memory_request,
+        cpu_limit=settings.agent_cpu_limit,
+        memory_limit=settings.agent_memory_limit,
+    )
 
 
 def _hash(obj: dict[str, Any]) -> str | None:

@@ -9,6 +9,7 @@ as Ready=False instead of applying objects that would be rejected or would weake
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from decimal import Decimal
 
 from ..model import TenantSpec
@@ -17,9 +18,55 @@ from .common import RenderSettings
 from .tenant import LINK_LOCAL_IPV4_RANGE
 
 
-def semantic_problems(spec: TenantSpec, settings: RenderSettings | None = None) -> list[str]:
+@dataclass(frozen=True)
+class AgentResources:
+    """What the operator gives each agent container (PF_AGENT_CPU_LIMIT and friends), before
+    the tenant's limits.maxCPU / maxMemory cap it (as render.job does)."""
+
+    cpu_request: str = "250m"
+    memory_request: str = "256Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "1Gi"
+
+
+def semantic_problems(
+    spec: TenantSpec,
+    settings: RenderSettings | None = None,
+    agent: AgentResources | None = None,
+) -> list[str]:
     """Human-readable problems, in a stable order; empty when the spec is sound."""
-    return [*_limit_problems(spec), *_capacity_problems(spec), *_network_problems(spec, settings)]
+    return [
+        *_limit_problems(spec),
+        *_capacity_problems(spec),
+        *(_agent_problems(spec, agent) if agent is not None else []),
+        *_network_problems(spec, settings),
+    ]
+
+
+def _agent_problems(spec: TenantSpec, agent: AgentResources) -> list[str]:
+    """The quota must hold pipelines.maxConcurrent agent pods at once, at the size the
+    operator gives them: otherwise the Tenant is Ready, a pipeline is admitted and its Job
+    cannot create its pod ("exceeded quota") until the stage times out."""
+    quota, limits = spec.effective_quota(), spec.effective_limits()
+    running = spec.effective_pipelines().max_concurrent
+    if running == 0:
+        return []
+    problems = []
+    for resource, mine, cap, total, setting in (
+        ("CPU", agent.cpu_limit, limits.max_cpu, quota.cpu, "PF_AGENT_CPU_LIMIT"),
+        ("memory", agent.memory_limit, limits.max_memory, quota.memory, "PF_AGENT_MEMORY_LIMIT"),
+    ):
+        each = min(_q(mine), _q(cap))
+        if each * running > _q(total):
+            shown = mine if _q(mine) <= _q(cap) else cap
+            problems.append(
+                f"agent pods get {shown} {resource} each ({setting}, capped by "
+                f"limits.max{'CPU' if resource == 'CPU' else 'Memory'}); the quota's {resource} "
+                f"({total}) cannot hold pipelines.maxConcurrent ({running}) of them at once: "
+                f"raise quota.{'cpu' if resource == 'CPU' else 'memory'} or lower "
+                f"pipelines.maxConcurrent"
+            )
+    return problems
 
 
 def _q(value: str) -> Decimal:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Cluster, OperatorProcess, make_operator, unique, wait_for
+from tests.conftest import Cluster, OperatorProcess, in_place_of, make_operator, unique, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -558,3 +558,183 @@ def test_recreated_pipeline_does_not_take_over_an_orphaned_job(
     assert analyze["metadata"]["uid"] != old_job["metadata"]["uid"]
     deleted = events_of(cluster, name, ns, "OrphanedJobDeleted")
     assert deleted and f"{name}-analyze-1" in deleted[0]["message"]
+
+
+def stage(obj: dict[str, Any], name: str = "analyze") -> dict[str, Any]:
+    return next(s for s in obj["status"]["stages"] if s["name"] == name)
+
+
+def test_missing_source_config_map_fails_before_any_job(
+    cluster: Cluster, tenant: tuple[str, str]
+) -> None:
+    """Item 5: references are checked before a Job is created, not at the stage timeout."""
+    _, ns = tenant
+    start = time.monotonic()
+    name, obj = run(cluster, ns, timeout=15, source={"configMapRef": {"name": "nope", "key": "f"}})
+    assert time.monotonic() - start < 15
+    cond = condition(obj, "Succeeded")
+    assert (cond["status"], cond["reason"]) == ("False", "ReferenceNotFound")
+    assert 'ConfigMap "nope" not found' in cond["message"]
+    assert 'ConfigMap "nope" not found' in stage(obj)["message"]
+    assert jobs_of(cluster, name, ns) == []
+    assert events_of(cluster, name, ns, "ReferenceNotFound")
+    # a missing key is named too
+    _, obj = run(cluster, ns, timeout=15, source={"configMapRef": {"name": "design", "key": "x"}})
+    assert 'ConfigMap "design" has no key "x"' in condition(obj, "Succeeded")["message"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason", "words", "attempts"),
+    [
+        # a Secret the pod needs is missing: the kubelet's CreateContainerConfigError
+        ("config-error", "ReferenceNotFound", 'secret "figma" not found', 1),
+        ("image-never-pull", "ImagePullFailed", "ErrImageNeverPull", 1),
+        ("oom", "OOMKilled", "memory limit", 1),  # a retry with the same limit would fail too
+        ("evicted", "Evicted", "low on resource", 2),  # retried
+    ],
+)
+def test_pod_faults_are_named_and_decide_the_retry(
+    cluster: Cluster, tenant: tuple[str, str], fault: str, reason: str, words: str, attempts: int
+) -> None:
+    """Items 5 and 6: the pod's own state names the fault (not "backoff limit"), in the stage
+    message, an Event and the pipeline's reason; stuck attempts are stopped at once."""
+    _, ns = tenant
+    start = time.monotonic()
+    name, obj = run(
+        cluster,
+        ns,
+        timeout=30,
+        labels={"pffigma.dev/simulate-pod": fault},
+        retries={"limit": 1, "backoffSeconds": 0},
+    )
+    assert time.monotonic() - start < 30  # not the 900 s stage timeout
+    cond = condition(obj, "Succeeded")
+    assert (cond["status"], cond["reason"]) == ("False", reason), cond
+    assert words in cond["message"] and "backoff limit" not in cond["message"]
+    analyze = stage(obj)
+    assert analyze["attempts"] == attempts and words in analyze["message"]
+    events = events_of(cluster, name, ns, reason)
+    assert events and words in events[0]["message"]
+    wait_for(
+        lambda: all(
+            j["status"].get("conditions") or j["metadata"].get("deletionTimestamp")
+            for j in jobs_of(cluster, name, ns)
+        ),
+        15,
+        what="no attempt left running",
+    )
+
+
+def test_job_deleted_by_hand_is_named(cluster: Cluster, tenant: tuple[str, str]) -> None:
+    """Item 6: a Job deleted by someone else is a failed attempt that says so."""
+    _, ns = tenant
+    name = unique("p")
+    cluster.apply(
+        pipeline(name, ns, {"pffigma.dev/simulate-duration": "60s"}, retries={"limit": 0})
+    )
+    job = wait_for(lambda: jobs_of(cluster, name, ns), 20, what="first job")[0]
+    cluster.delete("job", job["metadata"]["name"], ns)
+    obj = wait_for(lambda: finished(cluster, name, ns), 20, what="failed")
+    cond = condition(obj, "Succeeded")
+    assert cond["reason"] == "JobDeleted" and job["metadata"]["name"] in cond["message"]
+    assert events_of(cluster, name, ns, "JobDeleted")
+
+
+def blocker_pod(ns: str, cpu: str) -> dict[str, Any]:
+    """A pod that uses `cpu` of the namespace's quota (Pod Security restricted)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "blocker", "namespace": ns},
+        "spec": {
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 1000,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "blocker",
+                    "resources": {
+                        "requests": {"cpu": cpu, "memory": "64Mi"},
+                        "limits": {"cpu": cpu, "memory": "64Mi"},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def test_quota_too_small_for_the_agents(
+    cluster: Cluster, operator: OperatorProcess, tmp_path: Any
+) -> None:
+    """Item 4: the quota is checked against the agent pods up front; a Job that cannot create
+    its pod says so in the stage message and the pipeline's reason."""
+    small, tight = unique("q4"), unique("q4b")
+    op = make_operator(cluster, tmp_path, agent_cpu_limit="2", agent_cpu_request="2")
+    with in_place_of(operator, op):
+        try:
+            cluster.apply(
+                {
+                    "apiVersion": "pffigma.dev/v1alpha1",
+                    "kind": "Tenant",
+                    "metadata": {"name": small},
+                    "spec": {"plan": "starter", "quota": {"cpu": "3"}},
+                }
+            )
+            cond = wait_for(
+                lambda: (c := condition(cluster.get("tenant", small), "Ready"))
+                and c["status"] == "False"
+                and c,
+                20,
+                what="Ready=False",
+            )
+            assert cond["reason"] == "InvalidConfiguration"
+            assert "agent pods get 2 CPU each" in cond["message"]
+            assert "pipelines.maxConcurrent (2)" in cond["message"]
+
+            # the check passes (1 x 2 <= 3), but someone else's pod takes the room
+            cluster.apply(
+                {
+                    "apiVersion": "pffigma.dev/v1alpha1",
+                    "kind": "Tenant",
+                    "metadata": {"name": tight},
+                    "spec": {
+                        "plan": "starter",
+                        "quota": {"cpu": "3"},
+                        "pipelines": {"maxConcurrent": 1},
+                    },
+                }
+            )
+            ns = f"tenant-{tight}"
+            wait_for(lambda: tenant_ready(cluster, tight), 30, what="tight tenant ready")
+            design_source(cluster, ns)
+            wait_for(
+                lambda: (cluster.get("resourcequota", "pf-figma-quota", ns) or {}).get("status"),
+                20,
+                what="quota status",
+            )
+            cluster.apply(blocker_pod(ns, "2"))
+            name = unique("p")
+            cluster.apply(pipeline(name, ns))
+
+            def waiting() -> dict[str, Any] | None:
+                obj = cluster.get("designpipeline", name, ns)
+                c = condition(obj, "Succeeded")
+                return obj if c and c["reason"] == "PodCreateFailed" else None
+
+            obj = wait_for(waiting, 40, what="PodCreateFailed")
+            cond = condition(obj, "Succeeded")
+            assert cond["status"] == "Unknown" and "exceeded quota" in cond["message"]
+            assert "exceeded quota" in stage(obj)["message"]
+            cluster.delete("pod", "blocker", ns, wait=True)
+            done = wait_for(lambda: finished(cluster, name, ns), 120, what="runs once freed")
+            assert condition(done, "Succeeded")["reason"] == "Succeeded"
+        finally:
+            cluster.delete("tenant", small)
+            cluster.delete("tenant", tight)

@@ -111,3 +111,44 @@ def test_without_settings_only_link_local_is_checked() -> None:
 def test_malformed_cidr_is_reported_not_raised() -> None:
     (problem,) = problems({"network": {"allowEgress": [{"cidr": "nope"}]}})
     assert "is not a CIDR" in problem
+
+
+# --- the quota against the agent pods it admits (issue 17, item 4) ----------------------------
+
+from pf_operator.render.checks import AgentResources  # noqa: E402
+
+
+def agent_problems(spec: dict[str, Any], **agent: str) -> list[str]:
+    return semantic_problems(TenantSpec.model_validate(spec), SETTINGS, AgentResources(**agent))
+
+
+@pytest.mark.parametrize("plan", list(Plan))
+def test_plan_defaults_hold_the_default_agent_pods(plan: Plan) -> None:
+    assert agent_problems({"plan": plan.value}) == []
+
+
+def test_the_issue_scenario_quota_too_small_for_the_agents() -> None:
+    # starter: maxConcurrent 2; agents limited to 2 CPU each; the quota has 3
+    found = agent_problems({"plan": "starter", "quota": {"cpu": "3"}}, cpu_limit="2")
+    assert len(found) == 1
+    assert "agent pods get 2 CPU each" in found[0] and "PF_AGENT_CPU_LIMIT" in found[0]
+    assert "quota's CPU (3)" in found[0] and "pipelines.maxConcurrent (2)" in found[0]
+    assert problems({"plan": "starter", "quota": {"cpu": "3"}}) == []  # without agent facts
+
+
+def test_agent_size_is_capped_by_the_tenant_maximum() -> None:
+    # 8 CPU wanted, but limits.maxCPU 1 caps each pod: 2 x 1 <= 3
+    assert agent_problems({"plan": "starter", "quota": {"cpu": "3"},
+                           "limits": {"maxCPU": "1", "defaultCPU": "500m"}},
+                          cpu_limit="8") == []
+
+
+def test_agent_memory_too() -> None:
+    found = agent_problems({"plan": "starter", "quota": {"memory": "3Gi"},
+                            "limits": {"maxMemory": "2Gi"}}, memory_limit="2Gi")
+    assert len(found) == 1 and "memory" in found[0] and "PF_AGENT_MEMORY_LIMIT" in found[0]
+
+
+def test_no_concurrency_no_agent_problem() -> None:
+    spec = {"pipelines": {"maxConcurrent": 0}, "quota": {"cpu": "2"}}
+    assert agent_problems(spec, cpu_limit="8") == []
