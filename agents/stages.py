@@ -15,6 +15,7 @@ from typing import Any
 from .analyze import DesignSpec, analyze_source, spec_from_json, spec_to_json
 from .artifacts import ArtifactRef, ArtifactStore, find
 from .config import PipelineConfig
+from .contract import STAGE_ORDER
 from .errors import StageError
 from .figma_client import FigmaClient, FigmaSource, load_figma_file
 from .files import pack_files, unpack_files
@@ -31,7 +32,7 @@ from .tokens import extract_tokens, lookup_from_dtcg
 
 log = logging.getLogger(__name__)
 
-STAGES = ("analyze", "generate", "test", "qa", "deploy")
+STAGES = STAGE_ORDER  # pf_agents.contract: the one stage order
 PROJECT = "project.tar.gz"
 
 

@@ -30,6 +30,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from pf_agents import contract
+
 from .quantities import parse_quantity
 from .times import format_time
 
@@ -63,16 +65,21 @@ class OwnerKind(StrEnum):
 
 
 class Stage(StrEnum):
-    """Pipeline stages, declared in the order they run."""
+    """Pipeline stages, declared in the order they run (pf_agents.contract.STAGE_ORDER)."""
 
     ANALYZE = "analyze"
     GENERATE = "generate"
     TEST = "test"
-    DEPLOY = "deploy"
     QA = "qa"
+    VISUAL = "visual"
+    DEPLOY = "deploy"
 
 
 STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
+if tuple(STAGE_ORDER) != contract.STAGE_ORDER:  # pragma: no cover - caught by any test run
+    raise ImportError("operator Stage enum differs from pf_agents.contract.STAGE_ORDER")
+#: the order before deploy moved last; stored pipelines with it keep running as they are
+LEGACY_STAGE_ORDER: tuple[Stage, ...] = tuple(Stage(s) for s in contract.LEGACY_STAGE_ORDER)
 DEFAULT_STAGES: tuple[Stage, ...] = (Stage.ANALYZE, Stage.GENERATE, Stage.TEST)
 
 
@@ -607,6 +614,14 @@ class Retries(_Model):
         return int(self.backoff_seconds * 2 ** max(retry - 1, 0))
 
 
+def _in_order(stages: Sequence[Stage], order: Sequence[Stage]) -> bool:
+    """``stages`` start with analyze and follow ``order`` without repeats."""
+    if not stages or any(s not in order for s in stages):
+        return False
+    ranks = [order.index(s) for s in stages]
+    return ranks[0] == 0 and ranks == sorted(set(ranks))
+
+
 class DesignPipelineSpec(_Model):
     source: Source
     target: Target = Target()
@@ -621,8 +636,9 @@ class DesignPipelineSpec(_Model):
 
     @model_validator(mode="after")
     def _stages_in_order(self) -> Self:
-        ranks = [STAGE_ORDER.index(s) for s in self.stages]
-        if not ranks or ranks[0] != 0 or ranks != sorted(set(ranks)):
+        if not _in_order(self.stages, STAGE_ORDER) and not _in_order(
+            self.stages, LEGACY_STAGE_ORDER
+        ):
             raise ValueError("stages must start with analyze and keep the order, without repeats")
         if Stage.DEPLOY in self.stages and self.git is None:
             raise ValueError("git is required when stages include deploy")

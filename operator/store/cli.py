@@ -22,11 +22,11 @@ from pathlib import Path
 
 import psycopg
 
+from pf_agents.contract import STAGE_ORDER
+
 from .artifacts import ArtifactNotFound, StoredArtifact, latest_run_key, list_artifacts, read_blob
 from .db import load_migrations, migrate
 from .dsn import redact_dsn
-
-STAGE_ORDER = ("analyze", "generate", "test", "qa", "deploy")
 
 
 def _dsn(explicit: str | None) -> str | None:

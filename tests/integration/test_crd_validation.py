@@ -17,7 +17,7 @@ import yaml
 
 from pf_operator.model import Tenant, TenantSpec
 from pf_operator.render import RenderSettings, desired_objects, tenant_owner_clusterrole
-from tests.conftest import Cluster, unique
+from tests.conftest import Cluster, unique, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -259,3 +259,105 @@ def test_rendered_tenant_objects_pass_server_validation(cluster: Cluster, namesp
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("(server dry run)") == len(objects)
+
+
+# --- upgrade: pipelines stored with the earlier stage order ----------------------------------
+
+
+def _scratch_crd(path: Path, group: str) -> str:
+    """The DesignPipeline CRD in ``path`` moved to API group ``group`` (a CRD of its own, so the
+    shared cluster's CRD is never swapped underneath other tests)."""
+    crd = yaml.safe_load(path.read_text())
+    crd["metadata"] = {"name": f"designpipelines.{group}"}
+    crd["spec"]["group"] = group
+    crd["spec"]["names"].pop("shortNames", None)
+    crd["spec"]["names"].pop("categories", None)
+    return yaml.safe_dump(crd)
+
+
+def test_earlier_stage_order_ratchets_through_the_crd_upgrade(
+    cluster: Cluster, namespace: str
+) -> None:
+    """A pipeline created under the previous CRD (deploy before qa) stays updatable after the
+    CRD moves deploy last: spec edits, cancel, status and metadata writes are accepted; a new
+    pipeline with that order is rejected; its stages still cannot change."""
+    group = f"{unique('ratchet')}.pffigma.dev"
+    resource = f"designpipelines.{group}"
+    before = HERE / "crd-history" / "pffigma.dev_designpipelines.before-issue-15.yaml"
+    earlier = ["analyze", "generate", "test", "deploy", "qa"]
+
+    def manifest(name: str) -> str:
+        return yaml.safe_dump(
+            {
+                "apiVersion": f"{group}/v1alpha1",
+                "kind": "DesignPipeline",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {
+                    "source": {"figma": {"fileKey": "abc"}},
+                    "stages": earlier,
+                    "git": {"url": "https://git.example.com/a/b.git"},
+                },
+            }
+        )
+
+    def patch(name: str, body: dict[str, Any], *extra: str) -> Any:
+        return cluster.kubectl(
+            "patch", resource, name, "-n", namespace, "--type=merge", "-p", json.dumps(body),
+            *extra, check=False,
+        )  # fmt: skip
+
+    def establish(path: Path) -> None:
+        cluster.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            "-",
+            input=_scratch_crd(path, group),
+        )
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{resource}", "--timeout=60s")
+
+    try:
+        establish(before)
+        wait_for(
+            lambda: (
+                cluster.kubectl(
+                    "apply", "-f", "-", input=manifest("stored"), check=False
+                ).returncode
+                == 0
+            ),
+            30,
+            what="a pipeline stored under the previous CRD",
+        )
+        establish(ROOT / "crds" / "pffigma.dev_designpipelines.yaml")
+        wait_for(  # the API server validates with the new schema
+            lambda: (
+                "keep the order"
+                in cluster.kubectl(
+                    "apply", "--dry-run=server", "-f", "-", input=manifest("new"), check=False
+                ).stderr
+            ),
+            30,
+            what="the new CRD's validation",
+        )
+        message = "stages must keep the order analyze, generate, test, qa, visual, deploy"
+        created = cluster.kubectl("apply", "-f", "-", input=manifest("new"), check=False)
+        assert created.returncode != 0 and message in created.stderr
+
+        assert patch("stored", {"spec": {"priority": 90}}).returncode == 0
+        assert patch("stored", {"metadata": {"labels": {"touched": "yes"}}}).returncode == 0
+        status = {"status": {"currentStage": "deploy", "observedGeneration": 2}}
+        result = patch("stored", status, "--subresource=status")
+        assert result.returncode == 0, result.stderr
+        assert patch("stored", {"spec": {"cancel": True}}).returncode == 0
+        stored = json.loads(
+            cluster.kubectl("get", resource, "stored", "-n", namespace, "-o", "json").stdout
+        )
+        assert stored["spec"]["stages"] == earlier
+        assert stored["spec"]["priority"] == 90 and stored["spec"]["cancel"] is True
+        assert stored["status"]["currentStage"] == "deploy"
+
+        changed = patch("stored", {"spec": {"stages": ["analyze", "generate", "test", "qa"]}})
+        assert changed.returncode != 0 and "stages are immutable" in changed.stderr
+    finally:
+        cluster.kubectl("delete", "crd", resource, "--wait=false", check=False)

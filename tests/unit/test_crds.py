@@ -13,6 +13,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from pf_agents import contract
+from pf_agents.stages import STAGES
 from pf_operator import model
 from pf_operator.quantities import parse_quantity
 
@@ -274,6 +276,26 @@ def test_enums_match_the_model() -> None:
         s.value for s in model.StageState
     ]
     assert at(TENANT, "spec.llm.model")["default"] == model.DEFAULT_LLM_MODEL
+
+
+def test_stage_order_is_decided_once() -> None:
+    """The CRD's enum and CEL ordering rule, the operator's Stage enum and the agents' stage
+    runner all follow pf_agents.contract.STAGE_ORDER; deploy comes after every check."""
+    order = list(contract.STAGE_ORDER)
+    assert order == ["analyze", "generate", "test", "qa", "visual", "deploy"]
+    assert [s.value for s in model.STAGE_ORDER] == order
+    assert list(STAGES) == order
+    stages = at(PIPELINE, "spec.stages")
+    assert stages["items"]["enum"] == order
+    assert stages["maxItems"] == len(order)
+    (rule,) = [r for r in stages["x-kubernetes-validations"] if "keep the order" in r["message"]]
+    ranks = "{" + ", ".join(f"'{s}': {i}" for i, s in enumerate(order)) + "}"
+    assert rule["rule"].count(ranks) == 2
+    assert rule["message"] == "stages must keep the order " + ", ".join(order)
+    # ratcheting: a list stored under the earlier order stays valid on update
+    assert rule["optionalOldSelf"] is True
+    assert rule["rule"].startswith("(oldSelf.hasValue() && oldSelf.value() == self) ||")
+    assert ", ".join(order) in version(PIPELINE)["schema"]["openAPIV3Schema"]["description"]
 
 
 def test_schema_defaults_match_the_model() -> None:

@@ -235,13 +235,13 @@ def test_admission_starts_the_first_stage() -> None:
 
 
 def test_admission_event_lists_the_spec_stages() -> None:
-    spec = mkspec(stages=["analyze", "generate", "test", "deploy", "qa"],
+    spec = mkspec(stages=["analyze", "generate", "test", "qa", "deploy"],
                   git={"url": "https://example.com/r.git"})
     p = run(spec)
     assert p.events == [("Normal", "Started",
-                         "admitted; running analyze -> generate -> test -> deploy -> qa")]
-    assert [e["name"] for e in p.status["stages"]] == ["analyze", "generate", "test", "deploy",
-                                                       "qa"]
+                         "admitted; running analyze -> generate -> test -> qa -> deploy")]
+    assert [e["name"] for e in p.status["stages"]] == ["analyze", "generate", "test", "qa",
+                                                       "deploy"]
 
 
 def test_job_name_is_deterministic_and_recorded() -> None:

@@ -274,7 +274,9 @@ def test_exactly_one_source(source: dict[str, Any]) -> None:
         ["analyze", "test", "generate"],
         ["analyze", "analyze"],
         [],
-        ["analyze", "qa", "deploy"],
+        ["analyze", "deploy", "qa", "visual"],  # neither the order nor the earlier one
+        ["analyze", "deploy", "visual"],
+        ["analyze", "generate", "visual", "qa"],
     ],
 )
 def test_invalid_stage_lists(stages: list[str]) -> None:
@@ -285,9 +287,32 @@ def test_invalid_stage_lists(stages: list[str]) -> None:
 def test_deploy_needs_git() -> None:
     with pytest.raises(ValidationError, match="git is required"):
         pipeline_spec(stages=["analyze", "deploy"])
-    spec = pipeline_spec(stages=["analyze", "generate", "deploy", "qa"], git={"url": "https://g/r"})
+    spec = pipeline_spec(stages=["analyze", "generate", "qa", "deploy"], git={"url": "https://g/r"})
     assert spec.git is not None
     assert spec.git.branch_for("landing") == "pf-figma/landing"
+
+
+@pytest.mark.parametrize(
+    "stages",
+    [
+        ["analyze", "generate", "test", "qa", "visual", "deploy"],
+        ["analyze", "qa", "deploy"],
+        ["analyze", "visual"],
+    ],
+)
+def test_stage_order_checks_before_shipping(stages: list[str]) -> None:
+    spec = pipeline_spec(stages=stages, git={"url": "https://g/r.git"})
+    assert [s.value for s in spec.stages] == stages
+
+
+def test_pipelines_stored_with_the_earlier_order_keep_running_in_it() -> None:
+    """deploy before qa was the order until issue 15: such stored pipelines stay valid and run
+    their stages as stored (the CRD ratchets them; new ones are rejected by the API server)."""
+    spec = pipeline_spec(stages=["analyze", "generate", "test", "deploy", "qa"],
+                         git={"url": "https://g/r"})
+    assert spec.next_stage(Stage.TEST) is Stage.DEPLOY
+    assert spec.next_stage(Stage.DEPLOY) is Stage.QA
+    assert spec.next_stage(Stage.QA) is None
 
 
 def test_next_stage() -> None:

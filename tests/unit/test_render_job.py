@@ -135,7 +135,7 @@ def test_long_job_name_is_shortened_with_a_hash() -> None:
 @pytest.mark.parametrize("length", [50, 63, 64, 100, 253])
 def test_long_job_names_fit_a_label_value(length: int) -> None:
     pipeline = "a" * length
-    for stage in ("analyze", "generate", "test", "deploy", "qa"):
+    for stage in ("analyze", "generate", "test", "qa", "visual", "deploy"):
         for attempt in (1, 9, 10, 1000):
             name = job_name(pipeline, stage, attempt)
             assert len(name) <= 63
@@ -624,7 +624,7 @@ def test_each_stage_sees_only_the_secrets_it_uses(stage: str, expected: set[str]
     spec = mkspec(
         source={"figma": {"fileKey": "FILE"}},
         git={"url": "https://example.com/r.git", "secretRef": {"name": "git-creds"}},
-        stages=["analyze", "generate", "test", "deploy", "qa"],
+        stages=["analyze", "generate", "test", "qa", "deploy"],
     )
     tenant = mktenant(
         figma={"tokenSecretRef": FIGMA_SECRET},
