@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import ssl
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from urllib.parse import quote
 import aiohttp
 
 from . import kubeconfig as kubeconfig_file
+from .events import EventCorrelator, event_key, event_name
 from .metrics import API_WRITES
 from .times import format_micro_time
 
@@ -74,6 +76,19 @@ class ApiError(Exception):
     @property
     def retryable(self) -> bool:
         return self.status in (409, 429) or self.status >= 500
+
+
+def deleted_while_reconciling(
+    err: ApiError, current: Mapping[str, Any] | None, uid: str | None
+) -> bool:
+    """Pure: a 404 during a reconcile means the object is gone (or being deleted, or replaced
+    by another of the same name), not that something failed."""
+    if not err.not_found:
+        return False
+    if current is None:
+        return True
+    meta = current.get("metadata") or {}
+    return bool(meta.get("deletionTimestamp")) or (uid is not None and meta.get("uid") != uid)
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,7 @@ class Kube:
         self._session: aiohttp.ClientSession | None = None
         self.server = creds.server
         self._token: tuple[float, str] | None = None
+        self.events = EventCorrelator()
 
     @classmethod
     def from_environment(cls, kubeconfig: str | None = None) -> Kube:
@@ -382,14 +398,40 @@ class Kube:
         message: str,
         component: str = "pf-figma-operator",
     ) -> None:
-        """Record a core/v1 Event about an object (best effort: never fails the caller)."""
+        """Record a core/v1 Event about an object (best effort: never fails the caller).
+
+        A repeat (same object, type, reason and message within 10 minutes) is counted into
+        the Event already written, as Kubernetes' own recorder does (see events.py)."""
         meta = regarding["metadata"]
         namespace = meta.get("namespace") or "default"
         now = format_micro_time(datetime.now(UTC))
+        message = message[:1024]
+        key = event_key(
+            meta.get("uid"), regarding.get("kind"), namespace, meta["name"], type_, reason, message
+        )
+        clock = time.monotonic()
+        seen = self.events.repeat(key, clock)
+        if seen is not None:
+            try:
+                await self.patch(
+                    "Event",
+                    seen.name,
+                    seen.namespace,
+                    {"count": seen.count, "lastTimestamp": now},
+                )
+                return
+            except ApiError as err:
+                self.events.forget(key)
+                if not err.not_found:  # expired (events have a TTL): write it anew
+                    return
+            except (aiohttp.ClientError, TimeoutError):
+                self.events.forget(key)
+                return
+        name = event_name(meta["name"], time.time_ns())
         event = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "involvedObject": {
                 "apiVersion": regarding.get("apiVersion"),
                 "kind": regarding.get("kind"),
@@ -400,7 +442,7 @@ class Kube:
             },
             "type": type_,
             "reason": reason,
-            "message": message[:1024],
+            "message": message,
             "source": {"component": component},
             "reportingComponent": component,
             "reportingInstance": os.environ.get("HOSTNAME", "local"),
@@ -412,4 +454,5 @@ class Kube:
         try:
             await self.request("POST", resource_path("Event", namespace), body=event)
         except (ApiError, aiohttp.ClientError, TimeoutError):
-            pass
+            return
+        self.events.written(key, namespace, name, now, clock)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from . import diagnosis, flow, metrics
 from .cache import controller_uid
 from .constants import PIPELINE_LABEL, TENANT_LABEL
-from .kube import ApiError
+from .kube import ApiError, deleted_while_reconciling
 from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
 from .render.job import AgentSettings, render_job
 from .scheduler import AdmissionQueue, TenantQuota, Workload, plan_weight, position_moved
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: seconds between looks at a running Job that has no pod yet (FailedCreate Events)
 STARVED_RECHECK = 10.0
+#: a tenant's pipeline counts are written this long after they change (changes coalesce)
+COUNTS_DELAY = 0.5
 
 
 def job_facts(job: dict[str, Any]) -> flow.JobFacts:
@@ -92,6 +94,7 @@ class PipelineReconciler:
         # pipeline key -> Jobs deleted by someone else while they ran
         self.deleted_jobs: dict[str, set[str]] = {}
         self._deleting: set[tuple[str, str]] = set()  # (namespace, Job) deleted by us
+        self._state_of: dict[str, str] = {}  # pipeline key -> what the tenant counts it as
         self._last_refresh = 0.0
         settings = runtime.settings
         self.agent = AgentSettings(
@@ -137,6 +140,13 @@ class PipelineReconciler:
             self._tenant_of[key] = tenant
         status = obj.get("status") or {}
         spec = obj.get("spec") or {}
+        state = classify(status)
+        if self._state_of.get(key) != state or previous != tenant:
+            # the tenant's counts changed (a new pipeline is queued at once): status soon
+            self._state_of[key] = state
+            self._counts_changed(tenant)
+            if previous and previous != tenant:
+                self._counts_changed(previous)
         if status.get("completionTime"):
             if self.admission.remove(key):
                 self._wake.set()
@@ -225,7 +235,12 @@ class PipelineReconciler:
             return True
         return bool(((tenant_body.get("status") or {}).get("database") or {}).get("ready"))
 
+    def _counts_changed(self, tenant: str) -> None:
+        if not tenant.startswith("<none:"):
+            self.rt.tenant_queue.add_after(tenant, COUNTS_DELAY)
+
     def _forget(self, key: str) -> None:
+        self._state_of.pop(key, None)
         self.pod_problems.pop(key, None)
         self.deleted_jobs.pop(key, None)
         self.admission.remove(key)
@@ -337,6 +352,21 @@ class PipelineReconciler:
     # --- reconcile ------------------------------------------------------------------------------
 
     async def reconcile(self, key: str) -> float | None:
+        """One pass; a pipeline deleted while it runs is not an error (its writes 404)."""
+        try:
+            return await self._reconcile(key)
+        except ApiError as err:
+            if not err.not_found:
+                raise
+            ns, name = key.split("/", 1)
+            uid = (self.rt.store.get(PIPELINE_KIND, name, ns) or {}).get("metadata", {}).get("uid")
+            current = await self.rt.kube.get_or_none(PIPELINE_KIND, name, ns)
+            if not deleted_while_reconciling(err, current, uid):
+                raise
+            log.debug("pipeline %s was deleted while it was reconciled", key)
+            return None
+
+    async def _reconcile(self, key: str) -> float | None:
         rt = self.rt
         ns, name = key.split("/", 1)
         body = rt.store.get(PIPELINE_KIND, name, ns)

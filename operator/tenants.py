@@ -21,7 +21,7 @@ from .constants import (
     TENANT_LABEL,
 )
 from .diff import drifted_fields, needs_apply, repair_patch, with_hash
-from .kube import ApiError
+from .kube import ApiError, deleted_while_reconciling
 from .model import (
     API_VERSION,
     TENANT_KIND,
@@ -108,6 +108,20 @@ class TenantReconciler:
         self.rt = runtime
 
     async def reconcile(self, name: str) -> float | None:
+        """One pass; a Tenant deleted while it runs is not an error (its writes 404)."""
+        try:
+            return await self._reconcile(name)
+        except ApiError as err:
+            if not err.not_found:
+                raise
+            uid = (self.rt.store.get(TENANT_KIND, name) or {}).get("metadata", {}).get("uid")
+            current = await self.rt.kube.get_or_none(TENANT_KIND, name)
+            if not deleted_while_reconciling(err, current, uid):
+                raise
+            log.debug("tenant %s was deleted while it was reconciled", name)
+            return None
+
+    async def _reconcile(self, name: str) -> float | None:
         rt = self.rt
         body = rt.store.get(TENANT_KIND, name)
         if body is None and rt.db is not None and rt.primed:

@@ -520,6 +520,8 @@ OPERATOR_NEEDS: list[tuple[str, str, str | None]] = [
     *((v, "pods", "*") for v in ("list", "watch")),
     ("get", "configmaps", TENANT_NS),
     ("list", "events", TENANT_NS),
+    ("patch", "events", TENANT_NS),  # repeated Events are counted, not written anew
+    ("patch", "events", "default"),
     *((v, "namespaces", None) for v in ("get", "list", "watch", "create", "patch", "delete")),
     *((v, r, "*") for r in ("resourcequotas", "limitranges", "serviceaccounts",
                             "networkpolicies.networking.k8s.io",

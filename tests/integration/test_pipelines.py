@@ -738,3 +738,93 @@ def test_quota_too_small_for_the_agents(
         finally:
             cluster.delete("tenant", small)
             cluster.delete("tenant", tight)
+
+
+def test_queued_pipelines_are_counted(cluster: Cluster, operator: OperatorProcess) -> None:
+    """Item 8: a suspended tenant's queued pipelines show in its status and QUEUED column."""
+    name = unique("cnt")
+    ns = f"tenant-{name}"
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"suspended": True},
+        }
+    )
+    try:
+        wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
+        design_source(cluster, ns)
+        for i in range(3):
+            cluster.apply(pipeline(f"q{i}", ns))
+
+        def counts() -> dict[str, int]:
+            return (cluster.get("tenant", name).get("status") or {}).get("pipelines") or {}
+
+        wait_for(lambda: counts().get("queued") == 3, 10, what="queued: 3")
+        column = cluster.kubectl(
+            "get", "tenant", name, "-o", "custom-columns=Q:.status.pipelines.queued", "--no-headers"
+        ).stdout.strip()
+        assert column == "3"
+        printed = cluster.kubectl("get", "tenant", name, "--no-headers").stdout.split()
+        assert "3" in printed
+        resume = '{"spec":{"suspended":false}}'
+        cluster.kubectl("patch", "tenant", name, "--type=merge", "-p", resume)
+        wait_for(
+            lambda: counts().get("succeeded") == 3 and counts().get("queued") == 0,
+            60,
+            what="all three counted as succeeded",
+        )
+    finally:
+        cluster.delete("tenant", name)
+
+
+def test_pipeline_deleted_while_reconciled_logs_no_error(
+    cluster: Cluster, tenant: tuple[str, str], operator: OperatorProcess
+) -> None:
+    """Item 9: a deleted object is not an error (no warning, no traceback for its 404)."""
+    _, ns = tenant
+    before = len(operator.log_path.read_text(errors="replace"))
+    names = [unique("gone") for _ in range(12)]
+    for name in names:
+        cluster.apply(pipeline(name, ns, {"pffigma.dev/simulate-duration": "1s"}))
+    cluster.kubectl("delete", "designpipeline", *names, "-n", ns, "--wait=false")
+    time.sleep(5)
+    log = operator.log_path.read_text(errors="replace")[before:]
+    assert "Traceback" not in log
+    assert not [line for line in log.splitlines() if "reconcile of pipeline" in line], log[-3000:]
+
+
+def test_repeated_events_are_aggregated(cluster: Cluster, operator: OperatorProcess) -> None:
+    """Item 10: a Job that keeps failing to be created gives one Event with a rising count."""
+    name = unique("agg")
+    ns = f"tenant-{name}"
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"quota": {"jobs": 1}, "pipelines": {"maxConcurrent": 1}},
+        }
+    )
+    try:
+        wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready")
+        design_source(cluster, ns)
+        wait_for(
+            lambda: (cluster.get("resourcequota", "pf-figma-quota", ns) or {}).get("status"),
+            20,
+            what="quota status",
+        )
+        cluster.kubectl("create", "job", "filler", "-n", ns, "--image=x")  # takes the one Job
+        cluster.apply(pipeline("p", ns))
+
+        def aggregated() -> dict[str, Any] | None:
+            found = events_of(cluster, "p", ns, "JobCreateFailed")
+            return found[0] if len(found) == 1 and (found[0].get("count") or 1) >= 3 else None
+
+        event = wait_for(aggregated, 40, interval=1, what="one JobCreateFailed, count >= 3")
+        assert "exceeded quota" in event["message"]
+        assert event["firstTimestamp"] < event["lastTimestamp"]
+        assert len(events_of(cluster, "p", ns, "JobCreateFailed")) == 1
+    finally:
+        cluster.delete("tenant", name)
