@@ -62,7 +62,8 @@ def contains(live: Any, want: Any) -> bool:
 
 def equal(live: Any, want: Any) -> bool:
     """True when ``live`` means exactly ``want``: the same keys at every level (an empty or
-    missing list are the same), lists in order, scalars equal (quantities by value)."""
+    missing list or string are the same), lists in order, scalars equal (quantities by
+    value). An empty mapping is not a missing one: ``podSelector: {}`` selects all pods."""
     if isinstance(want, Mapping):
         if not isinstance(live, Mapping):
             return False
@@ -78,7 +79,8 @@ def equal(live: Any, want: Any) -> bool:
 
 
 def _absent(value: Any) -> bool:
-    return value is None or (isinstance(value, list) and not value)
+    """Go's omitempty: a null, an empty list and an empty string are not sent at all."""
+    return value is None or value == "" or (isinstance(value, list) and not value)
 
 
 # --- what the API server adds to what we send (so that it is not taken for drift) -------------

@@ -182,6 +182,7 @@ def test_repair_patch_sets_exactly_the_desired_field_guarded_by_resource_version
         ({"a": []}, {}, True),  # omitempty: no list and an empty list are the same
         ({}, {"a": []}, True),
         ({"a": {}}, {}, False),  # but an empty selector is not a missing one
+        ({"kind": "ServiceAccount", "apiGroup": ""}, {"kind": "ServiceAccount"}, True),
         ({"cpu": "1000m"}, {"cpu": "1"}, True),
         ([{"a": 1}, {"b": 2}], [{"b": 2}, {"a": 1}], False),
     ],
