@@ -527,14 +527,21 @@ def summary_line(report: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def first_failure(report: dict[str, Any]) -> tuple[str, str] | None:
-    """(reason, detail) of the first failed check, in CHECKS order; None when all passed."""
+# Checks whose failure only fails the stage with the pipeline's featureFlags.qaStrict (until the
+# generator's output is Prettier-formatted; they are always run and reported).
+STYLE_CHECKS = ("lint", "format")
+
+
+def first_failure(report: dict[str, Any], strict: bool = True) -> tuple[str, str] | None:
+    """(reason, detail) of the first failed check, in CHECKS order; None when all passed.
+    ``strict=False`` ignores the style checks (eslint, prettier)."""
     for key, reason, _ in CHECKS:
         part = report.get(key)
-        if part is not None and not part.get("ok"):
-            detail = (part.get("firstError") or part.get("firstFailure")
-                      or part.get("firstProblem") or "")
-            return reason, str(detail)
+        if part is None or part.get("ok") or (not strict and key in STYLE_CHECKS):
+            continue
+        detail = (part.get("firstError") or part.get("firstFailure")
+                  or part.get("firstProblem") or "")
+        return reason, str(detail)
     return None
 
 

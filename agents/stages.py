@@ -183,6 +183,7 @@ def run_test(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
 
 
 def run_qa(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
+    from .qa import first_failure, summary_line
     from .qa import run_qa as qa
 
     key = cfg.pipeline_key
@@ -194,17 +195,16 @@ def run_qa(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     res.summary.update({
         "tscOk": report["tsc"]["ok"], "tscErrors": report["tsc"]["errors"],
         "testsPassed": report["tests"]["passed"], "testsTotal": report["tests"]["total"],
+        "lintOk": report["lint"]["ok"], "formatOk": report["format"]["ok"],
+        "buildOk": report["build"]["ok"],
         "installCached": report["install"]["cached"],
         "secondsInstall": report["install"]["seconds"], "secondsTsc": report["tsc"]["seconds"],
-        "secondsTests": report["tests"]["seconds"],
+        "secondsTests": report["tests"]["seconds"], "secondsBuild": report["build"]["seconds"],
     })
-    t, tests = report["tsc"], report["tests"]
-    res.message = (f"tsc {'ok' if t['ok'] else 'failed with ' + str(t['errors']) + ' errors'}; "
-                   f"tests {tests['passed']}/{tests['total']} passed")
-    if not t["ok"]:
-        raise StageError("TypeCheckFailed", res.message + ": " + (t.get("firstError") or ""))
-    if not tests["ok"]:
-        raise StageError("TestsFailed", res.message + ": " + (tests.get("firstFailure") or ""))
+    res.message = summary_line(report)
+    failed = first_failure(report, strict=cfg.flag("qaStrict", False))
+    if failed:
+        raise StageError(failed[0], res.message + ": " + failed[1][:300])
 
 
 def run_deploy(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
