@@ -12,7 +12,7 @@ import json
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -362,7 +362,7 @@ class Kube:
         kind: str,
         name: str,
         namespace: str | None,
-        patch: Mapping[str, Any],
+        patch: Mapping[str, Any] | Sequence[Mapping[str, Any]],  # a list for patch_type="json"
         *,
         subresource: str | None = None,
         patch_type: str = "merge",

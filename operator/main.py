@@ -68,10 +68,11 @@ async def ensure_cluster_objects(kube: Kube) -> None:
             log.warning("could not apply %s %s: %s", obj["kind"], obj["metadata"]["name"], err)
 
 
-async def _until_stopped(stop: asyncio.Event, work: asyncio.Future[None]) -> bool:
+async def _until_stopped(stop: asyncio.Event, work: asyncio.Future[Any]) -> bool:
     """Wait for `work` or a stop signal; True when the work finished first."""
-    stopper = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    waiting: set[asyncio.Future[Any]] = {work, stopper}
+    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
     return work in done
 
@@ -129,11 +130,11 @@ async def run(settings: Settings) -> int:
         )
     )
     workers = asyncio.ensure_future(runtime.run())
-    tasks: set[asyncio.Future[None]] = {operator, workers}
+    tasks: set[asyncio.Future[Any]] = {operator, workers}
     if holding is not None:
         tasks.add(holding)
     health.alive = lambda: not any(t.done() for t in tasks)
-    stopper = asyncio.ensure_future(stop.wait())
+    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
     code = 0  # kopf ends the operator task itself on SIGTERM/SIGINT: a normal stop
     for task in done:

@@ -25,7 +25,7 @@ from .kube import ApiError, deleted_while_reconciling
 from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
 from .render.job import AgentSettings, render_job
 from .scheduler import AdmissionQueue, TenantQuota, Workload, plan_weight, position_moved
-from .times import parse_time
+from .times import format_time, parse_time
 from .workqueue import RequeueAfter
 
 if TYPE_CHECKING:
@@ -381,7 +381,8 @@ class PipelineReconciler:
         try:
             spec = DesignPipelineSpec.model_validate(body.get("spec") or {})
         except ValidationError as err:
-            return await self._invalid(body, str(err).replace("\n", " ")[:500], generation, now)
+            await self._invalid(body, str(err).replace("\n", " ")[:500], generation, now)
+            return None
         tenant = self.tenant_for_namespace(ns)
         tenant_body = rt.store.get(TENANT_KIND, tenant) if tenant else None
         tenant_spec = TenantSpec.model_validate((tenant_body or {}).get("spec") or {})
@@ -710,7 +711,7 @@ class PipelineReconciler:
         new = {
             **status,
             "conditions": [c.to_dict() for c in conds],
-            "completionTime": flow.ts(now),
+            "completionTime": format_time(now),
             "observedGeneration": generation,
         }
         await self._write_status(body, status, new)

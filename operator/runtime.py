@@ -37,11 +37,16 @@ def trim_heap() -> None:
         _LIBC.malloc_trim(0)
 
 
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
-except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
-    _LIBC = None
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
+        return None
+    return libc
+
+
+_LIBC = _libc()
 
 
 class TenantController(Protocol):
@@ -62,6 +67,8 @@ class PipelineController(Protocol):
     def observe(self, obj: dict[str, Any], *, deleted: bool) -> None: ...
 
     def observe_job(self, job: dict[str, Any], *, deleted: bool) -> None: ...
+
+    def observe_pod(self, pod: dict[str, Any], *, deleted: bool) -> None: ...
 
     def counts(self, tenant: str) -> dict[str, int]: ...
 
