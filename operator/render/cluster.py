@@ -12,8 +12,11 @@ _READ = ["get", "list", "watch"]
 def tenant_owner_clusterrole() -> Obj:
     """ClusterRole pf-figma-tenant-owner, bound in each tenant namespace to the tenant's owners.
 
-    Owners may create, read and delete DesignPipelines and read Jobs, Pods and pod logs.
-    Nothing else: no Secrets, no ConfigMaps, no changes to pipelines.
+    Owners may create, read, change and delete DesignPipelines and ConfigMaps (the design
+    sources), read Jobs, Pods and pod logs, and create Secrets (the Figma token and Anthropic
+    key their Tenant names). Secrets are create-only: get, list and watch would read the
+    operator's database credentials (Secret pf-figma-db), and so would update, patch and delete,
+    whose answers carry the object. Nothing else.
     """
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -32,5 +35,11 @@ def tenant_owner_clusterrole() -> Obj:
             {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": list(_READ)},
             {"apiGroups": [""], "resources": ["pods"], "verbs": list(_READ)},
             {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            {
+                "apiGroups": [""],
+                "resources": ["configmaps"],
+                "verbs": [*_READ, "create", "patch", "update", "delete"],
+            },
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
         ],
     }

@@ -582,3 +582,32 @@ def test_namespace_created_before_its_tenant_is_not_adopted_silently(
     finally:
         cluster.delete("tenant", name)
         cluster.delete("namespace", ns)
+
+
+def test_owners_create_sources_and_secrets_but_never_read_secrets(
+    cluster: Cluster, make_tenant: Any
+) -> None:
+    """Item 11: the documented flow works for owners, without reading the operator's
+    Secrets (the database credentials)."""
+    _, ns = make_tenant("own", owners=[{"kind": "User", "name": "olivia"}])
+    for verb in ("get", "list", "watch", "create", "update", "patch", "delete"):
+        assert can(cluster, "olivia", verb, "configmaps", ns), verb
+    assert can(cluster, "olivia", "create", "secrets", ns)
+    for verb in ("get", "list", "watch", "update", "patch", "delete"):
+        assert not can(cluster, "olivia", verb, "secrets", ns), verb
+        assert not can(cluster, "olivia", verb, "secrets/pf-figma-db", ns), verb
+    # as the README says, for real
+    cluster.kubectl(
+        "-n", ns, "create", "configmap", "button-design", "--from-literal=file.json={}",
+        as_user="olivia",
+    )
+    cluster.kubectl(
+        "-n", ns, "create", "secret", "generic", "figma", "--from-literal=token=t",
+        as_user="olivia",
+    )
+    denied = cluster.kubectl("-n", ns, "get", "secret", "figma", as_user="olivia", check=False)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
+    # nothing in another tenant's namespace
+    _, other = make_tenant("own2")
+    assert not can(cluster, "olivia", "create", "configmaps", other)
+    assert not can(cluster, "olivia", "create", "secrets", other)
