@@ -74,8 +74,9 @@ def agent_main(argv: list[str]) -> int:
     """``python -m pf_agents <stage>``: run one stage of a pipeline (see docs/contracts.md)."""
     p = argparse.ArgumentParser(prog="pf-figma agent", description="Run one pipeline stage.")
     p.add_argument("stage", choices=STAGES)
-    p.add_argument("--result-file", default=None, help="default: $PF_RESULT_FILE or "
-                   f"{DEFAULT_RESULT_FILE}")
+    p.add_argument(
+        "--result-file", default=None, help=f"default: $PF_RESULT_FILE or {DEFAULT_RESULT_FILE}"
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     _setup_logging(args.verbose)
@@ -92,26 +93,36 @@ def agent_main(argv: list[str]) -> int:
         res.outcome, res.reason, res.message = "Failed", exc.reason, exc.message
     except Exception as exc:  # last resort: still a result, not only a traceback
         log.exception("agent crashed")
-        res.outcome, res.reason, res.message = "Failed", "InternalError", \
-            f"{type(exc).__name__}: {exc}"
+        res.outcome, res.reason, res.message = (
+            "Failed",
+            "InternalError",
+            f"{type(exc).__name__}: {exc}",
+        )
     if res.outcome != "Succeeded":
-        print(f"pf-figma {args.stage} failed: {res.reason}: "
-              f"{redact(res.message, _secrets())}", file=sys.stderr)
+        print(
+            f"pf-figma {args.stage} failed: {res.reason}: {redact(res.message, _secrets())}",
+            file=sys.stderr,
+        )
     write_result(res, args.result_file)
     return 0 if res.outcome == "Succeeded" else 1
 
 
 def local_main(argv: list[str]) -> int:
     """``pf-figma run --figma-json FILE --out DIR [--stages ...] [--llm]``."""
-    p = argparse.ArgumentParser(prog="pf-figma run",
-                                description="Run the agent stages locally, without a cluster.")
+    p = argparse.ArgumentParser(
+        prog="pf-figma run", description="Run the agent stages locally, without a cluster."
+    )
     p.add_argument("command", nargs="?", default="run", choices=["run"])
     p.add_argument("--figma-json", required=True, help="stored Figma REST API response")
     p.add_argument("--out", required=True, help="directory for the generated project")
-    p.add_argument("--stages", default=",".join(LOCAL_STAGES),
-                   help="comma separated, from: " + ",".join(STAGES))
-    p.add_argument("--llm", action="store_true",
-                   help="refine with Claude (needs ANTHROPIC_API_KEY)")
+    p.add_argument(
+        "--stages",
+        default=",".join(LOCAL_STAGES),
+        help="comma separated, from: " + ",".join(STAGES),
+    )
+    p.add_argument(
+        "--llm", action="store_true", help="refine with Claude (needs ANTHROPIC_API_KEY)"
+    )
     p.add_argument("--config", default=None, help="optional pipeline configuration JSON")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -131,11 +142,13 @@ def local_main(argv: list[str]) -> int:
     (out / ".pf-figma").mkdir(exist_ok=True)
     store = FileArtifactStore(out / ".pf-figma" / "artifacts")
     env = StageEnv(
-        store=store, workdir=Path(tempfile.mkdtemp(prefix="pf-figma-")),
+        store=store,
+        workdir=Path(tempfile.mkdtemp(prefix="pf-figma-")),
         source_file=args.figma_json,
         anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY") or None,
         git_credentials_dir=os.environ.get("PF_GIT_CREDENTIALS_DIR") or None,
-        llm_override=True if args.llm else None, qa_project_dir=out,
+        llm_override=True if args.llm else None,
+        qa_project_dir=out,
     )
     results = []
     ok = True
@@ -145,21 +158,27 @@ def local_main(argv: list[str]) -> int:
         if not args.quiet:
             mark = "ok " if res.outcome == "Succeeded" else "FAIL"
             why = "" if res.outcome == "Succeeded" else f"{res.reason}: "
-            print(f"[{mark}] {stage:<8} {res.seconds:6.2f}s  "
-                  f"{why}{redact(res.message, _secrets())}", flush=True)
+            print(
+                f"[{mark}] {stage:<8} {res.seconds:6.2f}s  {why}{redact(res.message, _secrets())}",
+                flush=True,
+            )
         if stage in ("generate", "test") and res.outcome == "Succeeded":
             project = next(a for a in res.artifacts if a.name == PROJECT)
             write_tree(out, unpack_files(store.get(project.uri)))
         report = next((a for a in res.artifacts if a.name == "unreproduced.json"), None)
         if report is not None:
             rows = json.loads(store.get(report.uri))
-            (out / "unreproduced.json").write_text(json.dumps(rows, indent=1))
+            (out / ".pf-figma" / "unreproduced.json").write_text(json.dumps(rows, indent=1))
             if rows and not args.quiet:
-                print(f"       {len(rows)} node properties not reproduced "
-                      f"({out / 'unreproduced.json'}):")
+                print(
+                    f"       {len(rows)} node properties not reproduced "
+                    f"({out / '.pf-figma' / 'unreproduced.json'}):"
+                )
                 for row in rows[:10]:
-                    print(f"         {row['component']} {row['node']} {row['name']!r} "
-                          f"{row['property']}: {row['reason']}")
+                    print(
+                        f"         {row['component']} {row['node']} {row['name']!r} "
+                        f"{row['property']}: {row['reason']}"
+                    )
                 if len(rows) > 10:
                     print(f"         ... and {len(rows) - 10} more")
         if res.outcome != "Succeeded":

@@ -104,6 +104,9 @@ class ComponentManifest(BaseModel):
     ui: list[str] = Field(default_factory=list)
     usedProps: list[str] = Field(default_factory=list)
     nodes: int = 0
+    # by construction, for the visual check: Figma variant name ("" for a component that is
+    # not a set) -> Figma node id -> path of element-child indexes from the root ("" = root)
+    nodePaths: dict[str, dict[str, str]] = Field(default_factory=dict)
     width: float = 0.0
     height: float = 0.0
     unreproduced: int = 0
@@ -347,6 +350,7 @@ def generate_component(
     else:
         lowered = low.lower(node, None, root=True)
         root = lowered if lowered is not None else El(tag="div", node=node.id)
+        manifest.nodePaths[""] = node_paths(root)
         _root_attrs(root, comp, None)
         vprops = []
         manifest.designTexts = design_texts(node, props)
@@ -364,6 +368,21 @@ def generate_component(
     source = _component_source(comp, root, consts, vprops, [p for p in other], extra, uses_cva)
     warnings = [f"{comp.ident}: {u.node} {u.property}: {u.reason}" for u in low.unreproduced]
     return GeneratedComponent(comp.ident, source, manifest, warnings, list(low.unreproduced))
+
+
+def node_paths(root: El) -> dict[str, str]:
+    """Figma node id -> the element's path from ``root`` ("0.2": third element child of the
+    first element child; "" the root), for a tree that renders unconditionally."""
+    out: dict[str, str] = {}
+    stack: list[tuple[El, str]] = [(root, "")]
+    while stack:
+        el, path = stack.pop()
+        if el.node and el.node not in out:
+            out[el.node] = path
+        kids = [c for c in el.children if isinstance(c, El)]
+        for i, c in enumerate(kids):
+            stack.append((c, f"{path}.{i}" if path else str(i)))
+    return out
 
 
 def _roles(root: El) -> list[RoleCheck]:
@@ -470,6 +489,8 @@ def _component_set(
             )
         )
     keys = list(rest)
+    for k in keys:
+        manifest.nodePaths[rest[k][0].name] = node_paths(rest[k][1])
     if any("group" in t.cls for _, t in rest.values()):
         for _, t in rest.values():
             if "group" not in t.cls:

@@ -127,13 +127,18 @@ def print_jsx(el: El, indent: int = 0) -> list[str]:
         assert isinstance(item, El)
         cur = item
         if cur.cond or cur.slot:
-            op = f"{cur.cond} && (" if cur.cond else f"{cur.slot} ?? ("
-            lines.append(f"{pad}{{{op}")
+            op = f"{cur.cond} && " if cur.cond else f"{cur.slot} ?? "
             inner = El(
                 **{**cur.__dict__, "cond": None} if cur.cond else {**cur.__dict__, "slot": None}
             )
-            work.append(("line", ")}", ind))
-            work.append(("el", inner, ind + 1))
+            inner_lines = print_jsx(inner, ind + 1)
+            one = f"{pad}{{{op}{inner_lines[0].strip()}}}"
+            if len(inner_lines) == 1 and len(one) <= PRINT_WIDTH:
+                lines.append(one)  # Prettier: no parentheses around a one-line element
+                continue
+            lines.append(f"{pad}{{{op}(")
+            lines.extend(inner_lines)
+            lines.append(f"{pad})}}")
             continue
         attrs = _attr_code(cur)
         kids = cur.children
