@@ -22,8 +22,9 @@ class ArtifactRef(BaseModel):
 
 class ArtifactTooLarge(StageError):
     def __init__(self, name: str, size: int, limit: int) -> None:
-        super().__init__("ArtifactTooLarge",
-                         f"artifact {name} is {size} bytes, over the limit of {limit} bytes")
+        super().__init__(
+            "ArtifactTooLarge", f"artifact {name} is {size} bytes, over the limit of {limit} bytes"
+        )
 
 
 @runtime_checkable
@@ -48,11 +49,14 @@ def key_parts(pipeline_key: str) -> list[str]:
     return [safe_part(p, "pipeline key part") for p in parts]
 
 
-def find(store: ArtifactStore, pipeline_key: str, name: str,
-         stage: str | None = None) -> ArtifactRef:
+def find(
+    store: ArtifactStore, pipeline_key: str, name: str, stage: str | None = None
+) -> ArtifactRef:
     """The newest artifact called ``name`` (searching all stages unless ``stage`` is given)."""
     matches = [r for r in store.list(pipeline_key, stage) if r.name == name]
     if not matches:
-        raise StageError("MissingArtifact", f"artifact {name} not found for {pipeline_key}; "
-                         "did the previous stage run?")
+        raise StageError(
+            "MissingArtifact",
+            f"artifact {name} not found for {pipeline_key}; did the previous stage run?",
+        )
     return matches[-1]

@@ -65,8 +65,7 @@ class FileArtifactStore:
         blob = self.root / "blobs" / digest[:2] / digest
         if not blob.exists():
             self._atomic_write(blob, data)
-        ref = ArtifactRef(stage=stage, name=name, uri=blob.as_uri(), sha256=digest,
-                          size=len(data))
+        ref = ArtifactRef(stage=stage, name=name, uri=blob.as_uri(), sha256=digest, size=len(data))
         ref_path = self.root.joinpath("refs", *parts, stage, name + ".json")
         self._atomic_write(ref_path, ref.model_dump_json().encode())
         return ref
@@ -110,6 +109,8 @@ def open_store(url: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ArtifactStore:
         return store
     if not parsed.scheme and url.startswith("/"):
         return FileArtifactStore(url, max_bytes=max_bytes)
-    raise StageError("InvalidArtifactStore",
-                     f"unsupported artifact store URL scheme {parsed.scheme!r} "
-                     "(use file:///abs/dir or postgresql://)")
+    raise StageError(
+        "InvalidArtifactStore",
+        f"unsupported artifact store URL scheme {parsed.scheme!r} "
+        "(use file:///abs/dir or postgresql://)",
+    )

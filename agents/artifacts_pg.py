@@ -47,8 +47,15 @@ def parse_uri(uri: str) -> tuple[str, str]:
     """(tenant, sha256) of a ``pfdb://`` URI; StageError(ArtifactNotFound) when malformed."""
     parsed = urlparse(uri)
     tenant, sha = parsed.netloc, parsed.path.lstrip("/")
-    if (parsed.scheme != URI_SCHEME or not _TENANT_RE.match(tenant) or len(tenant) > 63
-            or not _SHA_RE.match(sha) or parsed.query or parsed.params or parsed.fragment):
+    if (
+        parsed.scheme != URI_SCHEME
+        or not _TENANT_RE.match(tenant)
+        or len(tenant) > 63
+        or not _SHA_RE.match(sha)
+        or parsed.query
+        or parsed.params
+        or parsed.fragment
+    ):
         raise StageError("ArtifactNotFound", f"not a {URI_SCHEME}:// artifact URI: {uri[:200]!r}")
     return tenant, sha
 
@@ -62,8 +69,14 @@ def _describe(err: BaseException) -> str:
 class PgArtifactStore:
     """:class:`pf_agents.artifacts.ArtifactStore` on PostgreSQL."""
 
-    def __init__(self, url: str, max_bytes: int = DEFAULT_MAX_BYTES, *,
-                 connect_attempts: int = 5, retry_delay: float = 0.5) -> None:
+    def __init__(
+        self,
+        url: str,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        connect_attempts: int = 5,
+        retry_delay: float = 0.5,
+    ) -> None:
         self._url = url  # holds a password: never logged, never in an error message
         self.max_bytes = max_bytes
         self.connect_attempts = max(1, connect_attempts)
@@ -80,25 +93,31 @@ class PgArtifactStore:
         last: Exception | None = None
         for attempt in range(self.connect_attempts):
             try:
-                conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10,
-                                       application_name="pf-figma-agent")
+                conn = psycopg.connect(
+                    self._url,
+                    autocommit=True,
+                    connect_timeout=10,
+                    application_name="pf-figma-agent",
+                )
             except psycopg.OperationalError as err:
                 last = err
                 if attempt + 1 < self.connect_attempts:
-                    time.sleep(self.retry_delay * 2 ** attempt)
+                    time.sleep(self.retry_delay * 2**attempt)
                 continue
             row = conn.execute(
                 "SELECT tenant_id FROM pf.tenant_roles WHERE role_name = current_user"
             ).fetchone()
             if row is None:
                 conn.close()
-                raise StageError("ArtifactStoreDenied",
-                                 "the artifact store's database role belongs to no tenant")
+                raise StageError(
+                    "ArtifactStoreDenied", "the artifact store's database role belongs to no tenant"
+                )
             self._tenant = str(row[0])
             return conn
         why = _describe(last or Exception())
-        raise StageError("ArtifactStoreUnavailable",
-                         f"cannot connect to the artifact database: {why}")
+        raise StageError(
+            "ArtifactStoreUnavailable", f"cannot connect to the artifact database: {why}"
+        )
 
     @property
     def tenant(self) -> str:
@@ -122,8 +141,7 @@ class PgArtifactStore:
             except psycopg.Error as err:
                 if attempt == 2 or not conn.broken:
                     raise StageError("ArtifactStoreError", _describe(err)) from None
-                log.warning("artifact database connection lost (%s); reconnecting",
-                            _describe(err))
+                log.warning("artifact database connection lost (%s); reconnecting", _describe(err))
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -146,39 +164,46 @@ class PgArtifactStore:
             assert tenant is not None
             with conn.transaction():
                 have = conn.execute(
-                    "SELECT 1 FROM pf.blobs WHERE tenant_id = %s AND sha256 = %s",
-                    (tenant, digest)).fetchone()
+                    "SELECT 1 FROM pf.blobs WHERE tenant_id = %s AND sha256 = %s", (tenant, digest)
+                ).fetchone()
                 if have is None:
                     conn.execute(
                         "INSERT INTO pf.blobs (tenant_id, sha256, size, data)"
                         " VALUES (%s, %s, %s, %s) ON CONFLICT (tenant_id, sha256) DO NOTHING",
-                        (tenant, digest, len(data), data))
+                        (tenant, digest, len(data), data),
+                    )
                 conn.execute(
                     "INSERT INTO pf.artifacts (tenant_id, pipeline_key, stage, name, sha256, size)"
                     " VALUES (%s, %s, %s, %s, %s, %s)"
                     " ON CONFLICT (tenant_id, pipeline_key, stage, name) DO UPDATE"
                     " SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size, created_at = now()",
-                    (tenant, pipeline_key, stage, name, digest, len(data)))
+                    (tenant, pipeline_key, stage, name, digest, len(data)),
+                )
             return tenant
 
         try:
             tenant = self._run(write)
         except psycopg.errors.ProgramLimitExceeded:
             raise ArtifactTooLarge(name, len(data), self._server_limit()) from None
-        return ArtifactRef(stage=stage, name=name, uri=artifact_uri(tenant, digest),
-                           sha256=digest, size=len(data))
+        return ArtifactRef(
+            stage=stage, name=name, uri=artifact_uri(tenant, digest), sha256=digest, size=len(data)
+        )
 
     def _server_limit(self) -> int:
-        row = self._run(lambda c: c.execute(
-            "SELECT (value #>> '{}')::bigint FROM pf.settings WHERE key = 'max_artifact_bytes'"
-        ).fetchone())
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT (value #>> '{}')::bigint FROM pf.settings WHERE key = 'max_artifact_bytes'"
+            ).fetchone()
+        )
         return int(row[0]) if row else self.max_bytes
 
     def get(self, uri: str) -> bytes:
         tenant, sha = parse_uri(uri)
-        row = self._run(lambda c: c.execute(
-            "SELECT data FROM pf.blobs WHERE tenant_id = %s AND sha256 = %s",
-            (tenant, sha)).fetchone())
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT data FROM pf.blobs WHERE tenant_id = %s AND sha256 = %s", (tenant, sha)
+            ).fetchone()
+        )
         if row is None:
             raise StageError("ArtifactNotFound", f"artifact {uri[:200]} does not exist")
         data = bytes(row[0])
@@ -195,7 +220,11 @@ class PgArtifactStore:
             return conn.execute(
                 "SELECT tenant_id, stage, name, sha256, size FROM pf.artifacts"
                 " WHERE pipeline_key = %s AND (%s::text IS NULL OR stage = %s)"
-                " ORDER BY stage, name", (pipeline_key, stage, stage)).fetchall()
+                " ORDER BY stage, name",
+                (pipeline_key, stage, stage),
+            ).fetchall()
 
-        return [ArtifactRef(stage=s, name=n, uri=artifact_uri(t, h), sha256=h, size=int(z))
-                for t, s, n, h, z in self._run(query)]
+        return [
+            ArtifactRef(stage=s, name=n, uri=artifact_uri(t, h), sha256=h, size=int(z))
+            for t, s, n, h, z in self._run(query)
+        ]

@@ -78,15 +78,18 @@ def load_config(path: str | None = None) -> PipelineConfig:
         with open(path, "rb") as fh:
             data = json.loads(fh.read())
     except FileNotFoundError:
-        raise StageError("ConfigMissing", f"pipeline configuration {path} does not exist "
-                         "(set PF_CONFIG_FILE)") from None
+        raise StageError(
+            "ConfigMissing", f"pipeline configuration {path} does not exist (set PF_CONFIG_FILE)"
+        ) from None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StageError("ConfigInvalid", f"cannot read pipeline configuration {path}: "
-                         f"{exc}") from None
+        raise StageError(
+            "ConfigInvalid", f"cannot read pipeline configuration {path}: {exc}"
+        ) from None
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise StageError("ConfigInvalid", f"pipeline configuration {path}: {loc}: "
-                         f"{first['msg']}") from None
+        raise StageError(
+            "ConfigInvalid", f"pipeline configuration {path}: {loc}: {first['msg']}"
+        ) from None

@@ -56,22 +56,41 @@ class Git:
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
-            proc = subprocess.run(["git", *args], cwd=self.repo, env=self.env,
-                                  capture_output=True, text=True, timeout=GIT_TIMEOUT)
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=self.repo,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=GIT_TIMEOUT,
+            )
         except subprocess.TimeoutExpired:
-            raise StageError("GitTimeout", f"git {args[0]} timed out after {GIT_TIMEOUT}s"
-                             ) from None
+            raise StageError(
+                "GitTimeout", f"git {args[0]} timed out after {GIT_TIMEOUT}s"
+            ) from None
         if check and proc.returncode != 0:
             msg = redact((proc.stderr or proc.stdout).strip()[-400:], self.secrets)
-            reason = "GitAuthFailed" if any(s in msg.lower() for s in (
-                "authentication", "403", "401", "could not read username",
-                "permission denied")) else "GitFailed"
+            reason = (
+                "GitAuthFailed"
+                if any(
+                    s in msg.lower()
+                    for s in (
+                        "authentication",
+                        "403",
+                        "401",
+                        "could not read username",
+                        "permission denied",
+                    )
+                )
+                else "GitFailed"
+            )
             raise StageError(reason, f"git {args[0]} failed: {msg}")
         return proc
 
 
-def deploy(files: dict[str, bytes], cfg: PipelineConfig, workdir: Path,
-           cred_dir: str | None) -> dict[str, Any]:
+def deploy(
+    files: dict[str, bytes], cfg: PipelineConfig, workdir: Path, cred_dir: str | None
+) -> dict[str, Any]:
     url = cfg.git.url or ""
     branch = cfg.git.branch
     if shutil.which("git") is None:
@@ -79,17 +98,26 @@ def deploy(files: dict[str, bytes], cfg: PipelineConfig, workdir: Path,
     if not branch or branch.startswith("-") or ".." in branch or " " in branch:
         raise StageError("InvalidBranch", f"invalid branch name {branch!r}")
     if urlsplit(url).username or urlsplit(url).password:
-        raise StageError("CredentialsInURL", "git.url must not contain credentials; use the "
-                         "pipeline's git.secretRef")
+        raise StageError(
+            "CredentialsInURL",
+            "git.url must not contain credentials; use the pipeline's git.secretRef",
+        )
     if workdir.exists():
         shutil.rmtree(workdir)
     repo = workdir / "repo"
     repo.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
-                "HOME": str(workdir), "GIT_AUTHOR_NAME": "pf-figma",
-                "GIT_AUTHOR_EMAIL": "pf-figma@localhost", "GIT_COMMITTER_NAME": "pf-figma",
-                "GIT_COMMITTER_EMAIL": "pf-figma@localhost"})
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "HOME": str(workdir),
+            "GIT_AUTHOR_NAME": "pf-figma",
+            "GIT_AUTHOR_EMAIL": "pf-figma@localhost",
+            "GIT_COMMITTER_NAME": "pf-figma",
+            "GIT_COMMITTER_EMAIL": "pf-figma@localhost",
+        }
+    )
     secrets: tuple[str, ...] = ()
     if cred_dir and Path(cred_dir).is_dir():
         askpass = workdir / "askpass.sh"
@@ -97,8 +125,9 @@ def deploy(files: dict[str, bytes], cfg: PipelineConfig, workdir: Path,
         askpass.chmod(stat.S_IRWXU)
         env["GIT_ASKPASS"] = str(askpass)
         env["PF_GIT_CREDENTIALS_DIR"] = str(Path(cred_dir).resolve())
-        secrets = tuple(s for s in (_read_secret(cred_dir, "password"),
-                                    _read_secret(cred_dir, "username")) if s)
+        secrets = tuple(
+            s for s in (_read_secret(cred_dir, "password"), _read_secret(cred_dir, "username")) if s
+        )
     git = Git(repo, env, secrets)
     git("init", "-q", "-b", branch)
     git("config", "core.autocrlf", "false")
@@ -114,10 +143,17 @@ def deploy(files: dict[str, bytes], cfg: PipelineConfig, workdir: Path,
     if exists:
         changed = git("diff", "--cached", "--quiet", check=False).returncode != 0
     if changed:
-        msg = (f"pf-figma: generate {cfg.pipeline} ({cfg.namespace})\n\n"
-               f"Pipeline {cfg.pipeline_key}, attempt {cfg.attempt}.")
+        msg = (
+            f"pf-figma: generate {cfg.pipeline} ({cfg.namespace})\n\n"
+            f"Pipeline {cfg.pipeline_key}, attempt {cfg.attempt}."
+        )
         git("commit", "-q", "-m", msg)
         git("push", "-q", url, f"HEAD:refs/heads/{branch}")
     commit = git("rev-parse", "HEAD").stdout.strip()
-    return {"commit": commit, "branch": branch, "remote": public_url(url), "changed": changed,
-            "files": len(files)}
+    return {
+        "commit": commit,
+        "branch": branch,
+        "remote": public_url(url),
+        "changed": changed,
+        "files": len(files),
+    }

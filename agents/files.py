@@ -15,8 +15,10 @@ from .errors import StageError
 def pack_files(files: dict[str, str | bytes]) -> bytes:
     """Deterministic tar.gz (sorted names, zero mtimes) so equal projects hash equal."""
     buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w") as tar:
+    with (
+        gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
         for name in sorted(files):
             data = files[name]
             raw = data.encode() if isinstance(data, str) else data

@@ -36,8 +36,11 @@ class Usage:
     usd: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"inputTokens": self.input_tokens, "outputTokens": self.output_tokens,
-                "usd": round(self.usd, 6)}
+        return {
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "usd": round(self.usd, 6),
+        }
 
 
 @dataclass
@@ -53,11 +56,17 @@ class StageResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "v": 1, "stage": self.stage, "outcome": self.outcome, "reason": self.reason,
+            "v": 1,
+            "stage": self.stage,
+            "outcome": self.outcome,
+            "reason": self.reason,
             "message": self.message,
-            "artifacts": [{"name": a.name, "uri": a.uri, "sha256": a.sha256, "size": a.size}
-                          for a in self.artifacts],
-            "usage": self.usage.to_json(), "seconds": round(self.seconds, 3),
+            "artifacts": [
+                {"name": a.name, "uri": a.uri, "sha256": a.sha256, "size": a.size}
+                for a in self.artifacts
+            ],
+            "usage": self.usage.to_json(),
+            "seconds": round(self.seconds, 3),
             "summary": self.summary,
         }
 
@@ -74,12 +83,15 @@ class StageResult:
         while len(out.encode()) > MAX_BYTES and arts:
             # keep the first (most important) artifacts, record that some were left off
             arts.pop()
-            d["summary"] = {**d["summary"], "artifactsOmitted":
-                            d["summary"].get("artifactsOmitted", 0) + 1}
+            d["summary"] = {
+                **d["summary"],
+                "artifactsOmitted": d["summary"].get("artifactsOmitted", 0) + 1,
+            }
             out = _dump(d)
         if len(out.encode()) > MAX_BYTES:
-            d["summary"] = {k: v for k, v in d["summary"].items()
-                            if isinstance(v, int | float | bool)}
+            d["summary"] = {
+                k: v for k, v in d["summary"].items() if isinstance(v, int | float | bool)
+            }
             out = _dump(d)
         while len(out.encode()) > MAX_BYTES and d["summary"]:
             d["summary"].popitem()

@@ -132,6 +132,7 @@ class PipelineReason(StrEnum):
 
 # --- scalar types ----------------------------------------------------------------------------
 
+
 def _quantity_text(value: object) -> object:
     if isinstance(value, bool):
         return value  # rejected below: a bool is no quantity
