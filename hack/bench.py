@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 import time
 import uuid
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from pf_operator.kube import ApiError, Kube  # noqa: E402
 from tests.operator_process import OperatorProcess  # noqa: E402
+from tests.prometheus_text import samples  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 GROUP = "/apis/pffigma.dev/v1alpha1"
@@ -56,14 +56,6 @@ def start_operator(**settings: str) -> OperatorProcess:
     op.log_path.unlink(missing_ok=True)
     op.start(timeout=120)
     return op
-
-
-def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
-    """(labels, value) of every sample of metric `name` in Prometheus text."""
-    return [
-        (dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))), float(m.group(2)))
-        for m in re.finditer(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.M)
-    ]
 
 
 def operator_writes(op: OperatorProcess) -> dict[str, float]:

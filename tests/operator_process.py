@@ -6,7 +6,6 @@ No pytest in here: `hack/bench.py` and `hack/chaos.py` use it too.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -15,6 +14,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from tests.prometheus_text import total
 
 
 def free_port() -> int:
@@ -131,6 +132,4 @@ class OperatorProcess:
 
     def metric(self, name: str) -> float:
         """The sum of a metric's samples over all label sets, scraped from /metrics."""
-        text = httpx.get(self.metrics_url, timeout=5).text
-        pattern = rf"^{re.escape(name)}(?:\{{[^}}]*\}})? (\S+)$"
-        return sum(float(v) for v in re.findall(pattern, text, re.M))
+        return total(httpx.get(self.metrics_url, timeout=5).text, name)

@@ -19,6 +19,7 @@ from tests.integration.test_pipelines import (
     pipeline,
     tenant_ready,
 )
+from tests.prometheus_text import samples
 from tests.store.pfstore_support import Database, Server, _destroy, _new_server, create_database
 
 pytestmark = pytest.mark.cluster
@@ -48,10 +49,8 @@ def rows(database: Database, query: str, *args: object) -> list[tuple]:
 
 
 def metric(op: OperatorProcess, name: str) -> float | None:
-    for line in httpx.get(op.metrics_url, timeout=5).text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return None
+    found = samples(httpx.get(op.metrics_url, timeout=5).text, name)
+    return found[0][1] if found else None
 
 
 def test_tenant_role_secret_history_and_outage(
