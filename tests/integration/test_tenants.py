@@ -410,7 +410,8 @@ def test_drift_in_selectors_and_subjects_is_repaired_with_an_event(
             "pf-figma-allow-egress",
             None,
         ),
-        ("resourcequota", "pf-figma-quota", {"spec": {"scopes": ["BestEffort"]}}),
+        # a limit pf-figma did not set (scopes are immutable): kept by server-side apply
+        ("resourcequota", "pf-figma-quota", {"spec": {"hard": {"secrets": "1"}}}),
     ]
     for kind, obj, patch in patches:
         if patch is None:
@@ -465,7 +466,7 @@ def test_drift_in_selectors_and_subjects_is_repaired_with_an_event(
         return (
             deny["podSelector"] == {}
             and "podSelector" not in allow["egress"][0]["to"][0]
-            and not quota.get("scopes")
+            and "secrets" not in quota["hard"]
             and [s["name"] for s in subjects] == ["carol"]
         )
 
