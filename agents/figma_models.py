@@ -110,6 +110,11 @@ class ComponentProperty(_Model):
     value: Any = None
 
 
+class Override(_Model):
+    id: str = ""
+    overriddenFields: list[str] = Field(default_factory=list)
+
+
 class Path(_Model):
     path: str
     windingRule: str | None = None
@@ -197,6 +202,7 @@ class Node(_Model):
     componentProperties: dict[str, ComponentProperty] | None = None
     componentPropertyDefinitions: dict[str, ComponentPropertyDefinition] | None = None
     componentPropertyReferences: dict[str, str] | None = None
+    overrides: list[Override] | None = None
     # vector geometry (only when requested with ?geometry=paths)
     fillGeometry: list[Path] | None = None
     strokeGeometry: list[Path] | None = None

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from .analyze import ComponentInfo, DesignSpec, PropInfo, VariantInfo
 from .figma_models import Node
 from .jsx import El, Txt, js_str, print_jsx
-from .lower import Lowering, Unreproduced
+from .lower import InstanceTarget, Lowering, Unreproduced
 from .names import TS_RESERVED, camel_case, slug
 from .tokens import TokenLookup
 from .variants import (
@@ -266,6 +266,7 @@ def _component_source(
     other: list[PropInfo],
     extra_params: list[str],
     uses_cva: bool,
+    imports: set[str] | None = None,
 ) -> str:
     ident = comp.ident
     lines = _header(comp)
@@ -274,6 +275,8 @@ def _component_source(
     if any(p.kind == "slot" for p in other):
         lines.append('import type { ReactNode } from "react";')
     lines.append('import { cn } from "../lib/utils";')
+    for other_ident in sorted(imports or ()):
+        lines.append(f'import {{ {other_ident} }} from "./{other_ident}";')
     lines.append("")
     if consts:
         lines.extend(consts)
@@ -315,7 +318,11 @@ def _component_source(
 
 
 def generate_component(
-    spec: DesignSpec, index: dict[str, Node], comp: ComponentInfo, lookup: TokenLookup
+    spec: DesignSpec,
+    index: dict[str, Node],
+    comp: ComponentInfo,
+    lookup: TokenLookup,
+    targets: dict[str, InstanceTarget] | None = None,
 ) -> GeneratedComponent:
     """Generate one component file and its manifest entry. Raises StageError (DesignTooDeep)."""
     props = {p.key: p for p in comp.props}
@@ -327,6 +334,7 @@ def generate_component(
         props=props,
         fluid_root=comp.kind == "frame",
         root_name=comp.name if comp.kind == "componentSet" else "",
+        targets=targets or {},
     )
     bb = node.absoluteBoundingBox
     manifest = ComponentManifest(
@@ -365,7 +373,9 @@ def generate_component(
         p.ident for p in comp.props if p.key in low.used_props or p.kind == "variant"
     )
     manifest.unreproduced = len(low.unreproduced)
-    source = _component_source(comp, root, consts, vprops, [p for p in other], extra, uses_cva)
+    source = _component_source(
+        comp, root, consts, vprops, list(other), extra, uses_cva, low.imports
+    )
     warnings = [f"{comp.ident}: {u.node} {u.property}: {u.reason}" for u in low.unreproduced]
     return GeneratedComponent(comp.ident, source, manifest, warnings, list(low.unreproduced))
 
@@ -610,10 +620,39 @@ def _variant_name_expr(
     return "{" + f'variantNames[[{", ".join(idents)}].join("|")]' + "}", table
 
 
+def instance_targets(spec: DesignSpec) -> dict[str, InstanceTarget]:
+    """Figma component id -> the generated component an INSTANCE of it renders as."""
+    out: dict[str, InstanceTarget] = {}
+    for comp in spec.components:
+        if comp.kind == "frame":
+            continue
+        props: dict[str, tuple[str, dict[str, str] | None]] = {}
+        defaults: dict[str, str] = {}
+        var_infos = [p for p in comp.props if p.kind == "variant"]
+        states = {s.name for s in state_props({p.name: p.options for p in var_infos})}
+        for p in comp.props:
+            if p.kind == "variant":
+                if p.name in states:
+                    continue
+                _, codes = _option_codes(p.options)
+                props[p.name] = (p.ident, codes)
+                defaults[p.ident] = codes.get(str(p.default), next(iter(codes.values())))
+            elif p.kind in ("text", "boolean"):
+                props[p.key] = (p.ident, None)
+                defaults[p.ident] = _prop_default(p)
+        if comp.kind == "componentSet":
+            for v in comp.variants:
+                out[v.nodeId] = InstanceTarget(comp.ident, props, defaults, dict(v.values))
+        else:
+            out[comp.nodeId] = InstanceTarget(comp.ident, props, defaults)
+    return out
+
+
 def generate_components(spec: DesignSpec, lookup: TokenLookup) -> list[GeneratedComponent]:
     index = spec.index()
+    targets = instance_targets(spec)
     return [
-        generate_component(spec, index, comp, lookup)
+        generate_component(spec, index, comp, lookup, targets)
         for comp in spec.components
         if comp.nodeId in index
     ]

@@ -77,6 +77,22 @@ SOFT_BREAKS = {"\u2028": "\n", "\u2029": "\n"}
 
 
 @dataclass(frozen=True)
+class InstanceTarget:
+    """A generated component an INSTANCE can use: ``props`` maps a Figma property key (TEXT,
+    BOOLEAN; for variants the property name) to (prop ident, option -> JS code or None for a
+    text/boolean); ``values``: the variant values of the instanced variant."""
+
+    ident: str
+    props: dict[str, tuple[str, dict[str, str] | None]]
+    defaults: dict[str, str]  # prop ident -> default JS code
+    values: dict[str, str] = field(default_factory=dict)
+
+
+REUSE_COVERED = frozenset({"width", "height", "transitionDuration", "transitionEasing",
+                           "transitionNodeID", "exportSettings", "name"})
+
+
+@dataclass(frozen=True)
 class Unreproduced:
     """A Figma property of one node that the output does not reproduce, and why."""
 
@@ -154,7 +170,9 @@ class Lowering:
     props: dict[str, PropInfo]
     fluid_root: bool = False
     root_name: str = ""  # names the root for semantics (a component set's name)
+    targets: dict[str, InstanceTarget] = field(default_factory=dict)  # component id -> target
     unreproduced: list[Unreproduced] = field(default_factory=list)
+    imports: set[str] = field(default_factory=set)
     used_props: set[str] = field(default_factory=set)
     semantics: set[str] = field(default_factory=set)
     nodes: int = 0
@@ -480,13 +498,16 @@ class Lowering:
                     "image is downloaded (GET /v1/files/:key/images)",
                 )
             blends.append(BLEND.get(p.blendMode or "", "normal"))
-        cls = (
-            [f"bg-[{','.join(layers)}]"]
-            if len(layers) > 1
-            else ([f"bg-[{layers[0]}]"] if layers else [])
+        single = (
+            re.fullmatch(r"linear-gradient\((#[0-9a-f]+),\1\)", layers[0])
+            if len(layers) == 1
+            else None
         )
+        if not layers:
+            return [], is_image
+        cls = [f"bg-[{single.group(1)}]"] if single else [f"bg-[{','.join(layers)}]"]
         if any(b != "normal" for b in blends):
-            cls.append(f"bg-blend-[{','.join(blends)}]")
+            cls.append(f"[background-blend-mode:{','.join(blends)}]")
         return cls, is_image
 
     def strokes(self, node: Node) -> list[str]:
@@ -724,7 +745,8 @@ class Lowering:
             if key == 0 or st is None:
                 out.append(Txt(text=piece))
             else:
-                rcls = self.text_style(st, node, base=False)
+                base_cls = set(self.text_style(node.style or TypeStyle(), node))
+                rcls = [c for c in self.text_style(st, node, base=False) if c not in base_cls]
                 link = st.hyperlink.url if st.hyperlink and st.hyperlink.type == "URL" else None
                 tag = (
                     "a"
@@ -891,6 +913,10 @@ class Lowering:
             return self.text(node, parent, root, phrasing)
         if node.type in FIGJAM_TEXT_TYPES or node.type == "CONNECTOR":
             return self.figjam(node, parent, root, phrasing)
+        if node.type == "INSTANCE" and not root:
+            used = self.instance(node, parent)
+            if used is not None:
+                return used
         cls = self.position(node, parent, root)
         fills, is_image = self.fills(node)
         visual = (
@@ -947,7 +973,7 @@ class Lowering:
             el.attrs["type"] = '"button"'
         if tag == "a":
             el.attrs["href"] = '"#"'
-        if is_image:
+        if is_image and not any(c.visible for c in kids):
             el.attrs["role"] = '"img"'
             el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")
         child_phrasing = phrasing or tag in ("button", "a")
@@ -976,6 +1002,65 @@ class Lowering:
         if kind == "input":
             return self.input_control(el, node)
         el.children = list(rendered)
+        return el
+
+    def instance(self, node: Node, parent: Node | None) -> El | None:
+        """An INSTANCE of a component generated in this project becomes that component with
+        its property values, when every override is one its properties express; else None
+        (the instance is inlined)."""
+        target = self.targets.get(node.componentId or "")
+        if target is None or target.ident == self.component:
+            return None
+        refs: dict[str, set[str]] = {}
+        stack = list(node.children)
+        while stack:
+            n = stack.pop()
+            refs[n.id] = set((n.componentPropertyReferences or {}).keys())
+            stack.extend(n.children)
+        for ov in node.overrides or []:
+            allowed = REUSE_COVERED | refs.get(ov.id, set())
+            if ov.id == node.id:
+                allowed = allowed | {"componentProperties"}
+            if any(f not in allowed for f in ov.overriddenFields):
+                return None
+        attrs: dict[str, str | bool] = {}
+        values = dict(target.values)
+        for key, cp in (node.componentProperties or {}).items():
+            if cp.type == "VARIANT":
+                values[key] = str(cp.value)
+                continue
+            spec = target.props.get(key)
+            if spec is None:
+                continue
+            ident, _ = spec
+            if cp.type == "BOOLEAN":
+                code = "true" if cp.value else "false"
+            elif cp.type == "TEXT":
+                code = js_str(str(cp.value))
+            else:
+                return None  # an instance swap: inline it
+            if target.defaults.get(ident) != code:
+                attrs[ident] = True if code == "true" else (
+                    "{false}" if code == "false" else code)
+        for name, option in values.items():
+            spec = target.props.get(name)
+            if spec is None or spec[1] is None:
+                continue
+            ident, codes = spec
+            code = codes.get(option)
+            if code is None:
+                return None
+            if target.defaults.get(ident) != code:
+                attrs[ident] = True if code == "true" else (
+                    "{false}" if code == "false" else code if code.startswith('"') else
+                    "{" + code + "}")
+        cls = self.position(node, parent, False)
+        self.imports.add(target.ident)
+        el = El(tag=target.ident, node=node.id, name=node.name, kind="INSTANCE", cls=cls)
+        if cls:
+            el.attrs["className"] = js_str(" ".join(dict.fromkeys(cls)))
+            el.cls = []
+        el.attrs.update(attrs)
         return el
 
     def _is_control(self, node: Node, max_nodes: int) -> bool:

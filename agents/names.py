@@ -20,7 +20,8 @@ RESERVED_COMPONENT_NAMES = frozenset(
     Math JSON Intl Reflect Proxy RegExp Record Partial Required Readonly Pick Omit Exclude Extract
     NaN Infinity React JSX Image Text Node Element Document Window Event Option Audio Video Request
     Response Headers URL Blob File Storage Location History Navigator Screen Range Selection
-    Page RootLayout Metadata Meta StoryObj Story UiButton UiInput UiCard UiBadge Fragment
+    Page RootLayout Metadata Meta StoryObj Story UiButton UiInput UiCard UiBadge Fragment Default
+    Primary Props Variants
     """.split()
 )
 RESERVED_PROP_NAMES = frozenset({"className", "children", "key", "ref", "style", "disabled"})
