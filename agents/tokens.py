@@ -1,21 +1,41 @@
-"""Design tokens (W3C DTCG format) from styles and repeated values, and the Tailwind theme.
+"""Design tokens with names people use: W3C DTCG JSON and the Tailwind CSS 4 ``@theme`` block.
 
-Token groups: color, typography, fontFamily, spacing, radius, shadow. Every token carries
-``$extensions["com.pf-figma"]`` with the Tailwind theme key it maps to (and the Figma style id
-when it came from a named style), so the generator can map values back to theme keys.
+Where names come from, in order of precedence (docs/agents.md, "Design tokens"):
+
+1. Figma variables (``GET /v1/files/:key/variables/local``, passed as ``variables``): the
+   variable's name (``Colors/Primary/500`` -> ``primary-500``); the collection's default mode goes
+   into ``@theme``, every other mode into a ``[data-theme="<mode>"]`` block (``.dark`` too for a
+   mode named dark).
+2. The file's style names (``styles``: ``Primary/Blue 500`` -> ``primary-blue-500``).
+3. Derived, readable names for everything else worth a token (unnamed styles, repeated values):
+   colours by hue family and lightness step in OKLCH (``blue-600``, ``gray-100``, ``white``,
+   ``black-alpha-25``), spacing as Tailwind 4 multiples of 4px (``2`` = 8px) or ``<n>px``, radii
+   and shadows on the Tailwind size ladder (``sm``, ``md``, ``lg`` ... in ascending order),
+   typography by size (``heading-1`` ... , ``body``, ``body-sm``).
+
+Names never contain node or style ids. Collisions are resolved deterministically: earlier
+sources win, then more frequently used values, then a suffix (``-2``, or ``-alt``, ``-alt2`` after
+a name that ends in a digit, so no name looks like an id such as ``52-38``).
+
+Every DTCG token carries ``$extensions["com.pf-figma"]``: its Tailwind key (``tailwind``), where
+the name came from (``source``: variable / style / derived, ``figmaName``), the style ids
+(``styleId``, ``styleIds``) or variable id (``variableId``) it stands for, and mode values
+(``modes``). The generator maps values back to keys with :func:`lookup_from_dtcg`.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .analyze import DesignSpec, _walk
-from .figma_models import Color, Effect, Node, Paint, TypeStyle
-from .names import UniqueNames, slug
+from .figma_models import Color, Effect, LocalVariables, Paint, TypeStyle, Variable
+from .names import slug
 
 EXT = "com.pf-figma"
 MAX_AUTO_COLORS = 48
@@ -23,6 +43,7 @@ MAX_AUTO_TYPO = 24
 MAX_AUTO_SPACING = 24
 MAX_AUTO_RADII = 12
 MAX_AUTO_SHADOWS = 12
+GROUPS = ("color", "typography", "fontFamily", "spacing", "radius", "shadow")
 
 
 def fmt_num(v: float) -> str:
@@ -56,11 +77,13 @@ def solid_fill(paints: list[Paint]) -> Paint | None:
     return None
 
 
+def _visible_shadows(effects: list[Effect]) -> list[Effect]:
+    return [e for e in effects if e.visible and e.type in ("DROP_SHADOW", "INNER_SHADOW")]
+
+
 def effect_css(effects: list[Effect]) -> str | None:
     parts = []
-    for e in effects:
-        if not e.visible or e.type not in ("DROP_SHADOW", "INNER_SHADOW"):
-            continue
+    for e in _visible_shadows(effects):
         off = e.offset or None
         x, y = (off.x, off.y) if off else (0.0, 0.0)
         col = color_hex(e.color) if e.color else "#00000040"
@@ -91,17 +114,23 @@ def typo_signature(style: TypeStyle) -> tuple[str, str, int, str | None, str]:
             line_height(style), fmt_num(style.letterSpacing))
 
 
+# ----------------------------------------------------------------------------- token set
+
+
 @dataclass
 class TokenSet:
     dtcg: dict[str, Any] = field(default_factory=dict)
     colors: dict[str, str] = field(default_factory=dict)  # tailwind key -> value
     font_family: dict[str, list[str]] = field(default_factory=dict)
-    font_size: dict[str, Any] = field(default_factory=dict)
+    font_size: dict[str, Any] = field(default_factory=dict)  # key -> [size, {lineHeight, ...}]
     spacing: dict[str, str] = field(default_factory=dict)
     radius: dict[str, str] = field(default_factory=dict)
     shadow: dict[str, str] = field(default_factory=dict)
     # CSS selector ('[data-theme="dark"], .dark') -> CSS variable -> value, for variable modes
     modes: dict[str, dict[str, str]] = field(default_factory=dict)
+    # CSS variable -> value written in @theme instead of the resolved value (variable aliases:
+    # 'var(--color-gray-50)'), so a mode override of the target cascades
+    css_refs: dict[str, str] = field(default_factory=dict)
     count: int = 0
 
     def css_variables(self) -> list[tuple[str, str]]:
@@ -125,7 +154,7 @@ class TokenSet:
             out.append((f"--radius-{k}", v))
         for k, v in self.shadow.items():
             out.append((f"--shadow-{k}", v))
-        return out
+        return [(name, self.css_refs.get(name, value)) for name, value in out]
 
     def theme_css(self) -> str:
         """The Tailwind CSS 4 ``@theme`` block, then one block per non-default variable mode.
@@ -149,10 +178,15 @@ class TokenSet:
         return "\n".join(lines) + "\n"
 
     def tailwind_extend(self) -> dict[str, Any]:
+        """The same theme as a Tailwind 3 ``theme.extend`` object."""
         return {
             "colors": self.colors, "fontFamily": self.font_family, "fontSize": self.font_size,
             "spacing": self.spacing, "borderRadius": self.radius, "boxShadow": self.shadow,
         }
+
+    def names(self) -> list[str]:
+        """Every token's Tailwind key, prefixed by its group (``color:blue-600``)."""
+        return [f"{group}:{key}" for group in GROUPS for key in self.dtcg.get(group, {})]
 
 
 @dataclass
@@ -168,189 +202,312 @@ class TokenLookup:
     radius: dict[str, str] = field(default_factory=dict)
     shadow_by_style: dict[str, str] = field(default_factory=dict)
     shadow_by_value: dict[str, str] = field(default_factory=dict)
+    # Figma variable id (from a node's or paint's boundVariables) -> theme key, any group
+    color_by_variable: dict[str, str] = field(default_factory=dict)
+    spacing_by_variable: dict[str, str] = field(default_factory=dict)
+    radius_by_variable: dict[str, str] = field(default_factory=dict)
 
 
-def _set_path(tree: dict[str, Any], path: list[str], token: dict[str, Any]) -> None:
-    cur = tree
-    for p in path[:-1]:
-        nxt = cur.get(p)
-        if not isinstance(nxt, dict) or "$value" in nxt:
-            nxt = {}
-            cur[p] = nxt
-        cur = nxt
-    cur[path[-1]] = token
+# ----------------------------------------------------------------------------- names
+
+_ID_LIKE = re.compile(r"\d+-\d+")
+_DIGIT_END = re.compile(r"\d$")
 
 
-def _has_path(tree: dict[str, Any], path: list[str]) -> bool:
-    cur: Any = tree
-    for p in path:
-        if not isinstance(cur, dict) or p not in cur:
-            return False
-        cur = cur[p]
-    return True
+class Namespace:
+    """Unique keys within one Tailwind namespace, handed out in call order (deterministic)."""
+
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
+        self.taken: set[str] = set(reserved)
+
+    def free(self, name: str) -> bool:
+        return bool(name) and name not in self.taken
+
+    def claim(self, name: str) -> str:
+        self.taken.add(name)
+        return name
+
+    def take(self, *candidates: str, avoid: frozenset[str] = frozenset()) -> str:
+        """The first free candidate, else the first with a suffix (``-2``; ``-alt``, ``-alt2``
+        after a trailing digit, so that no key reads like a node id). Names in ``avoid`` are
+        replaced by ``<name>-color``-like alternatives by the caller; here they are skipped."""
+        cands = [c for c in candidates if c and c not in avoid] or \
+            [f"{c}-color" for c in candidates if c] or ["token"]
+        for c in cands:
+            if self.free(c):
+                return self.claim(c)
+        base = cands[0]
+        n = 2
+        while True:
+            if _DIGIT_END.search(base):
+                name = f"{base}-alt" if n == 2 else f"{base}-alt{n - 1}"
+            else:
+                name = f"{base}-{n}"
+            if self.free(name):
+                return self.claim(name)
+            n += 1
 
 
-def _style_path(name: str) -> list[str]:
-    parts = [slug(p) for p in name.split("/") if p.strip()]
-    return parts or ["token"]
+_GROUP_WORDS = {
+    "color": ("color", "colors", "colour", "colours", "fill", "fills", "palette"),
+    "typography": ("typography", "text", "texts", "type", "font", "fonts", "text-styles",
+                   "text-style", "typeface"),
+    "shadow": ("shadow", "shadows", "effect", "effects", "box-shadow"),
+    "spacing": ("spacing", "space", "spaces", "size", "sizes"),
+    "radius": ("radius", "radii", "border-radius", "corner-radius", "corner", "corners",
+               "rounded"),
+    "fontFamily": ("font-family", "font-families", "family", "families", "font", "fonts"),
+}
 
 
-def extract_tokens(spec: DesignSpec) -> TokenSet:
-    walked = [n for n, _, _ in _walk(spec.roots) if n.visible]
-    styles = spec.styles
-    ts = TokenSet()
-    dtcg: dict[str, Any] = {}
-    keys = UniqueNames(sep="-")
+def key_from_name(name: str, group: str) -> str:
+    """Tailwind key from a style / variable name: ``Primary/Blue 500`` -> ``primary-blue-500``.
 
-    def style_name(sid: str, prefix: str) -> str:
-        meta = styles.get(sid)
-        return meta.name if meta and meta.name else f"{prefix} {sid}"
+    A leading word that only repeats the group (``Colors/``, ``Shadow ``) is dropped when
+    something is left (``shadow-<key>`` rather than ``shadow-shadow-deep``).
+    """
+    parts = [slug(p, "") for p in re.split(r"[/\\]", name)]
+    key = "-".join(p for p in parts if p)[:60].strip("-")
+    for word in sorted(_GROUP_WORDS.get(group, ()), key=len, reverse=True):
+        if key.startswith(word + "-") and len(key) > len(word) + 1:
+            key = key[len(word) + 1:]
+            break
+    return key
 
-    def add(group: str, name_path: list[str], ttype: str, value: Any, tw_key: str,
-            style_id: str | None = None, description: str = "") -> str:
-        tw = keys.take(f"{group}:{tw_key}").split(":", 1)[1]
+
+def id_like(name: str, ids: Iterable[str] = ()) -> bool:
+    """Does a token key look derived from a Figma node/style id (``fill-52-38``)?
+
+    With ``ids`` (node and style ids of the file), only a key containing one of them counts
+    (``52:38`` -> ``52-38``); without, any ``<digits>-<digits>`` run counts.
+    """
+    key = name.split(":", 1)[-1]
+    id_slugs = {i.replace(":", "-").replace(";", "-") for i in ids if i}
+    if id_slugs:
+        return any(re.search(rf"(?<![0-9]){re.escape(s)}(?![0-9])", key) for s in id_slugs
+                   if _ID_LIKE.fullmatch(s))
+    return bool(_ID_LIKE.search(key))
+
+
+def count_id_derived_names(tokens: TokenSet | dict[str, Any],
+                           spec: DesignSpec | None = None) -> int:
+    """Number of distinct token names derived from node or style ids (target 0; ``make
+    quality``). ``tokens`` is a TokenSet or the DTCG document; with ``spec``, only names that
+    contain an actual id of the file count."""
+    dtcg = tokens.dtcg if isinstance(tokens, TokenSet) else tokens
+    names = {f"{g}:{k}" for g, grp in dtcg.items() if isinstance(grp, dict) for k in grp}
+    ids: set[str] = set()
+    if spec is not None:
+        ids = set(spec.index()) | set(spec.styles)
+    return sum(1 for n in names if id_like(n, ids))
+
+
+# ----------------------------------------------------------------------------- colour names
+
+# Tailwind CSS 4 palette anchors: family -> (OKLCH hue, lightness of step 500)
+_HUES: list[tuple[str, float, float]] = [
+    ("red", 25.3, 0.637), ("orange", 47.6, 0.705), ("amber", 70.1, 0.769),
+    ("yellow", 86.0, 0.795), ("lime", 130.9, 0.768), ("green", 149.6, 0.723),
+    ("emerald", 162.5, 0.696), ("teal", 182.5, 0.704), ("cyan", 215.2, 0.715),
+    ("sky", 237.3, 0.685), ("blue", 259.8, 0.623), ("indigo", 277.1, 0.585),
+    ("violet", 292.7, 0.606), ("purple", 303.9, 0.627), ("fuchsia", 322.1, 0.667),
+    ("pink", 354.3, 0.656), ("rose", 16.4, 0.645),
+]
+_STEPS = (50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 950)
+# lightness per step: Tailwind 4 blue (shape of every chromatic ladder) and neutral (greys)
+_BLUE_L = (0.97, 0.932, 0.882, 0.809, 0.707, 0.623, 0.546, 0.488, 0.424, 0.379, 0.282)
+_GRAY_L = (0.985, 0.97, 0.922, 0.87, 0.708, 0.556, 0.439, 0.371, 0.269, 0.205, 0.145)
+GRAY_CHROMA = 0.04
+
+
+def _hex_rgba(value: str) -> tuple[float, float, float, float]:
+    h = value.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    a = int(h[6:8], 16) / 255 if len(h) >= 8 else 1.0
+    return r, g, b, a
+
+
+def oklch(r: float, g: float, b: float) -> tuple[float, float, float]:
+    """sRGB (0..1) -> OKLCH (L 0..1, C, hue in degrees)."""
+    def lin(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    lr, lg, lb = lin(r), lin(g), lin(b)
+    l_ = (0.4122214708 * lr + 0.5363325363 * lg + 0.0514459929 * lb) ** (1 / 3)
+    m_ = (0.2119034982 * lr + 0.6806995451 * lg + 0.1073969566 * lb) ** (1 / 3)
+    s_ = (0.0883024619 * lr + 0.2817188376 * lg + 0.6299787005 * lb) ** (1 / 3)
+    L = 0.2104542553 * l_ + 0.7936177850 * m_ - 0.0040720468 * s_
+    a = 1.9779984951 * l_ - 2.4285922050 * m_ + 0.4505937099 * s_
+    bb = 0.0259040371 * l_ + 0.7827717662 * m_ - 0.8086757660 * s_
+    return L, math.hypot(a, bb), math.degrees(math.atan2(bb, a)) % 360
+
+
+def _ladder(l500: float) -> tuple[float, ...]:
+    top, bot, b500 = 0.98, 0.27, _BLUE_L[5]
+    out = []
+    for lb in _BLUE_L:
+        if lb >= b500:
+            t = (lb - b500) / (_BLUE_L[0] - b500)
+            out.append(l500 + t * (top - l500))
+        else:
+            t = (lb - _BLUE_L[-1]) / (b500 - _BLUE_L[-1])
+            out.append(bot + t * (l500 - bot))
+    return tuple(out)
+
+
+def color_names(value: str) -> tuple[str, str]:
+    """Readable name candidates for a colour: (step name, finer half-step name).
+
+    ``#2563eb`` -> ``("blue-600", "blue-650")``-like; low chroma -> ``gray-<step>``; pure white
+    and black -> ``white``/``black``; translucent colours get ``-alpha-<percent>``.
+    """
+    r, g, b, a = _hex_rgba(value)
+    L, C, h = oklch(r, g, b)
+    alpha = "" if a >= 0.999 else f"-alpha-{round(a * 100)}"
+    if C < 0.01 and L >= 0.999:
+        return "white" + alpha, "white" + alpha
+    if C < 0.01 and L <= 0.001:
+        return "black" + alpha, "black" + alpha
+    if C < GRAY_CHROMA:
+        family, ladder = "gray", _GRAY_L
+    else:
+        family, _, l500 = min(_HUES, key=lambda f: min(abs(h - f[1]), 360 - abs(h - f[1])))
+        ladder = _ladder(l500)
+    order = sorted(range(len(_STEPS)), key=lambda i: (abs(ladder[i] - L), i))
+    i, j = order[0], order[1]
+    step = _STEPS[i]
+    lo, hi = sorted((_STEPS[i], _STEPS[j]))
+    half = (lo + hi) // 2 if abs(i - j) == 1 else step
+    return f"{family}-{step}{alpha}", f"{family}-{half}{alpha}"
+
+
+# ----------------------------------------------------------------------------- size ladders
+
+# Tailwind CSS 4 default radius and shadow sizes (px / a "size" of y-offset + blur)
+_RADIUS_LADDER = [("xs", 2), ("sm", 4), ("md", 6), ("lg", 8), ("xl", 12), ("2xl", 16),
+                  ("3xl", 24), ("4xl", 32)]
+_SHADOW_LADDER = [("2xs", 1), ("xs", 3), ("sm", 4), ("md", 10), ("lg", 25), ("xl", 45),
+                  ("2xl", 75)]
+
+
+def _ladder_name(ladder: list[tuple[str, float]], i: int) -> tuple[str, float]:
+    if i < len(ladder):
+        return ladder[i]
+    last_n = len(ladder) - 1
+    name, v = ladder[last_n]
+    extra = i - last_n
+    m = re.match(r"(\d*)xl$", name)
+    n = int(m.group(1) or 1) + extra if m else extra + 1
+    return f"{n}xl", v * (1.5 ** extra)
+
+
+def ladder_names(values: list[float], ladder: list[tuple[str, float]]) -> list[str]:
+    """Names for ascending ``values`` from a size ladder, in the same order (a larger value never
+    gets a smaller name), each as close to the ladder's size for it as possible (log scale;
+    the assignment with the smallest total distance)."""
+    n = len(values)
+    if not n:
+        return []
+    m = len(ladder) + n
+    sizes = [_ladder_name(ladder, i)[1] for i in range(m)]
+
+    def cost(v: float, j: int) -> float:
+        return abs(math.log(max(v, 0.5)) - math.log(max(sizes[j], 0.5)))
+
+    # best[i][j]: smallest cost of values[:i+1] with values[i] on ladder step j
+    inf = math.inf
+    best = [[inf] * m for _ in range(n)]
+    prev = [[-1] * m for _ in range(n)]
+    for j in range(m):
+        best[0][j] = cost(values[0], j)
+    for i in range(1, n):
+        run, arg = inf, -1
+        for j in range(m):
+            if j > 0 and best[i - 1][j - 1] < run:
+                run, arg = best[i - 1][j - 1], j - 1
+            if arg >= 0:
+                best[i][j] = run + cost(values[i], j)
+                prev[i][j] = arg
+    j = min(range(m), key=lambda k: (best[n - 1][k], k))
+    idx = [0] * n
+    for i in range(n - 1, -1, -1):
+        idx[i] = j
+        j = prev[i][j]
+    return [_ladder_name(ladder, k)[0] for k in idx]
+
+
+def spacing_key(v: float) -> str:
+    """4px -> '1', 8px -> '2' (Tailwind 4 multiples of 4px); 1px -> 'px'; else '<n>px'."""
+    if abs(v - 1) < 1e-6:
+        return "px"
+    if abs(v / 4 - round(v / 4)) < 1e-6:
+        return str(round(v / 4))
+    return fmt_num(v).replace(".", "_") + "px"
+
+
+_WEIGHT_NAMES = {100: "thin", 200: "extralight", 300: "light", 400: "normal", 500: "medium",
+                 600: "semibold", 700: "bold", 800: "extrabold", 900: "black"}
+
+
+def weight_name(w: float) -> str:
+    return _WEIGHT_NAMES.get(min(900, max(100, int(round(w / 100) * 100))), "normal")
+
+
+# ----------------------------------------------------------------------------- extraction
+
+# keys Tailwind already uses in the namespace a colour shares with font sizes (`text-<key>`)
+_TEXT_SIZE_KEYS = frozenset({"xs", "sm", "base", "lg", "xl"} | {f"{n}xl" for n in range(2, 10)})
+_COLOR_KEYWORDS = {"inherit", "current", "transparent", "initial"}
+_WEIGHT_KEYS = set(_WEIGHT_NAMES.values()) | {"sans", "serif", "mono", "weight"}
+
+
+def _bound_id(bound: dict[str, Any] | None, field_name: str) -> str | None:
+    if not bound:
+        return None
+    v = bound.get(field_name)
+    if isinstance(v, list):
+        v = v[0] if v else None
+    if isinstance(v, dict) and v.get("type") == "VARIABLE_ALIAS":
+        vid = v.get("id")
+        return str(vid) if vid else None
+    return None
+
+
+class _Builder:
+    def __init__(self, spec: DesignSpec) -> None:
+        self.spec = spec
+        self.ts = TokenSet()
+        self.tokens: dict[str, dict[str, dict[str, Any]]] = {g: {} for g in GROUPS}
+        # colours and font sizes share `text-<key>`: one namespace for both
+        textlike = Namespace(_COLOR_KEYWORDS)
+        self.ns = {"color": textlike, "typography": textlike, "fontFamily": Namespace(_WEIGHT_KEYS),
+                   "spacing": Namespace({"0"}), "radius": Namespace({"none", "full"}),
+                   "shadow": Namespace({"none"})}
+        self.by_value: dict[str, dict[str, str]] = {g: {} for g in GROUPS}
+
+    def add(self, group: str, key: str, ttype: str, value: Any, source: str,
+            figma_name: str = "", style_ids: list[str] | None = None,
+            variable_id: str | None = None, description: str = "") -> dict[str, Any]:
         token: dict[str, Any] = {"$type": ttype, "$value": value}
         if description:
             token["$description"] = description
-        ext: dict[str, Any] = {"tailwind": tw}
-        if style_id:
-            ext["styleId"] = style_id
+        ext: dict[str, Any] = {"tailwind": key, "source": source}
+        if figma_name:
+            ext["figmaName"] = figma_name
+        if style_ids:
+            ext["styleId"] = style_ids[0]
+            if len(style_ids) > 1:
+                ext["styleIds"] = list(style_ids)
+        if variable_id:
+            ext["variableId"] = variable_id
         token["$extensions"] = {EXT: ext}
-        path = [group, *name_path]
-        n = 2
-        while _has_path(dtcg, path):
-            path = [group, *name_path[:-1], f"{name_path[-1]}-{n}"]
-            n += 1
-        _set_path(dtcg, path, token)
-        ts.count += 1
-        return tw
+        self.tokens[group][key] = token
+        return token
 
-    # ---- colors: named fill styles first, then repeated solid values
-    seen_color_styles: set[str] = set()
-    color_values: Counter[str] = Counter()
-    styled_values: set[str] = set()
-    for n in walked:
-        for kind in ("fill", "fills", "stroke", "strokes"):
-            sid = n.styles.get(kind)
-            paints = n.fills if kind.startswith("fill") else n.strokes
-            p = solid_fill(paints)
-            if sid and sid not in seen_color_styles and p is not None and p.type == "SOLID" \
-                    and p.color is not None:
-                seen_color_styles.add(sid)
-                value = color_hex(p.color, p.opacity)
-                path = _style_path(style_name(sid, "fill"))
-                tw = add("color", path, "color", value, "-".join(path), sid,
-                         (styles[sid].description if sid in styles else ""))
-                ts.colors[tw] = value
-                styled_values.add(value)
-        for paints in (n.fills, n.strokes):
-            for p in paints:
-                if p.visible and p.type == "SOLID" and p.color is not None:
-                    color_values[color_hex(p.color, p.opacity)] += 1
-    auto_colors = [v for v, c in color_values.most_common() if c >= 2 and v not in styled_values]
-    for i, value in enumerate(auto_colors[:MAX_AUTO_COLORS], 1):
-        tw = add("color", ["palette", f"c{i}"], "color", value, f"palette-{i}")
-        ts.colors[tw] = value
 
-    # ---- typography
-    families: dict[str, str] = {}
-
-    def family_key(fam: str) -> str:
-        if fam not in families:
-            k = slug(fam, "font")
-            tw = add("fontFamily", [k], "fontFamily", [fam, "sans-serif"], k)
-            families[fam] = tw
-            ts.font_family[tw] = [_css_family(fam), "sans-serif"]
-        return families[fam]
-
-    def typo_value(st: TypeStyle) -> dict[str, Any]:
-        v: dict[str, Any] = {
-            "fontFamily": st.fontFamily or "sans-serif", "fontSize": px(st.fontSize),
-            "fontWeight": int(st.fontWeight), "letterSpacing": px(st.letterSpacing),
-        }
-        lh = line_height(st)
-        v["lineHeight"] = lh if lh is not None else "normal"
-        return v
-
-    def add_typo(path: list[str], st: TypeStyle, sid: str | None) -> None:
-        if st.fontFamily:
-            family_key(st.fontFamily)
-        tw = add("typography", path, "typography", typo_value(st), "-".join(path), sid)
-        lh = line_height(st)
-        extra: dict[str, str] = {"fontWeight": str(int(st.fontWeight)),
-                                 "letterSpacing": px(st.letterSpacing)}
-        if lh is not None:
-            extra["lineHeight"] = lh
-        ts.font_size[tw] = [px(st.fontSize), extra]
-
-    seen_text_styles: set[str] = set()
-    sig_count: Counter[tuple[str, str, int, str | None, str]] = Counter()
-    sig_style: dict[tuple[str, str, int, str | None, str], TypeStyle] = {}
-    styled_sigs: set[tuple[str, str, int, str | None, str]] = set()
-    for n in walked:
-        if n.type != "TEXT" or n.style is None:
-            continue
-        if n.style.fontFamily:
-            family_key(n.style.fontFamily)
-        sig = typo_signature(n.style)
-        sid = n.styles.get("text")
-        if sid and sid not in seen_text_styles:
-            seen_text_styles.add(sid)
-            styled_sigs.add(sig)
-            add_typo(_style_path(style_name(sid, "type")), n.style, sid)
-        sig_count[sig] += 1
-        sig_style.setdefault(sig, n.style)
-    auto_sigs = [s for s, c in sig_count.most_common() if c >= 2 and s not in styled_sigs]
-    for sig in auto_sigs[:MAX_AUTO_TYPO]:
-        add_typo(["type", f"{sig[1]}-{sig[2]}"], sig_style[sig], None)
-
-    # ---- spacing and radii (repeated values)
-    space: Counter[float] = Counter()
-    radii: Counter[float] = Counter()
-    for n in walked:
-        if n.layoutMode in ("HORIZONTAL", "VERTICAL"):
-            for v in (n.itemSpacing, n.paddingLeft, n.paddingRight, n.paddingTop, n.paddingBottom):
-                if v > 0:
-                    space[round(v, 2)] += 1
-        if n.cornerRadius:
-            radii[round(n.cornerRadius, 2)] += 1
-    for v, c in sorted(space.most_common(MAX_AUTO_SPACING)):
-        if c >= 2:
-            key = "space-" + fmt_num(v).replace(".", "_")
-            tw = add("spacing", [key], "dimension", px(v), key)
-            ts.spacing[tw] = px(v)
-    for v, c in sorted(radii.most_common(MAX_AUTO_RADII)):
-        if c >= 2:
-            key = "radius-" + fmt_num(v).replace(".", "_")
-            tw = add("radius", [key], "dimension", px(v), key)
-            ts.radius[tw] = px(v)
-
-    # ---- shadows: effect styles first, then repeated effect stacks
-    seen_effect_styles: set[str] = set()
-    shadow_values: Counter[str] = Counter()
-    shadow_effects: dict[str, list[Effect]] = {}
-    styled_shadows: set[str] = set()
-    for n in walked:
-        css = effect_css(n.effects)
-        if css is None:
-            continue
-        sid = n.styles.get("effect")
-        if sid and sid not in seen_effect_styles:
-            seen_effect_styles.add(sid)
-            styled_shadows.add(css)
-            path = _style_path(style_name(sid, "shadow"))
-            tw = add("shadow", path, "shadow", _dtcg_shadow(n.effects), "-".join(path), sid)
-            ts.shadow[tw] = css
-        shadow_values[css] += 1
-        shadow_effects.setdefault(css, n.effects)
-    auto_sh = [v for v, c in shadow_values.most_common() if c >= 2 and v not in styled_shadows]
-    for i, css in enumerate(auto_sh[:MAX_AUTO_SHADOWS], 1):
-        tw = add("shadow", ["elevation", f"e{i}"], "shadow", _dtcg_shadow(shadow_effects[css]),
-                 f"elevation-{i}")
-        ts.shadow[tw] = css
-
-    ts.dtcg = dtcg
-    return ts
+def _css_family(fam: str) -> str:
+    clean = "".join(ch for ch in fam if ch.isalnum() or ch in " -_")
+    return f'"{clean}"' if " " in clean else clean
 
 
 def _css_value(value: str) -> str:
@@ -360,16 +517,9 @@ def _css_value(value: str) -> str:
     return v or "initial"
 
 
-def _css_family(fam: str) -> str:
-    clean = "".join(ch for ch in fam if ch.isalnum() or ch in " -_")
-    return f'"{clean}"' if " " in clean else clean
-
-
 def _dtcg_shadow(effects: list[Effect]) -> list[dict[str, Any]] | dict[str, Any]:
     out = []
-    for e in effects:
-        if not e.visible or e.type not in ("DROP_SHADOW", "INNER_SHADOW"):
-            continue
+    for e in _visible_shadows(effects):
         off = e.offset
         out.append({
             "color": color_hex(e.color) if e.color else "#00000040",
@@ -380,6 +530,489 @@ def _dtcg_shadow(effects: list[Effect]) -> list[dict[str, Any]] | dict[str, Any]
     return out[0] if len(out) == 1 else out
 
 
+def _natural(key: str) -> list[Any]:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", key) if t]
+
+
+def _typo_value(st: TypeStyle) -> dict[str, Any]:
+    lh = line_height(st)
+    return {"fontFamily": st.fontFamily or "sans-serif", "fontSize": px(st.fontSize),
+            "fontWeight": int(st.fontWeight), "letterSpacing": px(st.letterSpacing),
+            "lineHeight": lh if lh is not None else "normal"}
+
+
+def _typo_theme(st: TypeStyle) -> list[Any]:
+    extra: dict[str, str] = {"fontWeight": str(int(st.fontWeight)),
+                             "letterSpacing": px(st.letterSpacing)}
+    lh = line_height(st)
+    if lh is not None:
+        extra["lineHeight"] = lh
+    return [px(st.fontSize), extra]
+
+
+def extract_tokens(spec: DesignSpec, variables: LocalVariables | None = None) -> TokenSet:
+    """Tokens of a design: from ``variables`` (optional), named styles, and repeated values."""
+    walked = [n for n, _, _ in _walk(spec.roots) if n.visible]
+    b = _Builder(spec)
+    ts = b.ts
+    if variables is not None:
+        _variable_tokens(b, variables)
+
+    styles = spec.styles
+
+    def named(sid: str | None) -> str:
+        meta = styles.get(sid or "")
+        return meta.name.strip() if meta and meta.name and meta.name.strip() else ""
+
+    def descr(sid: str) -> str:
+        meta = styles.get(sid)
+        return meta.description if meta else ""
+
+    # ---------------------------------------------------------------- colours
+    color_count: Counter[str] = Counter()
+    style_color: dict[str, str] = {}  # style id -> value (first use)
+    for n in walked:
+        for kind in ("fill", "fills", "stroke", "strokes"):
+            sid = n.styles.get(kind)
+            p = solid_fill(n.fills if kind.startswith("fill") else n.strokes)
+            if sid and sid not in style_color and p is not None and p.type == "SOLID" \
+                    and p.color is not None:
+                style_color[sid] = color_hex(p.color, p.opacity)
+        for paints in (n.fills, n.strokes):
+            for p in paints:
+                if p.visible and p.type == "SOLID" and p.color is not None:
+                    color_count[color_hex(p.color, p.opacity)] += 1
+    # named styles (sorted by name, so the file order does not matter)
+    named_colors = sorted(((named(s), s, v) for s, v in style_color.items() if named(s)),
+                          key=lambda t: (_natural(t[0]), t[1]))
+    for name, sid, value in named_colors:
+        key = b.ns["color"].take(key_from_name(name, "color") or "color", avoid=_TEXT_SIZE_KEYS)
+        b.add("color", key, "color", value, "style", name, [sid], description=descr(sid))
+        b.by_value["color"].setdefault(value, key)
+    # derived: unnamed styles (one token per value) and repeated values
+    unnamed_styles: dict[str, list[str]] = {}
+    for sid, value in sorted(style_color.items()):
+        if not named(sid):
+            unnamed_styles.setdefault(value, []).append(sid)
+    repeated = sorted((v for v, c in color_count.items()
+                       if c >= 2 and v not in b.by_value["color"] and v not in unnamed_styles),
+                      key=lambda v: (-color_count[v], v))[:MAX_AUTO_COLORS]
+    derived = sorted({v for v in unnamed_styles if v not in b.by_value["color"]} | set(repeated),
+                     key=lambda v: (-color_count[v], v))
+    for value in derived:
+        key = b.ns["color"].take(*color_names(value), avoid=_TEXT_SIZE_KEYS)
+        b.add("color", key, "color", value, "derived", style_ids=unnamed_styles.get(value))
+        b.by_value["color"].setdefault(value, key)
+    for value, sids in unnamed_styles.items():  # unnamed style with the value of a named token
+        if value not in derived:
+            tok = b.tokens["color"][b.by_value["color"][value]]
+            ext = tok["$extensions"][EXT]
+            all_ids = ([ext["styleId"]] if "styleId" in ext else []) + sids
+            ext["styleId"] = all_ids[0]
+            if len(all_ids) > 1:
+                ext["styleIds"] = all_ids
+
+    # ---------------------------------------------------------------- typography
+    text_nodes = [n for n in walked if n.type == "TEXT" and n.style is not None]
+    families: list[str] = []
+    for n in text_nodes:
+        assert n.style is not None
+        if n.style.fontFamily and n.style.fontFamily not in families:
+            families.append(n.style.fontFamily)
+    style_typo: dict[str, TypeStyle] = {}
+    sig_count: Counter[tuple[str, str, int, str | None, str]] = Counter()
+    sig_style: dict[tuple[str, str, int, str | None, str], TypeStyle] = {}
+    size_count: Counter[float] = Counter()
+    for n in text_nodes:
+        assert n.style is not None
+        sid = n.styles.get("text")
+        if sid and sid not in style_typo:
+            style_typo[sid] = n.style
+        sig = typo_signature(n.style)
+        sig_count[sig] += 1
+        sig_style.setdefault(sig, n.style)
+        size_count[round(n.style.fontSize, 2)] += 1
+    styled_sigs: set[tuple[str, str, int, str | None, str]] = set()
+    for name, sid in sorted(((named(s), s) for s in style_typo if named(s)),
+                            key=lambda t: (_natural(t[0]), t[1])):
+        st = style_typo[sid]
+        key = b.ns["typography"].take(key_from_name(name, "typography") or "text")
+        b.add("typography", key, "typography", _typo_value(st), "style", name, [sid],
+              description=descr(sid))
+        ts.font_size[key] = _typo_theme(st)
+        styled_sigs.add(typo_signature(st))
+    unnamed_typo: dict[tuple[str, str, int, str | None, str], list[str]] = {}
+    for sid, st in sorted(style_typo.items()):
+        if not named(sid):
+            sig = typo_signature(st)
+            sig_style.setdefault(sig, st)
+            unnamed_typo.setdefault(sig, []).append(sid)
+    def sig_order(s: tuple[str, str, int, str | None, str]) -> tuple[Any, ...]:
+        return (-sig_count[s], s[0], float(s[1]), s[2], str(s[3]), s[4])
+
+    repeated_sigs = sorted((s for s, c in sig_count.items()
+                            if c >= 2 and s not in styled_sigs and s not in unnamed_typo),
+                           key=sig_order)[:MAX_AUTO_TYPO]
+    auto_sigs = sorted({s for s in unnamed_typo if s not in styled_sigs} | set(repeated_sigs),
+                       key=sig_order)
+    for sig, key in _typo_names(auto_sigs, sig_style, sig_count, size_count, b.ns["typography"]):
+        st = sig_style[sig]
+        b.add("typography", key, "typography", _typo_value(st), "derived",
+              style_ids=unnamed_typo.get(sig))
+        ts.font_size[key] = _typo_theme(st)
+    for fam in families:
+        if fam in b.by_value["fontFamily"]:
+            continue
+        key = b.ns["fontFamily"].take(key_from_name(fam, "fontFamily") or "font")
+        b.add("fontFamily", key, "fontFamily", [fam, "sans-serif"], "derived", fam)
+        b.by_value["fontFamily"][fam] = key
+        ts.font_family[key] = [_css_family(fam), "sans-serif"]
+
+    # ---------------------------------------------------------------- spacing and radii
+    space: Counter[float] = Counter()
+    radii: Counter[float] = Counter()
+    for n in walked:
+        if n.layoutMode in ("HORIZONTAL", "VERTICAL"):
+            for v in (n.itemSpacing, n.paddingLeft, n.paddingRight, n.paddingTop, n.paddingBottom):
+                if v > 0:
+                    space[round(v, 2)] += 1
+        if n.cornerRadius:
+            radii[round(n.cornerRadius, 2)] += 1
+        elif n.rectangleCornerRadii:
+            for v in set(n.rectangleCornerRadii):
+                if v > 0:
+                    radii[round(v, 2)] += 1
+    for v in sorted(v for v, c in space.most_common(MAX_AUTO_SPACING) if c >= 2):
+        if px(v) in b.by_value["spacing"]:
+            continue
+        key = b.ns["spacing"].take(spacing_key(v))
+        b.add("spacing", key, "dimension", px(v), "derived")
+        b.by_value["spacing"][px(v)] = key
+    rvals = sorted(v for v, c in radii.most_common(MAX_AUTO_RADII)
+                   if c >= 2 and px(v) not in b.by_value["radius"])
+    for v, name in zip(rvals, ladder_names(rvals, _RADIUS_LADDER), strict=True):
+        key = b.ns["radius"].take(name)
+        b.add("radius", key, "dimension", px(v), "derived")
+        b.by_value["radius"][px(v)] = key
+
+    # ---------------------------------------------------------------- shadows
+    style_fx: dict[str, list[Effect]] = {}
+    fx_count: Counter[str] = Counter()
+    fx_of: dict[str, list[Effect]] = {}
+    for n in walked:
+        css = effect_css(n.effects)
+        if css is None:
+            continue
+        sid = n.styles.get("effect")
+        if sid and sid not in style_fx:
+            style_fx[sid] = n.effects
+        fx_count[css] += 1
+        fx_of.setdefault(css, n.effects)
+    for name, sid in sorted(((named(s), s) for s in style_fx if named(s)),
+                            key=lambda t: (_natural(t[0]), t[1])):
+        fx = style_fx[sid]
+        css = effect_css(fx) or ""
+        key = b.ns["shadow"].take(key_from_name(name, "shadow") or "shadow")
+        b.add("shadow", key, "shadow", _dtcg_shadow(fx), "style", name, [sid],
+              description=descr(sid))
+        b.by_value["shadow"].setdefault(css, key)
+    unnamed_fx: dict[str, list[str]] = {}
+    for sid, fx in sorted(style_fx.items()):
+        if not named(sid):
+            css = effect_css(fx) or ""
+            fx_of.setdefault(css, fx)
+            unnamed_fx.setdefault(css, []).append(sid)
+    repeated_fx = sorted((c for c, k in fx_count.items()
+                          if k >= 2 and c not in b.by_value["shadow"] and c not in unnamed_fx),
+                         key=lambda c: (-fx_count[c], c))[:MAX_AUTO_SHADOWS]
+    auto_fx = sorted({c for c in unnamed_fx if c not in b.by_value["shadow"]} | set(repeated_fx),
+                     key=lambda c: (-fx_count[c], c))
+    for css, key in _shadow_names(auto_fx, fx_of, b.ns["shadow"]):
+        b.add("shadow", key, "shadow", _dtcg_shadow(fx_of[css]), "derived",
+              style_ids=unnamed_fx.get(css))
+        b.by_value["shadow"].setdefault(css, key)
+    for css, sids in unnamed_fx.items():
+        if css not in auto_fx and css in b.by_value["shadow"]:
+            ext = b.tokens["shadow"][b.by_value["shadow"][css]]["$extensions"][EXT]
+            ext.setdefault("styleId", sids[0])
+
+    return _finish(b)
+
+
+def _typo_names(sigs: list[tuple[str, str, int, str | None, str]],
+                sig_style: dict[tuple[str, str, int, str | None, str], TypeStyle],
+                sig_count: Counter[tuple[str, str, int, str | None, str]],
+                size_count: Counter[float], ns: Namespace,
+                ) -> list[tuple[tuple[str, str, int, str | None, str], str]]:
+    """``heading-1`` (largest) ... for sizes above the body size (the size most text uses),
+    ``body``, then ``body-sm``, ``body-xs``, ``body-2xs`` ... below it; several styles of one
+    size: the most used takes the plain name, the others add their weight (``body-bold``)."""
+    if not sigs:
+        return []
+    body = min(size_count, key=lambda s: (-size_count[s], abs(s - 16), s)) if size_count \
+        else 16.0
+    sizes = sorted({round(sig_style[s].fontSize, 2) for s in sigs}, reverse=True)
+    above = [s for s in sizes if s > body + 1e-6]
+    below = [s for s in sizes if s < body - 1e-6]
+    base: dict[float, str] = {s: f"heading-{i}" for i, s in enumerate(above, 1)}
+    base.update({s: "body" for s in sizes if abs(s - body) <= 1e-6})
+    small = ["body-sm", "body-xs"] + [f"body-{n}xs" for n in range(2, 10)]
+    base.update({s: small[min(i, len(small) - 1)] for i, s in enumerate(below)})
+    out = []
+    by_size: dict[float, list[tuple[str, str, int, str | None, str]]] = {}
+    for s in sigs:
+        by_size.setdefault(round(sig_style[s].fontSize, 2), []).append(s)
+    for size in sizes:
+        group = sorted(by_size[size], key=lambda s: (-sig_count[s], s[2], s[0], str(s[3]), s[4]))
+        for i, sig in enumerate(group):
+            name = base[size]
+            if i == 0:
+                out.append((sig, ns.take(name)))
+            else:
+                out.append((sig, ns.take(f"{name}-{weight_name(sig[2])}", name)))
+    return out
+
+
+def _shadow_size(effects: list[Effect]) -> float:
+    return max((abs(e.offset.y if e.offset else 0) + e.radius + max(e.spread, 0)
+                for e in _visible_shadows(effects)), default=0.0)
+
+
+def _shadow_names(css_list: list[str], fx_of: dict[str, list[Effect]], ns: Namespace,
+                  ) -> list[tuple[str, str]]:
+    """Drop shadows on the ladder ``2xs`` ... ``2xl`` by size, inner shadows as ``inset-<size>``;
+    stacks of the same geometry in several colours add the colour's name."""
+    def geometry(css: str) -> str:
+        return re.sub(r"#[0-9a-f]{6,8}", "", css)
+
+    def first_color(css: str) -> str:
+        m = re.search(r"#[0-9a-f]{6,8}", css)
+        return m.group(0) if m else "#000000"
+
+    out: list[tuple[str, str]] = []
+    for inset in (False, True):
+        items = [c for c in css_list
+                 if all(e.type == "INNER_SHADOW" for e in _visible_shadows(fx_of[c])) == inset]
+        size_of = {geometry(c): _shadow_size(fx_of[c]) for c in sorted(items, reverse=True)}
+        geos = sorted(size_of, key=lambda g: (size_of[g], g))
+        sizes = [size_of[g] for g in geos]
+        names = dict(zip(geos, ladder_names(sizes, _SHADOW_LADDER), strict=True))
+        for css in sorted(items, key=lambda c: (geos.index(geometry(c)), c)):
+            name = ("inset-" if inset else "") + names[geometry(css)]
+            same = [c for c in items if geometry(c) == geometry(css)]
+            if len(same) > 1:
+                name = f"{name}-{color_names(first_color(css))[0]}"
+            out.append((css, ns.take(name)))
+    return out
+
+
+# ----------------------------------------------------------------------------- variables
+
+_ALIAS_DEPTH = 16
+
+
+def _var_group(v: Variable) -> str | None:
+    """The token group of a variable, from its type, scopes and name."""
+    words = set(re.findall(r"[a-z]+", v.name.lower()))
+    scopes = set(v.scopes or ["ALL_SCOPES"])
+    if v.resolvedType == "COLOR":
+        return "color"
+    if v.resolvedType == "STRING":
+        if "FONT_FAMILY" in scopes or words & {"font", "family", "typeface"}:
+            return "fontFamily"
+        return None
+    if v.resolvedType != "FLOAT":
+        return None
+    if scopes == {"CORNER_RADIUS"}:
+        return "radius"
+    if scopes and scopes <= {"GAP", "WIDTH_HEIGHT"}:
+        return "spacing"
+    if scopes == {"FONT_SIZE"}:
+        return "fontSize"
+    if "ALL_SCOPES" in scopes or not scopes:
+        if words & {"radius", "radii", "corner", "rounded"}:
+            return "radius"
+        if words & {"spacing", "space", "gap", "padding", "margin", "inset", "gutter"}:
+            return "spacing"
+        if "size" in words and words & {"font", "text"}:
+            return "fontSize"
+    return None
+
+
+def _mode_selector(mode_name: str) -> str:
+    m = slug(mode_name, "mode")
+    sel = f'[data-theme="{m}"]'
+    return f"{sel}, .dark" if "dark" in m.split("-") else sel
+
+
+def _variable_tokens(b: _Builder, lv: LocalVariables) -> None:
+    ts = b.ts
+    cols = lv.variableCollections
+    variables = lv.variables
+    # stable order: collections by name, variables in the collection's order, then by name
+    ordered: list[Variable] = []
+    seen: set[str] = set()
+    for col in sorted(cols.values(), key=lambda c: (_natural(c.name), c.id)):
+        for vid in col.variableIds:
+            v = variables.get(vid)
+            if v is not None and vid not in seen:
+                ordered.append(v)
+                seen.add(vid)
+    ordered += sorted((v for k, v in variables.items() if k not in seen),
+                      key=lambda v: (_natural(v.name), v.id))
+    var_key: dict[str, tuple[str, str]] = {}  # variable id -> (css prefix, key)
+    prefixes = {"color": "color", "fontFamily": "font", "spacing": "spacing",
+                "radius": "radius", "fontSize": "text"}
+    groups: dict[str, str] = {}
+    for v in ordered:
+        g = _var_group(v)
+        if g is None or (v.remote and not v.valuesByMode):
+            continue
+        groups[v.id] = g
+        ns_group = "typography" if g == "fontSize" else g
+        base = key_from_name(v.name, ns_group) or "token"
+        col = cols.get(v.variableCollectionId)
+        alt = f"{slug(col.name, '')}-{base}" if col and col.name else base
+        var_key[v.id] = (prefixes[g], b.ns[ns_group].take(
+            base, alt, avoid=_TEXT_SIZE_KEYS if g == "color" else frozenset()))
+
+    def mode_value(v: Variable, mode_id: str, mode_name: str, depth: int = 0
+                   ) -> tuple[Any, str | None]:
+        """(resolved value, id of the variable it aliases)."""
+        raw = v.valuesByMode.get(mode_id)
+        if raw is None and v.valuesByMode:
+            col = cols.get(v.variableCollectionId)
+            raw = v.valuesByMode.get(col.defaultModeId if col else "") \
+                or next(iter(v.valuesByMode.values()))
+        if isinstance(raw, dict) and raw.get("type") == "VARIABLE_ALIAS":
+            target = variables.get(str(raw.get("id")))
+            if target is None or depth > _ALIAS_DEPTH:
+                return None, None
+            tcol = cols.get(target.variableCollectionId)
+            tmode = tcol.defaultModeId if tcol else ""
+            for m in tcol.modes if tcol else []:
+                if m.name == mode_name:
+                    tmode = m.modeId
+            value, _ = mode_value(target, tmode, mode_name, depth + 1)
+            return value, target.id
+        return raw, None
+
+    def css_of(g: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        if g == "color" and isinstance(value, dict):
+            return color_hex(Color.model_validate(value))
+        if g in ("spacing", "radius", "fontSize") and isinstance(value, int | float) \
+                and not isinstance(value, bool):
+            return px(float(value))
+        if g == "fontFamily" and isinstance(value, str) and value.strip():
+            return value.strip()
+        return None
+
+    for v in ordered:
+        if v.id not in var_key:
+            continue
+        g = groups[v.id]
+        prefix, key = var_key[v.id]
+        col = cols.get(v.variableCollectionId)
+        modes = col.modes if col else []
+        default_id = (col.defaultModeId if col else "") or (modes[0].modeId if modes else "")
+        default_name = next((m.name for m in modes if m.modeId == default_id), "")
+        value, alias = mode_value(v, default_id, default_name)
+        css = css_of(g, value)
+        if css is None:
+            continue
+        var_name = f"--{prefix}-{key}"
+        if alias and alias in var_key and var_key[alias][0] == prefix:
+            ts.css_refs[var_name] = f"var(--{prefix}-{var_key[alias][1]})"
+        mode_vals: dict[str, str] = {}
+        for m in modes:
+            if m.modeId == default_id:
+                continue
+            mv, malias = mode_value(v, m.modeId, m.name)
+            mcss = css_of(g, mv)
+            if mcss is None:
+                continue
+            mode_vals[m.name] = mcss
+            decl = (f"var(--{prefix}-{var_key[malias][1]})"
+                    if malias and malias in var_key and var_key[malias][0] == prefix else mcss)
+            if mcss != css or decl != ts.css_refs.get(var_name, css):
+                ts.modes.setdefault(_mode_selector(m.name), {})[var_name] = decl
+        if g == "color":
+            tok = b.add("color", key, "color", css, "variable", v.name, variable_id=v.id,
+                        description=v.description)
+            b.by_value["color"].setdefault(css, key)
+        elif g == "spacing":
+            tok = b.add("spacing", key, "dimension", css, "variable", v.name, variable_id=v.id,
+                        description=v.description)
+            b.by_value["spacing"].setdefault(css, key)
+        elif g == "radius":
+            tok = b.add("radius", key, "dimension", css, "variable", v.name, variable_id=v.id,
+                        description=v.description)
+            b.by_value["radius"].setdefault(css, key)
+        elif g == "fontSize":
+            tok = b.add("typography", key, "dimension", css, "variable", v.name,
+                        variable_id=v.id, description=v.description)
+            ts.font_size[key] = [css, {}]
+        else:
+            tok = b.add("fontFamily", key, "fontFamily", [css, "sans-serif"], "variable",
+                        v.name, variable_id=v.id, description=v.description)
+            b.by_value["fontFamily"].setdefault(css, key)
+            ts.font_family[key] = [_css_family(css), "sans-serif"]
+        if mode_vals:
+            tok["$extensions"][EXT]["modes"] = {default_name or "default": css, **mode_vals}
+        if alias and alias in var_key:
+            tok["$extensions"][EXT]["alias"] = var_key[alias][1]
+
+
+def variables_from_json(data: Any) -> LocalVariables | None:
+    """Local variables from a ``GET /v1/files/:key/variables/local`` response (``{"meta":
+    {...}}``) or its ``meta`` object; None when ``data`` carries none."""
+    if not isinstance(data, dict):
+        return None
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else data
+    if not isinstance(meta, dict) or not isinstance(meta.get("variables"), dict):
+        return None
+    return LocalVariables.model_validate(meta)
+
+
+# ----------------------------------------------------------------------------- finish
+
+
+def _finish(b: _Builder) -> TokenSet:
+    """Order every group (variables, then styles, then derived; naturally by key within each)
+    and fill the Tailwind maps from the DTCG tokens."""
+    ts = b.ts
+    rank = {"variable": 0, "style": 1, "derived": 2}
+    dtcg: dict[str, Any] = {}
+    font_size, families = ts.font_size, ts.font_family
+    ts.font_size, ts.font_family = {}, {}
+    for group in GROUPS:
+        toks = b.tokens[group]
+        if not toks:
+            continue
+        keys = sorted(toks, key=lambda k: (rank[toks[k]["$extensions"][EXT]["source"]],
+                                           _natural(k)))
+        dtcg[group] = {k: toks[k] for k in keys}
+        for k in keys:
+            v = toks[k]["$value"]
+            if group == "color":
+                ts.colors[k] = v
+            elif group == "typography":
+                ts.font_size[k] = font_size[k]
+            elif group == "fontFamily":
+                ts.font_family[k] = families.get(k, [_css_family(str(v[0])), "sans-serif"])
+            elif group == "spacing":
+                ts.spacing[k] = v
+            elif group == "radius":
+                ts.radius[k] = v
+            elif group == "shadow":
+                ts.shadow[k] = _shadow_css_from_dtcg(v)
+    ts.dtcg = dtcg
+    ts.count = sum(len(g) for g in dtcg.values())
+    return ts
+
+
 def lookup_from_dtcg(dtcg: dict[str, Any]) -> TokenLookup:
     """Rebuild value -> theme key maps from a DTCG document written by :func:`extract_tokens`."""
     lk = TokenLookup()
@@ -388,29 +1021,36 @@ def lookup_from_dtcg(dtcg: dict[str, Any]) -> TokenLookup:
         if "$value" in node:
             ext = node.get("$extensions", {}).get(EXT, {})
             tw = ext.get("tailwind")
-            sid = ext.get("styleId")
+            sids = list(ext.get("styleIds") or ([ext["styleId"]] if ext.get("styleId") else []))
+            vid = ext.get("variableId")
             if not tw:
                 return
             v = node["$value"]
             if group == "color" and isinstance(v, str):
-                if sid:
+                for sid in sids:
                     lk.color_by_style[sid] = tw
+                if vid:
+                    lk.color_by_variable[vid] = tw
                 lk.color_by_value.setdefault(v, tw)
             elif group == "typography" and isinstance(v, dict):
-                if sid:
+                for sid in sids:
                     lk.typo_by_style[sid] = tw
                 sig = json.dumps([v.get("fontFamily"), v.get("fontSize"), v.get("fontWeight"),
                                   v.get("lineHeight"), v.get("letterSpacing")])
                 lk.typo_by_sig.setdefault(sig, tw)
             elif group == "fontFamily" and isinstance(v, list) and v:
-                lk.family[str(v[0])] = tw
+                lk.family.setdefault(str(v[0]), tw)
             elif group == "spacing":
-                lk.spacing[str(v)] = tw
+                lk.spacing.setdefault(str(v), tw)
+                if vid:
+                    lk.spacing_by_variable[vid] = tw
             elif group == "radius":
-                lk.radius[str(v)] = tw
+                lk.radius.setdefault(str(v), tw)
+                if vid:
+                    lk.radius_by_variable[vid] = tw
             elif group == "shadow":
                 css = _shadow_css_from_dtcg(v)
-                if sid:
+                for sid in sids:
                     lk.shadow_by_style[sid] = tw
                 lk.shadow_by_value.setdefault(css, tw)
             return
@@ -440,5 +1080,6 @@ def _shadow_css_from_dtcg(v: Any) -> str:
     return ", ".join(parts)
 
 
-def node_count_with_tokens(nodes: list[Node]) -> int:  # pragma: no cover - helper for debugging
-    return len(nodes)
+def bound_variable_id(bound: dict[str, Any] | None, field_name: str) -> str | None:
+    """The variable id bound to ``field_name`` in a node's or paint's ``boundVariables``."""
+    return _bound_id(bound, field_name)
