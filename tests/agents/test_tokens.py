@@ -352,3 +352,76 @@ def test_deepchat_bound_variables_are_read() -> None:
     spec = spec_of(fixture("deepchat"))
     bound = [n for n in spec.index().values() if n.boundVariables]
     assert bound and any(p.boundVariables for n in spec.index().values() for p in n.fills)
+
+
+# ---------------------------------------------------------------- Tailwind CSS 4 resolves them
+
+TW_SCRIPT = r"""
+import { createRequire } from 'module';
+import fs from 'fs';
+const [modules, themeFile, candFile] = process.argv.slice(2);
+const require = createRequire(modules + '/x.js');
+const { compile } = require('@tailwindcss/node');
+const css = '@import "tailwindcss";\n' + fs.readFileSync(themeFile, 'utf8');
+const c = await compile(css, { base: modules, onDependency: () => {} });
+process.stdout.write(c.build(JSON.parse(fs.readFileSync(candFile, 'utf8'))));
+"""
+
+
+def tailwind4_modules() -> Path | None:
+    """A node_modules with Tailwind CSS 4 from the qa cache (None: skip, nothing to fetch)."""
+    import os
+    import shutil
+
+    if not shutil.which("node"):
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pf-figma" / "npm"
+    for pkg in sorted(base.glob("*/node_modules/tailwindcss/package.json")):
+        modules = pkg.parent.parent
+        if json.loads(pkg.read_text()).get("version", "").startswith("4.") and \
+                (modules / "@tailwindcss" / "node").is_dir():
+            return modules
+    return None
+
+
+def test_generator_classes_resolve_under_tailwind4(tmp_path: Path) -> None:
+    import subprocess
+
+    modules = tailwind4_modules()
+    if modules is None:
+        pytest.skip("no Tailwind CSS 4 in the qa npm cache")
+    spec = spec_from(file_of([node("2:1", fills=solid(0.98, 0.98, 0.98)),
+                              node("2:2", fills=solid(0.98, 0.98, 0.98))]))
+    ts = extract_tokens(spec, variables_from_json(local_variables()))
+    gov = extract_tokens(spec_of(GOVUK))
+    fig = extract_tokens(spec_of(fixture("figmagic")))
+    theme = "\n".join([ts.theme_css(), gov.theme_css(), fig.theme_css()])
+    want: dict[str, str] = {}
+    for t in (ts, gov, fig):
+        for k in t.colors:
+            want.update({f"bg-{k}": "background-color", f"text-{k}": "color",
+                         f"border-{k}": "border-color"})
+        for k in t.font_size:
+            want[f"text-{k}"] = "font-size"
+        for k in t.font_family:
+            want[f"font-{k}"] = "font-family"
+        for k in t.spacing:
+            want.update({f"gap-{k}": "gap", f"p-{k}": "padding"})
+        for k in t.radius:
+            want[f"rounded-{k}"] = "border-radius"
+        for k in t.shadow:
+            want[f"shadow-{k}"] = "box-shadow"
+    (tmp_path / "theme.css").write_text(theme)
+    (tmp_path / "cands.json").write_text(json.dumps(sorted(want)))
+    (tmp_path / "tw.mjs").write_text(TW_SCRIPT)
+    out = subprocess.run(["node", str(tmp_path / "tw.mjs"), str(modules), str(tmp_path /
+                          "theme.css"), str(tmp_path / "cands.json")], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    for cls, prop in want.items():
+        m = re.search(r"\n\s*\." + re.escape(cls).replace("\\-", "-") + r" \{([^}]*)\}", out)
+        assert m, f"{cls} not generated"
+        body = m.group(1)
+        assert f"{prop}:" in body, (cls, body)
+        if cls.startswith("text-") and prop == "color":
+            assert "font-size" not in body, (cls, body)  # colour and size keys never collide
+    assert '[data-theme="dark"], .dark' in out
