@@ -757,7 +757,9 @@ def utils_ts(extend: dict[str, Any]) -> str:
             continue
         rows.append(_ts_array(f'      "{group}": ', keys, ",", indent=6) if "-" in group
                     else _ts_array(f"      {group}: ", keys, ",", indent=6))
-    return UTILS_TS.replace("THEME\n", "".join(rows) or "")
+    if not rows:  # no design tokens: Prettier prints the empty object on one line
+        return UTILS_TS.replace("    theme: {\nTHEME\n    },\n", "    theme: {},\n")
+    return UTILS_TS.replace("THEME\n", "".join(rows))
 
 
 def _ts_array(prefix: str, items: list[str], suffix: str, indent: int, width: int = 100) -> str:
@@ -822,17 +824,31 @@ def page(manifests: list[ComponentManifest], title: str) -> str:
         "export default function Page() {",
         "  return (",
         '    <main className="flex flex-col gap-12 p-8">',
-        f'      <h1 className="text-2xl font-bold">{{{js_str(title)}}}</h1>',
+        *_jsx_line(6, '<h1 className="text-2xl font-bold">', f"{{{js_str(title)}}}", "</h1>"),
     ]
     for m in manifests:
+        section = f'      <section className="flex flex-col gap-3" id="{m.ident}">'
+        if len(section) > 100:  # Prettier puts each attribute on its own line
+            section = ("      <section\n"
+                       '        className="flex flex-col gap-3"\n'
+                       f'        id="{m.ident}"\n      >')
         lines += [
-            f'      <section className="flex flex-col gap-3" id="{m.ident}">',
-            f'        <h2 className="text-sm font-semibold">{m.ident}</h2>',
+            section,
+            *_jsx_line(8, '<h2 className="text-sm font-semibold">', m.ident, "</h2>"),
             f"        <{m.ident} />",
             "      </section>",
         ]
     lines += ["    </main>", "  );", "}", ""]
     return "\n".join(lines)
+
+
+def _jsx_line(indent: int, open_tag: str, child: str, close_tag: str) -> list[str]:
+    """An element with one child as Prettier prints it (printWidth 100)."""
+    pad = " " * indent
+    one = f"{pad}{open_tag}{child}{close_tag}"
+    if len(one) <= 100:
+        return [one]
+    return [f"{pad}{open_tag}", f"{pad}  {child}", f"{pad}{close_tag}"]
 
 
 def layout(title: str, font_pkgs: dict[str, str]) -> str:
