@@ -918,7 +918,11 @@ def project_files(
     used_ui: set[str] = set()
     for c in components:
         files[f"components/{c.ident}.tsx"] = c.source
-        used_ui.update(c.manifest.ui)
+        # the semantics the generator found (button, input, link, ...) and the primitives its
+        # code imports; those shadcn/ui has sources for here are written into the project
+        used_ui.update(k for k in c.manifest.ui if k in UI_FILES)
+        used_ui.update(k for k in re.findall(r'from "(?:\./|@/components/)ui/(\w+)"', c.source)
+                       if k in UI_FILES)
         if storybook:
             files[f"components/{c.ident}.stories.tsx"] = stories(c)
     for kind in sorted(used_ui):
