@@ -282,23 +282,31 @@ def id_like(name: str, ids: Iterable[str] = ()) -> bool:
     (``52:38`` -> ``52-38``); without, any ``<digits>-<digits>`` run counts.
     """
     key = name.split(":", 1)[-1]
-    id_slugs = {i.replace(":", "-").replace(";", "-") for i in ids if i}
-    if id_slugs:
-        return any(re.search(rf"(?<![0-9]){re.escape(s)}(?![0-9])", key) for s in id_slugs
-                   if _ID_LIKE.fullmatch(s))
-    return bool(_ID_LIKE.search(key))
+    id_set = ids if isinstance(ids, set | frozenset) else set(ids)
+    if not id_set:
+        return bool(_ID_LIKE.search(key))
+    # every run of numbers joined by '-' ("5652-133", "1-2-3"), and each adjacent pair in it
+    for run in re.findall(r"\d+(?:-\d+)+", key):
+        nums = run.split("-")
+        for i in range(len(nums) - 1):
+            if f"{nums[i]}:{nums[i + 1]}" in id_set or f"{nums[i]}-{nums[i + 1]}" in id_set:
+                return True
+    return False
 
 
 def count_id_derived_names(tokens: TokenSet | dict[str, Any],
                            spec: DesignSpec | None = None) -> int:
     """Number of distinct token names derived from node or style ids (target 0; ``make
     quality``). ``tokens`` is a TokenSet or the DTCG document; with ``spec``, only names that
-    contain an actual id of the file count."""
+    contain an actual id of the file (node ids, style ids, style ids nodes refer to) count."""
     dtcg = tokens.dtcg if isinstance(tokens, TokenSet) else tokens
     names = {f"{g}:{k}" for g, grp in dtcg.items() if isinstance(grp, dict) for k in grp}
     ids: set[str] = set()
     if spec is not None:
-        ids = set(spec.index()) | set(spec.styles)
+        index = spec.index()
+        refs = {sid for n in index.values() for sid in n.styles.values()}
+        for i in set(index) | set(spec.styles) | refs:
+            ids.update(part.lstrip("I") for part in i.split(";"))  # instance ids: I1:2;3:4
     return sum(1 for n in names if id_like(n, ids))
 
 

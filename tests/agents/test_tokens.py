@@ -425,3 +425,12 @@ def test_generator_classes_resolve_under_tailwind4(tmp_path: Path) -> None:
         if cls.startswith("text-") and prop == "color":
             assert "font-size" not in body, (cls, body)  # colour and size keys never collide
     assert '[data-theme="dark"], .dark' in out
+
+
+def test_count_id_derived_names_finds_the_old_names() -> None:
+    spec = spec_of(GOVUK)
+    old = {"color": {"fill-52-38": {}, "palette-1": {}, "green-800": {}},
+           "typography": {"type-22-1": {}, "type-18-700": {}}}
+    # fill-52-38 and type-22-1 carry style ids the nodes refer to; 18-700 is size-weight
+    assert count_id_derived_names(old, spec) == 2
+    assert count_id_derived_names(old) == 3  # without the file: any <digits>-<digits>
