@@ -772,13 +772,45 @@ def _typo_names(sigs: list[tuple[str, str, int, str | None, str]],
         by_size.setdefault(round(sig_style[s].fontSize, 2), []).append(s)
     for size in sizes:
         group = sorted(by_size[size], key=lambda s: (-sig_count[s], s[2], s[0], str(s[3]), s[4]))
+        first = group[0]
         for i, sig in enumerate(group):
             name = base[size]
             if i == 0:
                 out.append((sig, ns.take(name)))
-            else:
-                out.append((sig, ns.take(f"{name}-{weight_name(sig[2])}", name)))
+                continue
+            named_w = f"{name}-{weight_name(sig[2])}" if sig[2] != first[2] else name
+            cands = [named_w] if named_w != name else []
+            if sig[3] != first[3]:
+                cands.append(f"{named_w}-{leading_name(sig_style[sig])}")
+            if sig[4] != first[4]:
+                cands.append(f"{named_w}-{tracking_name(sig_style[sig])}")
+            if sig[0] != first[0]:
+                cands.append(f"{named_w}-{slug(sig[0], 'font')}")
+            out.append((sig, ns.take(*cands, named_w)))
     return out
+
+
+_LEADING = [("none", 1.0), ("tight", 1.25), ("snug", 1.375), ("normal", 1.5),
+            ("relaxed", 1.625), ("loose", 2.0)]
+
+
+_TRACKING = [("tighter", -0.05), ("tight", -0.025), ("normal", 0.0), ("wide", 0.025),
+             ("wider", 0.05), ("widest", 0.1)]
+
+
+def tracking_name(st: TypeStyle) -> str:
+    """Tailwind's name for a letter spacing relative to the font size (``wide`` = 0.025em ...)."""
+    em = st.letterSpacing / st.fontSize if st.fontSize else 0.0
+    return "tracking-" + min(_TRACKING, key=lambda t: (abs(t[1] - em), t[1]))[0]
+
+
+def leading_name(st: TypeStyle) -> str:
+    """Tailwind's name for a line height relative to the font size (``tight`` = 1.25 ...)."""
+    lh = line_height(st)
+    if lh is None or lh == "normal":
+        return "auto"
+    ratio = float(lh[:-2]) / st.fontSize if lh.endswith("px") and st.fontSize else float(lh)
+    return min(_LEADING, key=lambda t: (abs(t[1] - ratio), t[1]))[0]
 
 
 def _shadow_size(effects: list[Effect]) -> float:
