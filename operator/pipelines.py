@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: a running Job without a pod this long is asked why (the Job controller's FailedCreate)
+STARVED_GRACE = 3.0
 #: seconds between looks at a running Job that has no pod yet (FailedCreate Events)
 STARVED_RECHECK = 10.0
 #: a tenant's pipeline counts are written this long after they change (changes coalesce)
@@ -66,6 +68,22 @@ def belongs_to(job: dict[str, Any], pipeline_uid: str | None) -> bool:
     deleted with --cascade=orphan and re-created under its name is another pipeline: the old
     Jobs lose their owner reference, and must not be taken for the new one's attempts."""
     return pipeline_uid is not None and controller_uid(job) == pipeline_uid
+
+
+def podless_for(job: dict[str, Any], now: datetime | None = None) -> float | None:
+    """Pure: for how many seconds a Job has had no pod at all (None: it has or had one, or it
+    finished): the Job controller may be failing to create it (quota, admission)."""
+    status = job.get("status") or {}
+    if status.get("active") or status.get("succeeded") or status.get("failed"):
+        return None
+    if status.get("ready") or status.get("terminating"):
+        return None
+    if any(c.get("status") == "True" for c in status.get("conditions") or ()):
+        return None
+    created = parse_time(job["metadata"].get("creationTimestamp"))
+    if created is None:
+        return None
+    return max(((now or datetime.now(UTC)) - created).total_seconds(), 0.0)
 
 
 def classify(status: dict[str, Any]) -> str:
@@ -461,12 +479,37 @@ class PipelineReconciler:
         if p.finished:
             self.pod_problems.pop(key, None)
             self.deleted_jobs.pop(key, None)
-        if any(j.state == "Running" and j.problem is None for j in jobs.values()) and any(
-            self._starved(name, ns, j) for j in jobs
-        ):
-            # no pod yet: look again for the Job controller's FailedCreate (quota, admission)
-            return min(p.requeue_after or STARVED_RECHECK, STARVED_RECHECK)
+        podless = self._podless_recheck(name, ns, p.status, jobs)
+        if podless is not None:
+            # no pod yet: look (again) for the Job controller's FailedCreate (quota, admission)
+            return min(p.requeue_after or podless, podless)
         return p.requeue_after
+
+    def _podless_recheck(
+        self,
+        pipeline: str,
+        ns: str,
+        status: dict[str, Any],
+        jobs: dict[str, flow.JobFacts],
+    ) -> float | None:
+        """When to look again at a running attempt whose Job has no pod (None: none has)."""
+        cached = {
+            j["metadata"]["name"]: j
+            for j in self.rt.store.by_label("Job", PIPELINE_LABEL, pipeline)
+            if j["metadata"]["namespace"] == ns
+        }
+        waits = []
+        for entry in status.get("stages") or ():
+            job = cached.get(entry.get("job") or "")
+            fact = jobs.get(entry.get("job") or "")
+            if entry.get("state") != "Running" or job is None:
+                continue
+            if fact is not None and fact.problem is not None:
+                continue  # already said; the Job's own events will wake us
+            age = podless_for(job)
+            if age is not None:
+                waits.append(STARVED_RECHECK if age >= STARVED_GRACE else STARVED_GRACE - age)
+        return min(waits) if waits else None
 
     async def _finished(self, body: dict[str, Any], now: datetime) -> float | None:
         """A finished pipeline's status is final (the cache keeps only its summary, see
@@ -538,34 +581,12 @@ class PipelineReconciler:
                     problem = diagnosis.diagnose_pods(pods) or problem
                 fact = dataclasses.replace(fact, result=self._result(pods), problem=problem)
             elif fact.state == "Running":
-                if problem is None and self._starved(meta["name"], ns, jname, job):
+                age = podless_for(job)
+                if problem is None and age is not None and age >= STARVED_GRACE:
                     problem = await self._pod_create_failed(ns, job)
                 fact = dataclasses.replace(fact, problem=problem)
             facts[jname] = fact
         return facts
-
-    def _starved(
-        self, pipeline: str, ns: str, jname: str, job: dict[str, Any] | None = None
-    ) -> bool:
-        """A running Job without a pod for a while: its controller may fail to create one."""
-        if job is None:
-            job = next(
-                (
-                    j
-                    for j in self.rt.store.by_label("Job", PIPELINE_LABEL, pipeline)
-                    if j["metadata"]["namespace"] == ns and j["metadata"]["name"] == jname
-                ),
-                None,
-            )
-        if job is None:
-            return False
-        status = job.get("status") or {}
-        if status.get("active") or status.get("succeeded") or status.get("failed"):
-            return False
-        if any(c.get("status") == "True" for c in status.get("conditions") or ()):
-            return False
-        created = parse_time(job["metadata"].get("creationTimestamp"))
-        return created is not None and (datetime.now(UTC) - created).total_seconds() >= 3
 
     async def _pod_create_failed(self, ns: str, job: dict[str, Any]) -> diagnosis.Diagnosis | None:
         uid = job["metadata"].get("uid")

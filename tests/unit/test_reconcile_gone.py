@@ -36,3 +36,16 @@ def test_queued_pipelines_count_as_queued() -> None:
     assert classify({**done, "conditions": [{"type": "Succeeded", "status": "False"}]}) == (
         "failed"
     )
+
+
+def test_podless_for() -> None:
+    from datetime import UTC, datetime
+
+    from pf_operator.pipelines import podless_for
+
+    now = datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC)
+    job = {"metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"}, "status": {"ready": 0}}
+    assert podless_for(job, now) == 10.0  # item 4: no pod for 10 s, ask the Job's Events why
+    for status in ({"active": 1}, {"failed": 1}, {"succeeded": 1}, {"terminating": 1},
+                   {"conditions": [{"type": "Failed", "status": "True"}]}):
+        assert podless_for({**job, "status": status}, now) is None, status
