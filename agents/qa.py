@@ -115,17 +115,23 @@ def node_bin_dir() -> Path:
     docstring). Raises NodeMissing when there is none and no npm to fetch it with."""
     from .project import NODE_VERSION
 
-    want = NODE_VERSION.split(".")[0]
     forced = os.environ.get("PF_NODE_BIN")
     if forced:
         return Path(forced)
     node = shutil.which("node")
-    if node and _version_of(node).split(".")[0] == want:
-        return Path(node).resolve().parent if not Path(node).is_symlink() else Path(node).parent
-    home = node_home()
-    if (home / "bin" / "node").exists() and (home / ".pf-figma-complete").exists():
-        return home / "bin"
-    return install_node(home) / "bin"
+    key = (node or "", str(node_home()))
+    if key not in _NODE_BIN:
+        if node and _version_of(node).split(".")[0] == NODE_VERSION.split(".")[0]:
+            _NODE_BIN[key] = Path(node).parent
+        else:
+            home = node_home()
+            if not (home / ".pf-figma-complete").exists():
+                install_node(home)
+            _NODE_BIN[key] = home / "bin"
+    return _NODE_BIN[key]
+
+
+_NODE_BIN: dict[tuple[str, str], Path] = {}
 
 
 def node_home() -> Path:
