@@ -33,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from .analyze import DesignSpec, _walk
 from .figma_models import Color, Effect, LocalVariables, Paint, TypeStyle, Variable
 from .names import slug
@@ -56,15 +58,28 @@ def fmt_num(v: float) -> str:
     return f"{r:.3f}".rstrip("0").rstrip(".")
 
 
+def _fin(v: float, default: float = 0.0) -> float:
+    """``v`` when finite, else ``default`` (malformed input never raises)."""
+    return v if isinstance(v, int | float) and math.isfinite(v) else default
+
+
+def font_weight(style: TypeStyle) -> int:
+    return int(_fin(style.fontWeight, 400))
+
+
+def _size(style: TypeStyle) -> float:
+    return round(_fin(style.fontSize, 16.0), 2)
+
+
 def px(v: float) -> str:
     return f"{fmt_num(v)}px"
 
 
 def color_hex(c: Color, opacity: float = 1.0) -> str:
     def ch(x: float) -> int:
-        return max(0, min(255, round(x * 255)))
+        return round(max(0.0, min(1.0, _fin(x))) * 255)
 
-    a = max(0.0, min(1.0, c.a * opacity))
+    a = max(0.0, min(1.0, _fin(c.a, 1.0) * _fin(opacity, 1.0)))
     base = f"#{ch(c.r):02x}{ch(c.g):02x}{ch(c.b):02x}"
     return base if a >= 0.999 else base + f"{ch(a):02x}"
 
@@ -110,7 +125,7 @@ def line_height(style: TypeStyle) -> str | None:
 
 
 def typo_signature(style: TypeStyle) -> tuple[str, str, int, str | None, str]:
-    return (style.fontFamily or "", fmt_num(style.fontSize), int(style.fontWeight),
+    return (style.fontFamily or "", fmt_num(style.fontSize), font_weight(style),
             line_height(style), fmt_num(style.letterSpacing))
 
 
@@ -545,12 +560,12 @@ def _natural(key: str) -> list[Any]:
 def _typo_value(st: TypeStyle) -> dict[str, Any]:
     lh = line_height(st)
     return {"fontFamily": st.fontFamily or "sans-serif", "fontSize": px(st.fontSize),
-            "fontWeight": int(st.fontWeight), "letterSpacing": px(st.letterSpacing),
+            "fontWeight": font_weight(st), "letterSpacing": px(st.letterSpacing),
             "lineHeight": lh if lh is not None else "normal"}
 
 
 def _typo_theme(st: TypeStyle) -> list[Any]:
-    extra: dict[str, str] = {"fontWeight": str(int(st.fontWeight)),
+    extra: dict[str, str] = {"fontWeight": str(font_weight(st)),
                              "letterSpacing": px(st.letterSpacing)}
     lh = line_height(st)
     if lh is not None:
@@ -639,7 +654,7 @@ def extract_tokens(spec: DesignSpec, variables: LocalVariables | None = None) ->
         sig = typo_signature(n.style)
         sig_count[sig] += 1
         sig_style.setdefault(sig, n.style)
-        size_count[round(n.style.fontSize, 2)] += 1
+        size_count[_size(n.style)] += 1
     styled_sigs: set[tuple[str, str, int, str | None, str]] = set()
     for name, sid in sorted(((named(s), s) for s in style_typo if named(s)),
                             key=lambda t: (_natural(t[0]), t[1])):
@@ -682,13 +697,13 @@ def extract_tokens(spec: DesignSpec, variables: LocalVariables | None = None) ->
     for n in walked:
         if n.layoutMode in ("HORIZONTAL", "VERTICAL"):
             for v in (n.itemSpacing, n.paddingLeft, n.paddingRight, n.paddingTop, n.paddingBottom):
-                if v > 0:
+                if _fin(v) > 0:
                     space[round(v, 2)] += 1
-        if n.cornerRadius:
+        if n.cornerRadius and _fin(n.cornerRadius) > 0:
             radii[round(n.cornerRadius, 2)] += 1
         elif n.rectangleCornerRadii:
             for v in set(n.rectangleCornerRadii):
-                if v > 0:
+                if _fin(v) > 0:
                     radii[round(v, 2)] += 1
     for v in sorted(v for v, c in space.most_common(MAX_AUTO_SPACING) if c >= 2):
         if px(v) in b.by_value["spacing"]:
@@ -759,7 +774,7 @@ def _typo_names(sigs: list[tuple[str, str, int, str | None, str]],
         return []
     body = min(size_count, key=lambda s: (-size_count[s], abs(s - 16), s)) if size_count \
         else 16.0
-    sizes = sorted({round(sig_style[s].fontSize, 2) for s in sigs}, reverse=True)
+    sizes = sorted({_size(sig_style[s]) for s in sigs}, reverse=True)
     above = [s for s in sizes if s > body + 1e-6]
     below = [s for s in sizes if s < body - 1e-6]
     base: dict[float, str] = {s: f"heading-{i}" for i, s in enumerate(above, 1)}
@@ -769,7 +784,7 @@ def _typo_names(sigs: list[tuple[str, str, int, str | None, str]],
     out = []
     by_size: dict[float, list[tuple[str, str, int, str | None, str]]] = {}
     for s in sigs:
-        by_size.setdefault(round(sig_style[s].fontSize, 2), []).append(s)
+        by_size.setdefault(_size(sig_style[s]), []).append(s)
     for size in sizes:
         group = sorted(by_size[size], key=lambda s: (-sig_count[s], s[2], s[0], str(s[3]), s[4]))
         first = group[0]
@@ -800,7 +815,8 @@ _TRACKING = [("tighter", -0.05), ("tight", -0.025), ("normal", 0.0), ("wide", 0.
 
 def tracking_name(st: TypeStyle) -> str:
     """Tailwind's name for a letter spacing relative to the font size (``wide`` = 0.025em ...)."""
-    em = st.letterSpacing / st.fontSize if st.fontSize else 0.0
+    size = _fin(st.fontSize)
+    em = _fin(st.letterSpacing) / size if size > 0 else 0.0
     return "tracking-" + min(_TRACKING, key=lambda t: (abs(t[1] - em), t[1]))[0]
 
 
@@ -809,7 +825,11 @@ def leading_name(st: TypeStyle) -> str:
     lh = line_height(st)
     if lh is None or lh == "normal":
         return "auto"
-    ratio = float(lh[:-2]) / st.fontSize if lh.endswith("px") and st.fontSize else float(lh)
+    size = _fin(st.fontSize)
+    if lh.endswith("px"):
+        ratio = float(lh[:-2]) / size if size > 0 else 1.0
+    else:
+        ratio = float(lh)
     return min(_LEADING, key=lambda t: (abs(t[1] - ratio), t[1]))[0]
 
 
@@ -941,9 +961,15 @@ def _variable_tokens(b: _Builder, lv: LocalVariables) -> None:
         if value is None:
             return None
         if g == "color" and isinstance(value, dict):
-            return color_hex(Color.model_validate(value))
+            try:
+                c = Color.model_validate(value)
+            except ValidationError:
+                return None
+            if not all(math.isfinite(x) for x in (c.r, c.g, c.b, c.a)):
+                return None
+            return color_hex(c)
         if g in ("spacing", "radius", "fontSize") and isinstance(value, int | float) \
-                and not isinstance(value, bool):
+                and not isinstance(value, bool) and math.isfinite(value):
             return px(float(value))
         if g == "fontFamily" and isinstance(value, str) and value.strip():
             return value.strip()
@@ -1013,7 +1039,10 @@ def variables_from_json(data: Any) -> LocalVariables | None:
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else data
     if not isinstance(meta, dict) or not isinstance(meta.get("variables"), dict):
         return None
-    return LocalVariables.model_validate(meta)
+    try:
+        return LocalVariables.model_validate(meta)
+    except ValidationError:
+        return None
 
 
 # ----------------------------------------------------------------------------- finish
@@ -1107,7 +1136,7 @@ def lookup_from_dtcg(dtcg: dict[str, Any]) -> TokenLookup:
 def typo_sig_key(style: TypeStyle) -> str:
     lh = line_height(style)
     return json.dumps([style.fontFamily or "sans-serif", px(style.fontSize),
-                       int(style.fontWeight), lh if lh is not None else "normal",
+                       font_weight(style), lh if lh is not None else "normal",
                        px(style.letterSpacing)])
 
 

@@ -434,3 +434,47 @@ def test_count_id_derived_names_finds_the_old_names() -> None:
     # fill-52-38 and type-22-1 carry style ids the nodes refer to; 18-700 is size-weight
     assert count_id_derived_names(old, spec) == 2
     assert count_id_derived_names(old) == 3  # without the file: any <digits>-<digits>
+
+
+def test_malformed_values_never_raise() -> None:
+    import random
+
+    nums = [0, -3, 1e308, 0.0001, 7, 16, 2.5, 100, float("nan"), float("inf"), -float("inf")]
+
+    def n(rng: random.Random, i: str, depth: int = 0) -> dict:
+        def r() -> float:
+            return rng.choice(nums)
+        d = node(i, type=rng.choice(["FRAME", "TEXT", "RECTANGLE"]), characters="x",
+                 fills=[{"type": "SOLID", "opacity": rng.choice([0, 0.3, 1]),
+                         "color": {"r": r(), "g": rng.random(), "b": 0.5, "a": r()}}],
+                 effects=[{"type": rng.choice(["DROP_SHADOW", "INNER_SHADOW"]), "radius": r(),
+                           "spread": r(), "offset": {"x": r(), "y": r()},
+                           "color": {"r": r(), "g": 0, "b": 0, "a": 0.5}}],
+                 cornerRadius=r(), rectangleCornerRadii=[r()] * 4, layoutMode="HORIZONTAL",
+                 itemSpacing=r(), paddingLeft=r(),
+                 styles={"fill": rng.choice(["1:1", "x"]), "text": "2:1", "effect": "3:1"},
+                 style={"fontFamily": rng.choice(["Inter", "", "a;b{}"]), "fontSize": r(),
+                        "fontWeight": r(), "lineHeightPx": r(), "letterSpacing": r(),
+                        "lineHeightUnit": rng.choice(["PIXELS", "FONT_SIZE_%", "INTRINSIC_%"]),
+                        "lineHeightPercentFontSize": r()})
+        if depth < 2:
+            d["children"] = [n(rng, f"{i}{k}", depth + 1) for k in range(3)]
+        return d
+
+    lv = local_variables()
+    lv["meta"]["variables"]["VariableID:1:1"]["valuesByMode"] = {"1:0": {"r": "x"}}
+    lv["meta"]["variables"]["VariableID:1:3"]["valuesByMode"] = {"1:0": float("nan")}
+    lv["meta"]["variables"]["VariableID:2:1"]["valuesByMode"]["2:1"] = {
+        "type": "VARIABLE_ALIAS", "id": "VariableID:2:1"}  # aliases itself
+    for seed in range(40):
+        rng = random.Random(seed)
+        styles = {"1:1": {"name": rng.choice(["", "Base", "text"]), "styleType": "FILL"},
+                  "2:1": {"name": rng.choice(["Body", ""]), "styleType": "TEXT"}}
+        data = json.loads(json.dumps(file_of([n(rng, f"{seed}:")], styles)))
+        spec = spec_from(data)
+        ts = extract_tokens(spec, variables_from_json(json.loads(json.dumps(lv))))
+        css = ts.theme_css()
+        parse_theme(css)
+        assert "nan" not in css.lower() and "inf" not in css.lower()
+        lookup_from_dtcg(ts.dtcg)
+        assert count_id_derived_names(ts, spec) == 0
