@@ -20,7 +20,7 @@ from .stages import PROJECT, STAGES, StageEnv, run_stage
 
 log = logging.getLogger("pf_agents")
 DEFAULT_RESULT_FILE = "/dev/termination-log"
-LOCAL_STAGES = ("analyze", "generate", "test", "qa")
+LOCAL_STAGES = ("analyze", "generate", "test", "qa", "visual")
 
 
 class _RedactFilter(logging.Filter):
@@ -187,10 +187,12 @@ def local_main(argv: list[str]) -> int:
                 break
     (out / ".pf-figma" / "results.json").write_text(json.dumps(results, indent=1))
     for r in results:
-        if r["stage"] == "qa":
-            for a in r["artifacts"]:
-                if a["name"] == "qa-report.json":
-                    (out / "qa-report.json").write_bytes(store.get(a["uri"]))
+        for a in r["artifacts"]:
+            if (r["stage"], a["name"]) in (("qa", "qa-report.json"),
+                                           ("visual", "visual-report.json")):
+                (out / a["name"]).write_bytes(store.get(a["uri"]))
+            elif (r["stage"], a["name"]) == ("visual", "preview.tar.gz"):
+                write_tree(out, unpack_files(store.get(a["uri"])))  # out/preview/index.html
     return 0 if ok else 1
 
 

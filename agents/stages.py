@@ -1,5 +1,5 @@
-"""The five stages. Each reads its inputs from the artifact store / environment, writes artifacts
-and returns a StageResult. Expected failures raise StageError."""
+"""The stages (contract.STAGE_ORDER). Each reads its inputs from the artifact store /
+environment, writes artifacts and returns a StageResult. Expected failures raise StageError."""
 
 from __future__ import annotations
 
@@ -207,6 +207,30 @@ def run_qa(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
         raise StageError(failed[0], res.message + ": " + failed[1][:300])
 
 
+def run_visual(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
+    from .visual import run_visual as visual
+    from .visual import summary_line
+
+    key = cfg.pipeline_key
+    files = unpack_files(env.store.get(_latest(env.store, key, PROJECT, ("test", "generate")).uri))
+    manifests = json.loads(env.store.get(find(env.store, key, "manifest.json", "generate").uri))
+    spec = json.loads(env.store.get(find(env.store, key, "design-spec.json", "analyze").uri))
+    out_dir = env.workdir / "visual-out" / "preview"
+    report = visual(files, manifests, spec, env.workdir / "visual-project", env.workdir, out_dir)
+    res.artifacts.append(env.store.put(key, "visual", "visual-report.json",
+                                       json.dumps(report, indent=1).encode()))
+    preview: dict[str, str | bytes] = {
+        "preview/" + p.relative_to(out_dir).as_posix(): p.read_bytes()
+        for p in sorted(out_dir.rglob("*")) if p.is_file()}
+    res.artifacts.append(env.store.put(key, "visual", "preview.tar.gz", pack_files(preview)))
+    s = report["summary"]
+    res.summary.update({k: s[k] for k in ("fidelity", "textsShown", "a11yViolations",
+                                          "overflowWidths", "components", "renders", "errors")})
+    res.summary["worst"] = [f"{w['component'][:40]} {w['fidelity']:.2f}"
+                            for w in s["worstComponents"][:3]]
+    res.message = summary_line(report)[:500]
+
+
 def run_deploy(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     from .deploy import deploy
 
@@ -224,7 +248,7 @@ def run_deploy(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
 
 RUNNERS: dict[str, Callable[[PipelineConfig, StageEnv, StageResult], None]] = {
     "analyze": run_analyze, "generate": run_generate, "test": run_test, "qa": run_qa,
-    "deploy": run_deploy,
+    "visual": run_visual, "deploy": run_deploy,
 }
 
 
