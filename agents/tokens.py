@@ -499,7 +499,6 @@ def _bound_id(bound: dict[str, Any] | None, field_name: str) -> str | None:
 class _Builder:
     def __init__(self, spec: DesignSpec) -> None:
         self.spec = spec
-        self.ts = TokenSet()
         self.tokens: dict[str, dict[str, dict[str, Any]]] = {g: {} for g in GROUPS}
         # colours and font sizes share `text-<key>`: one namespace for both
         textlike = Namespace(_COLOR_KEYWORDS)
@@ -564,20 +563,10 @@ def _typo_value(st: TypeStyle) -> dict[str, Any]:
             "lineHeight": lh if lh is not None else "normal"}
 
 
-def _typo_theme(st: TypeStyle) -> list[Any]:
-    extra: dict[str, str] = {"fontWeight": str(font_weight(st)),
-                             "letterSpacing": px(st.letterSpacing)}
-    lh = line_height(st)
-    if lh is not None:
-        extra["lineHeight"] = lh
-    return [px(st.fontSize), extra]
-
-
 def extract_tokens(spec: DesignSpec, variables: LocalVariables | None = None) -> TokenSet:
     """Tokens of a design: from ``variables`` (optional), named styles, and repeated values."""
     walked = [n for n, _, _ in _walk(spec.roots) if n.visible]
     b = _Builder(spec)
-    ts = b.ts
     if variables is not None:
         _variable_tokens(b, variables)
 
@@ -662,7 +651,6 @@ def extract_tokens(spec: DesignSpec, variables: LocalVariables | None = None) ->
         key = b.ns["typography"].take(key_from_name(name, "typography") or "text")
         b.add("typography", key, "typography", _typo_value(st), "style", name, [sid],
               description=descr(sid))
-        ts.font_size[key] = _typo_theme(st)
         styled_sigs.add(typo_signature(st))
     unnamed_typo: dict[tuple[str, str, int, str | None, str], list[str]] = {}
     for sid, st in sorted(style_typo.items()):
@@ -682,14 +670,12 @@ def extract_tokens(spec: DesignSpec, variables: LocalVariables | None = None) ->
         st = sig_style[sig]
         b.add("typography", key, "typography", _typo_value(st), "derived",
               style_ids=unnamed_typo.get(sig))
-        ts.font_size[key] = _typo_theme(st)
     for fam in families:
         if fam in b.by_value["fontFamily"]:
             continue
         key = b.ns["fontFamily"].take(key_from_name(fam, "fontFamily") or "font")
         b.add("fontFamily", key, "fontFamily", [fam, "sans-serif"], "derived", fam)
         b.by_value["fontFamily"][fam] = key
-        ts.font_family[key] = [_css_family(fam), "sans-serif"]
 
     # ---------------------------------------------------------------- spacing and radii
     space: Counter[float] = Counter()
@@ -906,7 +892,6 @@ def _mode_selector(mode_name: str) -> str:
 
 
 def _variable_tokens(b: _Builder, lv: LocalVariables) -> None:
-    ts = b.ts
     cols = lv.variableCollections
     variables = lv.variables
     # stable order: collections by name, variables in the collection's order, then by name
@@ -989,9 +974,11 @@ def _variable_tokens(b: _Builder, lv: LocalVariables) -> None:
         if css is None:
             continue
         var_name = f"--{prefix}-{key}"
+        theme_ref = None
         if alias and alias in var_key and var_key[alias][0] == prefix:
-            ts.css_refs[var_name] = f"var(--{prefix}-{var_key[alias][1]})"
+            theme_ref = f"var(--{prefix}-{var_key[alias][1]})"
         mode_vals: dict[str, str] = {}
+        mode_decls: dict[str, str] = {}
         for m in modes:
             if m.modeId == default_id:
                 continue
@@ -1000,10 +987,12 @@ def _variable_tokens(b: _Builder, lv: LocalVariables) -> None:
             if mcss is None:
                 continue
             mode_vals[m.name] = mcss
-            decl = (f"var(--{prefix}-{var_key[malias][1]})"
-                    if malias and malias in var_key and var_key[malias][0] == prefix else mcss)
-            if mcss != css or decl != ts.css_refs.get(var_name, css):
-                ts.modes.setdefault(_mode_selector(m.name), {})[var_name] = decl
+            if malias and malias in var_key and var_key[malias][0] == prefix:
+                decl = f"var(--{prefix}-{var_key[malias][1]})"
+            else:
+                decl = f"{_css_family(mcss)}, sans-serif" if g == "fontFamily" else mcss
+            if mcss != css or decl != (theme_ref or css):
+                mode_decls[_mode_selector(m.name)] = decl
         if g == "color":
             tok = b.add("color", key, "color", css, "variable", v.name, variable_id=v.id,
                         description=v.description)
@@ -1019,16 +1008,21 @@ def _variable_tokens(b: _Builder, lv: LocalVariables) -> None:
         elif g == "fontSize":
             tok = b.add("typography", key, "dimension", css, "variable", v.name,
                         variable_id=v.id, description=v.description)
-            ts.font_size[key] = [css, {}]
         else:
             tok = b.add("fontFamily", key, "fontFamily", [css, "sans-serif"], "variable",
                         v.name, variable_id=v.id, description=v.description)
             b.by_value["fontFamily"].setdefault(css, key)
-            ts.font_family[key] = [_css_family(css), "sans-serif"]
         if mode_vals:
             tok["$extensions"][EXT]["modes"] = {default_name or "default": css, **mode_vals}
         if alias and alias in var_key:
             tok["$extensions"][EXT]["alias"] = var_key[alias][1]
+        if theme_ref or mode_decls:  # the CSS written for this variable (theme_css)
+            css_ext: dict[str, Any] = {"var": var_name}
+            if theme_ref:
+                css_ext["theme"] = theme_ref
+            if mode_decls:
+                css_ext["modes"] = mode_decls
+            tok["$extensions"][EXT]["css"] = css_ext
 
 
 def variables_from_json(data: Any) -> LocalVariables | None:
@@ -1049,36 +1043,56 @@ def variables_from_json(data: Any) -> LocalVariables | None:
 
 
 def _finish(b: _Builder) -> TokenSet:
-    """Order every group (variables, then styles, then derived; naturally by key within each)
-    and fill the Tailwind maps from the DTCG tokens."""
-    ts = b.ts
+    """Order every group (variables, then styles, then derived; naturally by key within each);
+    the Tailwind maps are filled from the DTCG document alone (see :func:`tokenset_from_dtcg`)."""
     rank = {"variable": 0, "style": 1, "derived": 2}
     dtcg: dict[str, Any] = {}
-    font_size, families = ts.font_size, ts.font_family
-    ts.font_size, ts.font_family = {}, {}
     for group in GROUPS:
         toks = b.tokens[group]
-        if not toks:
-            continue
-        keys = sorted(toks, key=lambda k: (rank[toks[k]["$extensions"][EXT]["source"]],
-                                           _natural(k)))
-        dtcg[group] = {k: toks[k] for k in keys}
-        for k in keys:
-            v = toks[k]["$value"]
+        if toks:
+            keys = sorted(toks, key=lambda k: (rank[toks[k]["$extensions"][EXT]["source"]],
+                                               _natural(k)))
+            dtcg[group] = {k: toks[k] for k in keys}
+    return tokenset_from_dtcg(dtcg)
+
+
+def tokenset_from_dtcg(dtcg: dict[str, Any]) -> TokenSet:
+    """The TokenSet (Tailwind maps, variable modes, ``theme_css()``) of a DTCG document written
+    by :func:`extract_tokens`: the generate stage builds the project's theme from analyze's
+    ``tokens.json`` with it, so variables and modes survive without the Figma source."""
+    ts = TokenSet(dtcg=dtcg)
+    for group in GROUPS:
+        for k, tok in (dtcg.get(group) or {}).items():
+            if not isinstance(tok, dict) or "$value" not in tok:
+                continue
+            v = tok["$value"]
+            ext = (tok.get("$extensions") or {}).get(EXT) or {}
             if group == "color":
-                ts.colors[k] = v
+                ts.colors[k] = str(v)
             elif group == "typography":
-                ts.font_size[k] = font_size[k]
+                if isinstance(v, dict):
+                    ts.font_size[k] = [str(v.get("fontSize", "16px")), {
+                        "fontWeight": str(v.get("fontWeight", 400)),
+                        "letterSpacing": str(v.get("letterSpacing", "0px")),
+                        "lineHeight": str(v.get("lineHeight", "normal"))}]
+                else:
+                    ts.font_size[k] = [str(v), {}]
             elif group == "fontFamily":
-                ts.font_family[k] = families.get(k, [_css_family(str(v[0])), "sans-serif"])
+                fam = str(v[0]) if isinstance(v, list) and v else str(v)
+                ts.font_family[k] = [_css_family(fam), "sans-serif"]
             elif group == "spacing":
-                ts.spacing[k] = v
+                ts.spacing[k] = str(v)
             elif group == "radius":
-                ts.radius[k] = v
+                ts.radius[k] = str(v)
             elif group == "shadow":
                 ts.shadow[k] = _shadow_css_from_dtcg(v)
-    ts.dtcg = dtcg
-    ts.count = sum(len(g) for g in dtcg.values())
+            css = ext.get("css")
+            if isinstance(css, dict) and isinstance(css.get("var"), str):
+                if isinstance(css.get("theme"), str):
+                    ts.css_refs[css["var"]] = css["theme"]
+                for selector, decl in (css.get("modes") or {}).items():
+                    ts.modes.setdefault(str(selector), {})[css["var"]] = str(decl)
+            ts.count += 1
     return ts
 
 

@@ -20,6 +20,7 @@ from pf_agents.tokens import (
     ladder_names,
     lookup_from_dtcg,
     spacing_key,
+    tokenset_from_dtcg,
     variables_from_json,
 )
 
@@ -89,6 +90,10 @@ def test_deterministic(path: Path) -> None:
     a, b = extract_tokens(spec_of(path)), extract_tokens(spec_of(path))
     assert json.dumps(a.dtcg) == json.dumps(b.dtcg)
     assert a.theme_css() == b.theme_css()
+    # the generate stage rebuilds the same theme from analyze's tokens.json alone
+    c = tokenset_from_dtcg(json.loads(json.dumps(a.dtcg)))
+    assert c.theme_css() == a.theme_css()
+    assert c.tailwind_extend() == a.tailwind_extend() and c.count == a.count
 
 
 @pytest.mark.parametrize("path", ALL, ids=ALL_IDS)
@@ -346,6 +351,7 @@ def test_variables_become_theme_variables_and_modes() -> None:
                                                                         "gray-50"]
     assert count_id_derived_names(ts, spec) == 0
     assert variables_from_json({"document": {}}) is None
+    assert tokenset_from_dtcg(json.loads(json.dumps(ts.dtcg))).theme_css() == ts.theme_css()
 
 
 def test_deepchat_bound_variables_are_read() -> None:
