@@ -501,13 +501,42 @@ def ensure_tools(workdir: Path) -> Path:
     return modules
 
 
-def _kill_group(pid: int) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), children first found first."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.5)
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _kill_tree(pid: int) -> None:
+    """End ``pid``, its process group and every descendant (playwright starts the browser in
+    a process group of its own)."""
+    victims = _descendants(pid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for target in [pid, *victims]:
+            try:
+                os.killpg(target, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                os.kill(target, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if sig == signal.SIGTERM:
+            time.sleep(0.5)
 
 
 def _run_node(args: list[str], cwd: Path, env: dict[str, str], timeout: float,
@@ -518,12 +547,12 @@ def _run_node(args: list[str], cwd: Path, env: dict[str, str], timeout: float,
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        _kill_tree(proc.pid)
         if pid_file is not None and pid_file.exists():
             try:
-                _kill_group(int(pid_file.read_text().strip()))
+                _kill_tree(int(pid_file.read_text().strip()))
             except ValueError:
                 pass
-        _kill_group(proc.pid)
         proc.kill()
         proc.communicate()
         raise

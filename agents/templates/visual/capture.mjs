@@ -228,19 +228,31 @@ try {
   }
   timings.states = clock() - t;
 
-  // 4. screenshots at the design width
+  // 4. screenshots at the design width: one DevTools capture per case, clipped to its frame
+  //    in page coordinates (no scrolling, no waiting for stability: the page is static)
   t = clock();
-  for (const c of job.cases) {
-    if (!c.shot || !result.cases[c.id] || result.cases[c.id].error) continue;
-    try {
-      await page.locator(`[data-case="${c.id}"] > .pfv-frame`).screenshot({
-        path: c.shot,
-        animations: "disabled",
-        caret: "hide",
-        timeout: 15000,
-      });
-    } catch (e) {
-      result.cases[c.id].shotError = String(e.message || e).slice(0, 200);
+  const shots = job.cases.filter((c) => c.shot && result.cases[c.id] && !result.cases[c.id].error);
+  if (shots.length) {
+    const cdp = await context.newCDPSession(page);
+    const clips = await page.evaluate((ids) => Object.fromEntries(ids.map((id) => {
+      const f = document.querySelector(`[data-case="${id}"] > .pfv-frame`);
+      const r = f.getBoundingClientRect();
+      return [id, { x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height }];
+    })), shots.map((c) => c.id));
+    for (const c of shots) {
+      const clip = clips[c.id];
+      clip.width = Math.max(1, Math.min(Math.ceil(clip.width), 4096));
+      clip.height = Math.max(1, Math.min(Math.ceil(clip.height), 4096));
+      try {
+        const { data } = await cdp.send("Page.captureScreenshot", {
+          format: "png",
+          clip: { ...clip, scale: 1 },
+          captureBeyondViewport: true,
+        });
+        fs.writeFileSync(c.shot, Buffer.from(data, "base64"));
+      } catch (e) {
+        result.cases[c.id].shotError = String(e.message || e).slice(0, 200);
+      }
     }
   }
   timings.screenshots = clock() - t;

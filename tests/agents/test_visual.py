@@ -1,0 +1,305 @@
+"""The visual stage: scoring on hand-made pages measured by the real headless Chromium (Debian's
+/usr/bin/chromium through playwright-core), the browser's failure modes, and the stage on the
+GOV.UK button fixture."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pf_agents import visual
+from pf_agents.artifacts import FileArtifactStore
+from pf_agents.config import PipelineConfig
+from pf_agents.errors import StageError
+from pf_agents.files import unpack_files
+from pf_agents.stages import StageEnv, run_stage
+from pf_agents.visual import Case
+
+GOVUK = Path(__file__).resolve().parents[2] / "examples" / "figma" / "govuk-button.json"
+pytestmark = pytest.mark.skipif(
+    not os.access(visual.CHROMIUM, os.X_OK),
+    reason=f"Debian's chromium is not installed at {visual.CHROMIUM} "
+           "(apt-get install chromium; hack/ensure-test-deps.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return visual.ensure_tools(tmp_path_factory.mktemp("visual-tools"))
+
+
+def node(nid: str, typ: str, x: float, y: float, w: float, h: float,
+         children: tuple[dict[str, Any], ...] = (), **kw: Any) -> dict[str, Any]:
+    return {"id": nid, "name": kw.pop("name", nid), "type": typ,
+            "absoluteBoundingBox": {"x": x, "y": y, "width": w, "height": h},
+            "children": list(children), **kw}
+
+
+def solid(r: float, g: float, b: float) -> list[dict[str, Any]]:
+    return [{"type": "SOLID", "color": {"r": r, "g": g, "b": b, "a": 1.0}}]
+
+
+# A red 200x40 frame at (1000, 2000) with a black bold 16 px "Hello" at (10, 8), 60x20.
+SPEC = {"name": "hand-made", "roots": [
+    node("1:1", "FRAME", 1000, 2000, 200, 40, fills=solid(1, 0, 0), children=(
+        node("1:2", "TEXT", 1010, 2008, 60, 20, characters="Hello", fills=solid(0, 0, 0),
+             style={"fontSize": 16, "fontWeight": 700}),)),
+    node("2:1", "FRAME", 0, 0, 600, 40, fills=solid(1, 1, 1)),
+    node("3:1", "FRAME", 0, 0, 120, 40, fills=solid(0, 0, 1)),
+    node("3:2", "FRAME", 0, 0, 120, 40, fills=solid(1, 0, 0)),
+    node("3:3", "FRAME", 0, 0, 120, 40, fills=solid(0, 1, 0)),
+]}
+TEXT = ("position:absolute;top:8px;height:20px;line-height:20px;margin:0;white-space:nowrap;"
+        "overflow:hidden")
+
+
+def hello(left: int = 10, size: int = 16, weight: int = 700, bg: str = "#ff0000",
+          extra: str = "") -> str:
+    return (f'<div style="position:relative;width:200px;height:40px;background:{bg}">'
+            f'<span style="{TEXT};left:{left}px;width:60px;font-size:{size}px;'
+            f'font-weight:{weight};color:#000;{extra}">Hello</span></div>')
+
+
+def hello_case(cid: str, component: str = "Hello") -> Case:
+    return Case(id=cid, component=component, file=f"components/{component}.tsx", variant="",
+                root="1:1", paths={"1:1": "", "1:2": "0"}, width=200, height=40)
+
+
+def measure(tmp_path: Path, tools: Path, cases: list[Case], fragments: dict[str, Any],
+            css: str = "") -> dict[str, Any]:
+    page = tmp_path / "page.html"
+    page.write_text(visual.build_page(cases, fragments, css))
+    rendered = [c for c in cases if "html" in fragments[c.id]]
+    cap = visual.capture(page, rendered, tmp_path / "out", tools, tmp_path, timeout=120)
+    return visual.score(cases, cap, fragments, visual.node_index(SPEC))
+
+
+def rows(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["case"]: r for r in report["renders"]}
+
+
+def test_exact_render_scores_full_and_off_by_6px_is_named(tmp_path: Path, tools: Path):
+    cases = [hello_case("exact", "Exact"), hello_case("off", "Off")]
+    frags = {"exact": {"html": hello()}, "off": {"html": hello(left=16)}}
+    report = measure(tmp_path, tools, cases, frags)
+    r = rows(report)
+    exact = r["exact"]
+    assert (exact["nodes"], exact["within4"], exact["fidelity"]) == (2, 2, 1.0)
+    assert exact["texts"] == {"shown": 1, "total": 1}
+    assert exact["fonts"] == {"sizeOk": 1, "weightOk": 1, "total": 1}
+    assert exact["colors"] == {"ok": 2, "total": 2}  # the frame's red, the text's black
+    assert exact["overflow"] == {} and exact["a11y"] == []
+    off = r["off"]
+    assert (off["within4"], off["fidelity"]) == (1, 0.5)
+    assert off["worst"][0]["node"] == "1:2" and off["worst"][0]["err"] == pytest.approx(6, abs=0.1)
+    assert off["worst"][0]["figma"] == [10, 8, 60, 20]
+    assert off["worst"][0]["dom"][0] == pytest.approx(16, abs=0.1)
+    s = report["summary"]
+    assert s["nodes"] == 4 and s["within4"] == 3 and s["fidelity"] == 0.75
+    assert s["worstComponents"][0] == {"component": "Off", "fidelity": 0.5}
+    # a PNG per render, of the render's size
+    png = tmp_path / "out" / visual.shot_name(cases[0])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(png.read_bytes()[16:20], "big") == 200
+
+
+def test_texts_fonts_and_colours_that_differ(tmp_path: Path, tools: Path):
+    cases = [hello_case("hidden"), hello_case("gone"), hello_case("font"), hello_case("colour"),
+             hello_case("other-text")]
+    frags = {
+        "hidden": {"html": hello(extra="visibility:hidden")},
+        "gone": {"html": '<div style="width:200px;height:40px;background:#f00"></div>'},
+        "font": {"html": hello(size=14, weight=400)},
+        "colour": {"html": hello(bg="#00ff00")},
+        "other-text": {"html": hello().replace(">Hello<", ">Goodbye<")},
+    }
+    r = rows(measure(tmp_path, tools, cases, frags))
+    assert r["hidden"]["texts"] == {"shown": 0, "total": 1}
+    assert r["hidden"]["worst"][0] | {"figma": None} == {
+        "node": "1:2", "name": "1:2", "type": "TEXT", "figma": None, "err": None, "why": "hidden"}
+    assert r["gone"]["worst"][0]["why"] == "missing" and r["gone"]["fidelity"] == 0.5
+    font = r["font"]
+    assert font["fonts"] == {"sizeOk": 0, "weightOk": 0, "total": 1}
+    bad = next(w for w in font["worst"] if w["node"] == "1:2")
+    assert bad["fontSize"] == {"want": 16, "got": 14} and bad["fontWeight"]["got"] == 400
+    colour = r["colour"]
+    assert colour["colors"] == {"ok": 1, "total": 2}
+    assert next(w for w in colour["worst"] if w["node"] == "1:1")["color"]["got"] == [0, 255, 0, 1]
+    assert r["other-text"]["texts"]["shown"] == 0
+
+
+def test_overflow_at_narrow_widths(tmp_path: Path, tools: Path):
+    cases = [Case(id="wide", component="Wide", file="components/Wide.tsx", variant="",
+                  root="2:1", paths={"2:1": ""}, width=600, height=40),
+             hello_case("narrow")]
+    frags = {"wide": {"html": '<div style="width:600px;height:40px;background:#fff"></div>'},
+             "narrow": {"html": hello()}}
+    report = measure(tmp_path, tools, cases, frags)
+    r = rows(report)
+    assert r["wide"]["overflow"] == {"375": pytest.approx(225, abs=1)}
+    assert r["narrow"]["overflow"] == {}
+    assert report["summary"]["overflowWidths"] == [375]
+    assert report["components"][-1]["overflowWidths"] == ["375"]
+
+
+def test_axe_serious_and_critical_violations_per_component(tmp_path: Path, tools: Path):
+    cases = [hello_case("clean", "Clean"), hello_case("img", "Img"), hello_case("btn", "Btn")]
+    frags = {"clean": {"html": hello()},
+             "img": {"html": hello().replace("</div>", '<img src="data:," width="8" height="8">'
+                                                       "</div>")},
+             "btn": {"html": hello().replace("</div>", "<button></button></div>")}}
+    report = measure(tmp_path, tools, cases, frags)
+    r = rows(report)
+    assert r["clean"]["a11y"] == []
+    assert [a["rule"] for a in r["img"]["a11y"]] == ["image-alt"]
+    assert [a["rule"] for a in r["btn"]["a11y"]] == ["button-name"]
+    assert all(a["impact"] in ("serious", "critical") for a in r["btn"]["a11y"] + r["img"]["a11y"])
+    assert report["summary"]["a11yViolations"] == 2
+
+
+def test_interaction_states_are_forced_on_the_root(tmp_path: Path, tools: Path):
+    css = (".b{display:block;width:120px;height:40px;border:0;background:#0000ff}"
+           ".b:hover{background:#ff0000}.b:focus-visible{background:#00ff00}")
+    frag = {"html": '<button class="b" type="button">Go</button>'}
+
+    def case(cid: str, root: str, state: str | None) -> Case:
+        return Case(id=cid, component="B", file="components/B.tsx", variant=cid, root=root,
+                    paths={root: ""}, state=state, width=120, height=40)
+
+    cases = [case("rest", "3:1", None), case("hover", "3:2", "hover"),
+             case("focus", "3:3", "focus-visible"), case("wrong", "3:2", None)]
+    r = rows(measure(tmp_path, tools, cases, {c.id: frag for c in cases}, css))
+    assert r["rest"]["colors"]["ok"] == 1
+    assert r["hover"]["colors"]["ok"] == 1, r["hover"]["worst"]
+    assert r["focus"]["colors"]["ok"] == 1, r["focus"]["worst"]
+    assert r["wrong"]["colors"]["ok"] == 0  # not hovered: blue, the hover variant is red
+
+
+def test_a_component_that_throws_gets_its_own_error(tmp_path: Path, tools: Path):
+    cases = [hello_case("ok", "Fine"), hello_case("boom", "Broken")]
+    frags = {"ok": {"html": hello()}, "boom": {"error": "Error: boom\n    at Broken"}}
+    report = measure(tmp_path, tools, cases, frags)
+    r = rows(report)
+    assert r["ok"]["fidelity"] == 1.0
+    assert r["boom"]["error"].startswith("Error: boom") and r["boom"]["nodes"] == 0
+    broken = next(c for c in report["components"] if c["component"] == "Broken")
+    assert broken["errors"][0]["error"].startswith("Error: boom") and broken["fidelity"] == 0.0
+    assert report["summary"]["errors"] == 1
+    html = visual.preview_html(report, cases, "t")
+    assert "Error: boom" in html and "Fine" in html and visual.shot_name(cases[0]) in html
+
+
+def _fake_browser(tmp_path: Path, body: str) -> str:
+    fake = tmp_path / "fake-chromium"
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+    return str(fake)
+
+
+def test_a_browser_that_does_not_start_is_browser_failed(tmp_path: Path, tools: Path):
+    page = tmp_path / "p.html"
+    page.write_text(visual.build_page([hello_case("a")], {"a": {"html": hello()}}, ""))
+    start = time.monotonic()
+    with pytest.raises(StageError) as err:
+        visual.capture(page, [hello_case("a")], tmp_path / "out", tools, tmp_path,
+                       timeout=60, chromium=_fake_browser(tmp_path, "echo crashed >&2; exit 1"))
+    assert err.value.reason == "BrowserFailed" and "did not start" in err.value.message
+    assert time.monotonic() - start < 30
+    with pytest.raises(StageError) as err:
+        visual.capture(page, [hello_case("a")], tmp_path / "out", tools, tmp_path,
+                       chromium=str(tmp_path / "no-such-browser"))
+    assert err.value.reason == "BrowserFailed" and "no Chromium" in err.value.message
+
+
+def test_a_browser_that_hangs_is_stopped_within_the_timeout(tmp_path: Path, tools: Path):
+    page = tmp_path / "p.html"
+    page.write_text(visual.build_page([hello_case("a")], {"a": {"html": hello()}}, ""))
+    pid_file = tmp_path / "hung.pid"
+    fake = _fake_browser(tmp_path, f"echo $$ > {pid_file}; exec sleep 300")
+    start = time.monotonic()
+    with pytest.raises(StageError) as err:
+        visual.capture(page, [hello_case("a")], tmp_path / "out", tools, tmp_path, timeout=4,
+                       chromium=fake)
+    assert err.value.reason == "BrowserFailed" and "within 4s" in err.value.message
+    assert time.monotonic() - start < 15
+    pid = int(pid_file.read_text())
+    for _ in range(50):  # the hung browser is ended too, not left behind
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the hung browser {pid} is still running")
+
+
+def test_plan_maps_every_variant_and_state_from_the_manifest():
+    manifest = {
+        "ident": "Button", "name": "Button", "nodeId": "9:1", "kind": "componentSet",
+        "file": "components/Button.tsx",
+        "props": [{"name": "Size", "key": "Size", "ident": "size", "kind": "variant",
+                   "options": ["Small", "Large"], "default": "Small"},
+                  {"name": "Tone", "key": "Tone", "ident": "tone", "kind": "variant",
+                   "options": ["Primary", "Ghost"], "default": "Primary"}],
+        "variantChecks": [
+            {"props": {"size": "small"}, "expect": "Size=Small, Tone=Primary"},
+            {"props": {"size": "large"}, "expect": "Size=Large, Tone=Primary"},
+            {"props": {"tone": "primary"}, "expect": "Size=Small, Tone=Primary"},
+            {"props": {"tone": "ghost"}, "expect": "Size=Small, Tone=Ghost"}],
+        "stateChecks": [{"variant": "Size=Large, Tone=Ghost, State=Hover", "nodeId": "9:9",
+                         "state": "hover", "pseudoClass": ":hover",
+                         "props": {"size": "large", "tone": "ghost"}},
+                        {"variant": "Size=Small, Tone=Primary, State=Disabled", "nodeId": "9:8",
+                         "state": "disabled", "pseudoClass": ":disabled",
+                         "props": {"size": "small", "tone": "primary"}}],
+        "designTexts": [
+            {"node": "9:21", "text": "Go", "variantName": None},
+            {"node": "9:41", "text": "Go big", "variantName": "Size=Large, Tone=Ghost"}],
+        "nodePaths": {"Size=Small, Tone=Primary": {"9:2": "", "9:21": "0"},
+                      "Size=Large, Tone=Ghost": {"9:4": "", "9:41": "0"}},
+        "defaultVariant": "Size=Small, Tone=Primary",
+    }
+    index = visual.node_index({"roots": [node("9:4", "COMPONENT", 0, 0, 180, 48),
+                                         node("9:2", "COMPONENT", 0, 0, 90, 32)]})
+    cases, skipped = visual.plan_cases([manifest], index)
+    assert skipped == []
+    got = [(c.variant, c.root, c.props, c.state, c.paths, c.width) for c in cases]
+    assert got == [
+        ("Size=Small, Tone=Primary", "9:2", {"size": "small", "tone": "primary"}, None,
+         {"9:2": "", "9:21": "0"}, 90),
+        ("Size=Large, Tone=Ghost", "9:4", {"size": "large", "tone": "ghost"}, None,
+         {"9:4": "", "9:41": "0"}, 180),
+        ("Size=Large, Tone=Ghost, State=Hover", "9:9", {"size": "large", "tone": "ghost"},
+         "hover", {"9:9": ""}, 0.0),
+        ("Size=Small, Tone=Primary, State=Disabled", "9:8",
+         {"size": "small", "tone": "primary", "disabled": True}, "disabled", {"9:8": ""}, 0.0),
+    ]
+    assert cases[0].texts == {"9:21": "Go"} and cases[1].texts == {"9:41": "Go big"}
+
+
+def test_the_stage_on_the_govuk_button(tmp_path: Path):
+    store = FileArtifactStore(tmp_path / "store")
+    env = StageEnv(store=store, workdir=tmp_path / "work",
+                   source_file=str(GOVUK))
+    cfg = PipelineConfig()
+    for stage in ("analyze", "generate", "test", "visual"):
+        res = run_stage(stage, cfg, env)
+        assert res.outcome == "Succeeded", (stage, res.reason, res.message)
+    assert res.summary["components"] == 1 and res.summary["errors"] == 0
+    assert res.summary["renders"] >= 8 + 8  # every resting variant, every state check
+    names = {a.name: a for a in res.artifacts}
+    report = json.loads(store.get(names["visual-report.json"].uri))
+    assert report["summary"]["textsShown"] == 1.0
+    rows_ = report["renders"]
+    assert all(r.get("variantMismatch") is None for r in rows_)
+    assert sum(r["colors"]["ok"] for r in rows_) == sum(r["colors"]["total"] for r in rows_)
+    preview = unpack_files(store.get(names["preview.tar.gz"].uri))
+    assert "preview/index.html" in preview
+    pngs = [p for p in preview if p.endswith(".png")]
+    assert len(pngs) == len(rows_)
+    assert all(p in preview["preview/index.html"].decode() for p in
+               (x.removeprefix("preview/") for x in pngs))
