@@ -21,7 +21,15 @@ import httpx
 from pydantic import ValidationError
 
 from .errors import StageError
-from .figma_models import ComponentMeta, FileResponse, Node, NodesResponse, StyleMeta
+from .figma_models import (
+    MAX_DEPTH,
+    ComponentMeta,
+    FileResponse,
+    Node,
+    NodesResponse,
+    StyleMeta,
+    nesting_too_deep,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,10 @@ def parse_figma_json(data: Any, *, name_hint: str = "design") -> FigmaSource:
             "expected a JSON object (Figma file, nodes or node response), got "
             + type(data).__name__,
         )
+    deep = nesting_too_deep(data)
+    if deep is not None:
+        raise StageError("DesignTooDeep", f"node {deep} is nested more than {MAX_DEPTH} levels "
+                         "deep; select a shallower subtree with source.figma.nodeIds")
     if "status" in data and "err" in data and "document" not in data:
         raise StageError("FigmaAPIError", f"Figma error response: {data.get('status')} "
                          f"{str(data.get('err'))[:200]}")

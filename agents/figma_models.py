@@ -10,6 +10,26 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Deepest node nesting accepted (levels below the root). Validation of deeper JSON would hit
+# pydantic-core's recursion limit; such files fail early with DesignTooDeep naming the node.
+MAX_DEPTH = 250
+
+
+def nesting_too_deep(data: Any, limit: int = MAX_DEPTH) -> str | None:
+    """The id of the first node nested deeper than ``limit`` in decoded Figma JSON, else None.
+    Iterative, so any depth is safe to check."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        cur, depth = stack.pop()
+        if isinstance(cur, dict):
+            if depth > limit:
+                return str(cur.get("id", "?"))
+            for k, v in cur.items():
+                stack.append((v, depth + (1 if k == "children" else 0)))
+        elif isinstance(cur, list):
+            stack.extend((v, depth) for v in cur)
+    return None
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field
 from .analyze import ComponentInfo, DesignSpec, PropInfo, VariantInfo
 from .figma_models import Node
 from .jsx import El, Txt, js_str, print_jsx
-from .lower import InstanceTarget, Lowering, Unreproduced
+from .lower import MAX_DEPTH, InstanceTarget, Lowering, Unreproduced
 from .names import TS_RESERVED, camel_case, slug
 from .tokens import TokenLookup
 from .variants import (
@@ -649,6 +650,9 @@ def instance_targets(spec: DesignSpec) -> dict[str, InstanceTarget]:
 
 
 def generate_components(spec: DesignSpec, lookup: TokenLookup) -> list[GeneratedComponent]:
+    """Every component of the spec. Raises StageError (DesignTooDeep) beyond lower.MAX_DEPTH."""
+    # lowering recurses once per level (a few frames each); MAX_DEPTH levels must fit
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 8 * MAX_DEPTH + 1000))
     index = spec.index()
     targets = instance_targets(spec)
     return [

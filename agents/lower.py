@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 
 from .analyze import DesignSpec, PropInfo
 from .errors import StageError
-from .figma_models import Node, Paint, TypeStyle
+from .figma_models import MAX_DEPTH, Node, Paint, TypeStyle
 from .jsx import El, Txt, js_str
 from .names import _ascii_words
 from .tokens import TokenLookup, color_hex, effect_css, fmt_num, line_height, px, typo_sig_key
 
-MAX_DEPTH = 400  # deeper trees fail early with a clear error instead of a RecursionError
 SHAPE_TYPES = {"RECTANGLE", "ELLIPSE"}
 VECTOR_TYPES = {"VECTOR", "STAR", "REGULAR_POLYGON", "BOOLEAN_OPERATION", "LINE"}
 CONTAINER_TYPES = {"FRAME", "GROUP", "SECTION", "COMPONENT", "COMPONENT_SET", "INSTANCE", "TABLE"}
@@ -936,6 +935,9 @@ class Lowering:
                 el.attrs["role"] = '"img"'
                 el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")
             return el
+        if node.type not in CONTAINER_TYPES and node.type not in SHAPE_TYPES:
+            self.report(node, "type", f"{node.type} is not a known node type: drawn as a box "
+                        "with its children")
         # containers
         self.negative_gap = 0.0
         layout = self.own_layout(node)

@@ -90,20 +90,24 @@ def test_partially_missing_nodes_warns():
     assert [c.ident for c in comps] == ["Card"]
 
 
-def test_unsupported_node_types_are_placeholders_or_skipped():
+def test_unknown_node_types_keep_their_children_and_are_reported():
     data = file_of(frame("1:1", "Board", [
-        {"id": "1:2", "name": "Sticky", "type": "STICKY"},
+        {"id": "1:2", "name": "Sticky", "type": "STICKY", "characters": "note text"},
         {"id": "1:3", "name": "Table", "type": "TABLE",
          "absoluteBoundingBox": {"x": 0, "y": 0, "width": 10, "height": 10}},
         {"id": "1:4", "name": "Weird", "type": "SOMETHING_NEW", "children": [text("1:5", "kept")]},
+        {"id": "1:7", "name": "Slice", "type": "SLICE"},
         text("1:6", "Hello"),
     ]))
     spec, comps = generate(data)
     assert "unsupported" in " ".join(spec.warnings)
     src = comps[0].source
-    assert 'data-figma-type="TABLE"' in src
-    assert "Sticky" not in src
-    assert '"kept"' in src and '"Hello"' in src
+    assert "note text" in src  # FigJam stickies show their text
+    assert ">kept<" in src.replace("\n", "").replace(" ", "") or "kept" in src
+    assert "Hello" in src
+    reported = {(u.node, u.property) for u in comps[0].unreproduced}
+    assert ("1:4", "type") in reported  # an unknown type is drawn and reported, never silent
+    assert ("1:7", "type") in reported  # a slice is not content: reported as not rendered
 
 
 ODD_NAMES = ["🚀 Launch", "🚀 Launch", "class", "default", "123", "", "   ", "Image", "React",
@@ -136,7 +140,10 @@ def test_odd_variant_property_names():
     spec, comps = generate(file_of(comp_set))
     props = spec.components[0].props
     assert [p.ident for p in props] == ["classProp", "prop2x"]
-    assert 'export type ToggleProp2x = "a b" | "\\"q\\"";' in comps[0].source
+    src = comps[0].source
+    # option values become readable literals; on/off is a boolean prop
+    assert 'prop2x?: "a-b" | "q"; // Figma: 2x' in src
+    assert "classProp?: boolean; // Figma: class" in src
 
 
 def synthetic(n_frames: int, per_frame: int) -> dict:
@@ -174,12 +181,24 @@ def test_too_large_is_rejected_with_a_clear_error():
     assert e.value.reason == "DesignTooLarge"
 
 
-def test_deep_nesting_is_flattened_not_crashing():
+def test_deep_nesting_is_rendered_in_full():
     node = text("9:9", "deep")
     for i in range(120):
         node = frame(f"d:{i}", f"Level {i}", [node])
     _spec, comps = generate(file_of(node))
-    assert comps and any("nesting" in w for c in comps for w in c.warnings)
+    (comp,) = comps
+    assert "deep" in comp.source  # nothing below some depth is cut
+    assert comp.source.count("<div") == 120
+    assert not comp.unreproduced
+
+
+def test_nesting_beyond_the_limit_fails_early_and_clearly():
+    node = text("9:9", "deep")
+    for i in range(600):
+        node = frame(f"d:{i}", f"Level {i}", [node])
+    with pytest.raises(StageError) as e:
+        generate(file_of(node))
+    assert e.value.reason == "DesignTooDeep"
 
 
 def test_1000_nodes_analyze_generate_time_is_reported():
