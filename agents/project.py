@@ -738,7 +738,7 @@ def globals_css(extend: dict[str, Any], theme_css: str | None = None) -> str:
     for key, stack in extend.get("fontFamily", {}).items():
         value = font_stack(stack).replace("\\", "\\\\")
         theme = re.sub(rf"(?m)^(\s*--font-{re.escape(key)}:).*$", rf"\g<1> {value};", theme)
-    return (
+    return prettier_css(
         '@import "tailwindcss";\n\n'
         "/* shadcn/ui theme (components/ui/*) */\n"
         f"{SHADCN_THEME}\n"
@@ -747,6 +747,49 @@ def globals_css(extend: dict[str, Any], theme_css: str | None = None) -> str:
         "   rounded-<key>, shadow-<key>. */\n"
         f"{theme.rstrip()}\n"
     )
+
+
+def _split_top_level(value: str) -> list[str]:
+    items, depth, cur, quote = [], 0, "", ""
+    for ch in value:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return [*items, cur.strip()]
+
+
+def prettier_css(css: str, width: int = 100) -> str:
+    """Declarations as Prettier prints them: a comma list that does not fit moves below its
+    property and fills lines two spaces deeper (``--font-x:\\n    "A", "B", sans-serif;``)."""
+    out = []
+    for line in css.split("\n"):
+        m = re.match(r"^(\s*)(--[\w-]+):\s(.*);$", line)
+        items = _split_top_level(m.group(3)) if m else []
+        if m is None or len(line) <= width or len(items) < 2:
+            out.append(line)
+            continue
+        pad = m.group(1) + "  "
+        out.append(f"{m.group(1)}{m.group(2)}:")
+        cur = pad + items[0]
+        for i, item in enumerate(items[1:], 1):
+            end = ";" if i == len(items) - 1 else ","
+            if len(cur) + 2 + len(item) + len(end) <= width:
+                cur += ", " + item
+            else:
+                out.append(cur + ",")
+                cur = pad + item
+        out.append(cur + ";")
+    return "\n".join(out)
 
 
 def utils_ts(extend: dict[str, Any]) -> str:
