@@ -5,6 +5,11 @@ need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v git >/dev/null || need+=(git)
+# headless Chromium and the fonts for the visual stage's tests (tests/agents/test_visual.py)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
+for font in fonts-liberation fonts-dejavu-core fonts-inter fonts-roboto-unhinted; do
+  dpkg-query -W -f='${Status}' "${font}" 2>/dev/null | grep -q "ok installed" || need+=("${font}")
+done
 command -v go >/dev/null || { echo "Go is required to build the local cluster" >&2; exit 1; }
 command -v node >/dev/null || { echo "Node.js is required for the qa stage" >&2; exit 1; }
 if ((${#need[@]})); then
