@@ -1,0 +1,223 @@
+"""The generator on the Figma cases (tests/agents/figma_cases): each case's right result, the
+variant merge's exactness, and generated tests that fail when the renderer drops a node."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from pf_agents import lower as lower_mod
+from pf_agents.analyze import analyze_source
+from pf_agents.artifacts import FileArtifactStore
+from pf_agents.config import PipelineConfig
+from pf_agents.figma_client import load_figma_file
+from pf_agents.generate import GeneratedComponent, generate_components
+from pf_agents.stages import StageEnv, run_stage
+from pf_agents.tokens import extract_tokens, lookup_from_dtcg
+from pf_agents.variants import attribute_classes, predicate, state_props
+
+CASES = Path(__file__).parent / "figma_cases"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "figma"
+
+
+def gen(name: str) -> dict[str, GeneratedComponent]:
+    path = CASES / name if (CASES / name).exists() else EXAMPLES / name
+    spec = analyze_source(load_figma_file(str(path)))
+    comps = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    return {c.ident: c for c in comps}
+
+
+def classes_of(src: str, text: str) -> str:
+    """The className of the element whose text (or whose first line of text) is ``text``."""
+    m = re.search(r'className="([^"]*)"[^<]*>\s*' + re.escape(text), src)
+    assert m, f"no element with text {text!r}"
+    return m.group(1)
+
+
+def test_01_styled_runs_keep_their_weight_colour_italic_and_underline():
+    (c,) = gen("01-mixed-text-styles.json").values()
+    assert re.search(r'<strong className="font-extrabold text-\S+">faster</strong>', c.source)
+    assert re.search(r'<span className="[^"]*italic[^"]*underline[^"]*">handoffs</span>',
+                     c.source)
+
+
+def test_02_rotated_nodes_keep_their_size_and_rotation():
+    (c,) = gen("02-rotated-group.json").values()
+    ribbon = re.search(r'className="([^"]*rotate-\[-45deg\][^"]*bg-[^"]*)"', c.source)
+    assert ribbon and "w-[140px]" in ribbon.group(1) and "h-[28px]" in ribbon.group(1)
+    assert "rotate-[-45deg]" in classes_of(c.source, "SALE")
+
+
+def test_03_grid_auto_layout_is_a_css_grid_with_spans_and_gaps():
+    (c,) = gen("03-grid-auto-layout.json").values()
+    root = re.search(r'cn\("([^"]*)"', c.source).group(1)
+    assert {"grid", "grid-cols-3", "grid-rows-2", "gap-x-4", "gap-y-4"} <= set(root.split())
+    assert not re.search(r"\bh-\[", root)  # hugging height: no fixed height, no collapse
+    assert "col-span-2" in c.source and "absolute" not in c.source
+
+
+def test_05_truncation_and_max_lines():
+    (c,) = gen("05-text-truncation.json").values()
+    assert "truncate" in classes_of(c.source, "Billing update")
+    assert "line-clamp-2" in classes_of(c.source, "Your invoice")
+
+
+def test_06_a_mask_clips_the_layers_above_it():
+    (c,) = gen("06-mask-group.json").values()
+    m = re.search(r'<div\s+className="([^"]*overflow-hidden[^"]*rounded-full[^"]*)"\s*>'
+                  r'(.*?)</div>\s*</div>', c.source, re.S)
+    assert m, c.source
+    assert 'aria-label="Photo"' in m.group(2)  # the photo is inside the clipping shape
+    assert m.group(2).count("<div") == 2  # and so is the tint
+
+
+def test_07_a_hidden_layer_wired_to_a_boolean_is_emitted_and_toggled():
+    comps = gen("07-boolean-prop-default-false.json")
+    src = comps["ListItem"].source
+    assert "showBadge = false" in src
+    assert re.search(r"\{showBadge && \(", src) and ">3</p>" in src
+    assert "showIcon && " in src
+    # an instance of it is the component with the instance's property values
+    assert '<ListItem className="w-[232px] h-[40px] shrink-0" showBadge label="Drafts" />' in \
+        comps["Sidebar"].source
+
+
+def test_09_image_fills_keep_their_children_and_their_overlay():
+    comps = gen("09-image-fill-crop-with-children.json")
+    for c in comps.values():
+        assert "Plan trips together" in c.source and "Get started" in c.source
+        assert 'role="img"' not in c.source.split("data-figma-node")[0] + \
+            c.source.split("data-figma-node")[1][:200] or "<h" in c.source
+    overlay = comps["Hero"].source
+    assert "linear-gradient(#00000059,#00000059),linear-gradient(#d9d9d9,#d9d9d9)" in overlay
+    assert {u.property for c in comps.values() for u in c.unreproduced} == {"fills.image"}
+
+
+def test_11_odd_layer_names_give_identifiers_that_collide_with_nothing():
+    comps = gen("11-odd-layer-names.json")
+    names = list(comps)
+    assert len({n.lower() for n in names}) == len(names)
+    assert "Default" not in names and "DefaultComponent" in names
+    for n in names:
+        assert re.fullmatch(r"[A-Z][A-Za-z0-9]*", n)
+
+
+def test_12_figjam_nodes_show_their_texts():
+    (c,) = gen("12-figjam-nodes.json").values()
+    for text in ("Deploys got faster", "Pairing on the onboarding flow", "Ship on Friday?",
+                 "leads to", "Action", "Owner", "Add smoke tests", "Priya"):
+        assert text in c.source
+    assert any(u.property == "connector" for u in c.unreproduced)  # the line itself: reported
+
+
+def test_13_frames_in_nested_sections_are_components():
+    assert set(gen("13-nested-sections.json")) == {"Cart", "CardDetails", "Confirmation"}
+
+
+@pytest.mark.parametrize("case", ["15-deep-nesting.json", "22-deeper-nesting-100.json"])
+def test_15_22_deep_nesting_is_rendered_to_the_bottom(case: str):
+    (c,) = gen(case).values()
+    assert "Save changes" in c.source and not c.unreproduced
+
+
+def test_govuk_button_is_one_readable_component_with_css_states():
+    (c,) = gen("govuk-button.json").values()
+    src = c.source
+    assert src.count("\n") <= 102  # at most a third of the 307-line switch it replaced
+    assert "switch" not in src and "cva(" in src
+    assert "<button" in src and "disabled={disabled}" in src
+    assert "hover:" in src and "focus-visible:" in src
+    assert "Hover" not in src.split("export interface")[1].split("}")[0]  # states are no props
+    assert 'variant?: "primary" | "secondary" | "warning" | "start"' in src
+    assert not re.search(r"-\d+-\d+\b", src)  # no token names made of node ids
+    m = c.manifest
+    assert {s.state for s in m.stateChecks} == {"hover", "focus", "disabled"}
+    assert all(s.pseudoClass.startswith(":") for s in m.stateChecks)
+    assert m.defaultVariant and m.defaultVariant in m.nodePaths
+
+
+# ------------------------------------------------------------------------ merge exactness
+
+
+def _evaluate(spec, values: dict[str, str]) -> set[str]:
+    out = set(spec.base)
+    for p, opts in spec.by_prop.items():
+        out |= set(opts.get(values[p], []))
+    for cond, cls in spec.compound:
+        if all(values[k] in v for k, v in cond.items()):
+            out |= set(cls)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_attributed_classes_reproduce_every_variant_exactly(seed: int):
+    rng = random.Random(seed)
+    props = {"size": ['"sm"', '"md"', '"lg"'], "tone": ['"a"', '"b"'], "on": ["true", "false"]}
+    variants = [{"size": s, "tone": t, "on": o} for s in props["size"] for t in props["tone"]
+                for o in props["on"]]
+    pool = [f"c{i}" for i in range(12)]
+    per = [(v, rng.sample(pool, rng.randint(0, 8))) for v in variants]
+    spec = attribute_classes(per, list(props))
+    for v, cls in per:
+        assert _evaluate(spec, v) == set(cls)
+
+
+def _js_to_py(expr: str) -> str:
+    return expr.replace("===", "==").replace("&&", " and ").replace("||", " or ") \
+        .replace("!", " not ")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_presence_predicates_are_true_exactly_where_an_element_exists(seed: int):
+    rng = random.Random(seed)
+    variants = [{"size": f'"{s}"', "on": o} for s in ("sm", "md", "lg") for o in ("true", "false")]
+    present = sorted(rng.sample(range(len(variants)), rng.randint(1, len(variants))))
+    expr = predicate(present, variants, ["size", "on"], {"on"})
+    for i, v in enumerate(variants):
+        env = {"size": json.loads(v["size"]), "on": v["on"] == "true"}
+        got = True if expr is None else eval(_js_to_py(expr), {"true": True, "false": False}, env)
+        assert bool(got) == (i in present), (expr, v)
+
+
+def test_state_properties_are_recognised_in_their_common_spellings():
+    found = state_props({"State": ["Default", "Hover", "Pressed", "Disabled"],
+                         "Hover": ["False", "True"], "Size": ["Small", "Large"],
+                         "Focused": ["No", "Yes"]})
+    assert {s.name for s in found} == {"State", "Hover", "Focused"}
+    state = next(s for s in found if s.name == "State")
+    assert state.rest == "Default" and state.states["Pressed"] == "active"
+
+
+# ------------------------------------------------------------ tests that fail when a node is
+# dropped: the renderer broken on purpose, the generated suite run for real (Node, vitest)
+
+
+def _pipeline(tmp_path: Path, case: str, drop: str | None, monkeypatch) -> str:
+    if drop is not None:
+        real = lower_mod.Lowering.lower
+
+        def broken(self, node, *a, **kw):
+            return None if node.id == drop else real(self, node, *a, **kw)
+
+        monkeypatch.setattr(lower_mod.Lowering, "lower", broken)
+    store = FileArtifactStore(tmp_path / "store")
+    env = StageEnv(store=store, workdir=tmp_path / "work", source_file=str(CASES / case))
+    cfg = PipelineConfig()
+    for stage in ("analyze", "generate", "test"):
+        assert run_stage(stage, cfg, env).outcome == "Succeeded"
+    monkeypatch.undo()
+    res = run_stage("qa", cfg, env)
+    return res.reason if res.outcome != "Succeeded" else "Succeeded"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("drop", [None, "5:6", "5:5", "5:3"],
+                         ids=["intact", "badge-text", "badge-layer", "icon"])
+def test_generated_tests_fail_when_the_renderer_drops_a_node(tmp_path, monkeypatch, drop):
+    """07: 5:6 is the badge's text, 5:5 the badge (off by default), 5:3 the icon (on)."""
+    outcome = _pipeline(tmp_path, "07-boolean-prop-default-false.json", drop, monkeypatch)
+    assert outcome == ("Succeeded" if drop is None else "TestsFailed")
