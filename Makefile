@@ -73,8 +73,9 @@ bench: install cluster-up crds ## benchmarks (print tables, write bench/results/
 chaos: install cluster-up crds ## faults (operator kills, apiserver restart, leader kill, PostgreSQL down)
 	$(PY) hack/chaos.py $(CHAOS_ARGS)
 
-quality: install ## every Figma fixture through analyze -> generate -> test -> qa, as a table
-	$(PY) hack/quality.py
+# Not part of `make test`: minutes of generator, Chromium and vitest runs (docs/quality.md).
+quality: install ## fidelity, overflow, code, qa and mutation tables of the generated code (docs/quality.md)
+	$(PY) hack/quality.py $(QUALITY_ARGS)
 
 chart-crds: ## copy crds/ into the chart (Helm ships its own copy)
 	hack/sync-chart-crds.sh
