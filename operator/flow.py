@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .diagnosis import Diagnosis
-from .model import DesignPipelineSpec, Stage, set_condition
+from .model import DesignPipelineSpec, PipelineReason, Stage, set_condition
 from .render.job import job_name
 from .times import format_time as ts
 from .times import parse_time as parse_ts
@@ -57,6 +57,7 @@ class Plan:
     finished: str | None = None  # outcome reason when the pipeline finished in this pass
     started: bool = False
     stage_finished: list[tuple[str, str, float, JobFacts]] = field(default_factory=list)
+    quality: dict[str, Any] | None = None  # the visual stage's figures, when seen in this pass
 
 
 def parse_result(message: str | None) -> dict[str, Any] | None:
@@ -112,6 +113,59 @@ def _sanitize(result: dict[str, Any]) -> dict[str, Any]:
         },
         "artifacts": clean,
     }
+
+
+def _ratio(value: Any) -> float:
+    return round(min(float(_number(value, float)), 1.0), 4)
+
+
+def quality_of(summary: Any) -> dict[str, Any] | None:
+    """``status.quality`` from the visual stage's result summary (untrusted: coerced, bounded);
+    None when it reports no fidelity."""
+    if not isinstance(summary, dict) or summary.get("fidelity") is None:
+        return None
+    widths = summary.get("overflowWidths")
+    return {
+        "fidelity": _ratio(summary.get("fidelity")),
+        "textsShown": _ratio(summary.get("textsShown", 1.0)),
+        "a11yViolations": int(_number(summary.get("a11yViolations"), int)),
+        "overflowWidths": sorted(
+            {int(_number(w, int)) for w in widths if isinstance(w, int | float)}
+        )[:8]
+        if isinstance(widths, list)
+        else [],
+    }
+
+
+def quality_gate(
+    spec: DesignPipelineSpec, quality: dict[str, Any] | None, summary: Any
+) -> str | None:
+    """Why the pipeline fails its ``spec.quality`` gate (naming the worst components), or
+    None when it passes or has no gate."""
+    gate = spec.quality
+    if not gate.active:
+        return None
+    if quality is None:
+        return "quality gate failed: the visual stage reported no fidelity"
+    fails = []
+    if gate.min_fidelity is not None and quality["fidelity"] < gate.min_fidelity:
+        fails.append(f"fidelity {quality['fidelity']:.2f} < minFidelity {gate.min_fidelity:.2f}")
+    if (
+        gate.max_a11y_violations is not None
+        and quality["a11yViolations"] > gate.max_a11y_violations
+    ):
+        fails.append(
+            f"{quality['a11yViolations']} accessibility violations (serious, critical) > "
+            f"maxA11yViolations {gate.max_a11y_violations}"
+        )
+    if not fails:
+        return None
+    named = []
+    for key, what in (("worst", "lowest fidelity"), ("a11yWorst", "most violations")):
+        items = summary.get(key) if isinstance(summary, dict) else None
+        if isinstance(items, list) and items:
+            named.append(f"{what}: " + ", ".join(str(i)[:60] for i in items[:3]))
+    return _clip("quality gate failed: " + "; ".join(fails + named))
 
 
 def _conditions(
@@ -360,6 +414,24 @@ def plan(
                         "size": art.get("size"),
                     }
                 )
+            if stage == Stage.VISUAL.value:  # the quality gate: nothing after it on a failure
+                quality = quality_of(res.get("summary"))
+                if quality is not None:
+                    status["quality"] = result.quality = quality
+                failed_gate = quality_gate(spec, quality, res.get("summary"))
+                if failed_gate:
+                    status["artifacts"], status["cost"] = artifacts, cost
+                    _finish(
+                        result,
+                        status,
+                        stages,
+                        PipelineReason.QUALITY_GATE_FAILED.value,
+                        failed_gate,
+                        now,
+                        generation,
+                        "Warning",
+                    )
+                    return result
             continue  # on to the next stage, in this same pass
         # failed attempt
         problem = job.problem

@@ -829,7 +829,8 @@ def test_install_test_upgrade_uninstall(helm: Helm, cluster: Cluster,
         jobs = cluster.list("jobs", f"tenant-{tenant}")
         stages = [(j["metadata"]["labels"]["pffigma.dev/pipeline"],
                    j["metadata"]["labels"]["pffigma.dev/stage"]) for j in jobs]
-        assert len(stages) == len(set(stages)) == 3 * len(names)
+        # the default stages: analyze, generate, test, qa, visual
+        assert len(stages) == len(set(stages)) == 5 * len(names)
     finally:
         cluster.delete("tenant", tenant)
         operator.start()

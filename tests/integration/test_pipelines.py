@@ -108,9 +108,10 @@ def test_success_path(cluster: Cluster, tenant: tuple[str, str]) -> None:
     assert (succeeded["status"], succeeded["reason"]) == ("True", "Succeeded")
     assert condition(obj, "Admitted")["status"] == "True"
     assert status["observedGeneration"] == obj["metadata"]["generation"]
-    assert [s["name"] for s in status["stages"]] == ["analyze", "generate", "test"]
+    default = ["analyze", "generate", "test", "qa", "visual"]  # every check, no deploy
+    assert [s["name"] for s in status["stages"]] == default
     assert all(s["state"] == "Succeeded" and s["attempts"] == 1 for s in status["stages"])
-    assert [a["stage"] for a in status["artifacts"]] == ["analyze", "generate", "test"]
+    assert [a["stage"] for a in status["artifacts"]] == default
     assert all(len(a["sha256"]) == 64 for a in status["artifacts"])
     assert status["startTime"] <= status["completionTime"]
     assert "currentStage" not in status and "queuePosition" not in status
@@ -120,6 +121,8 @@ def test_success_path(cluster: Cluster, tenant: tuple[str, str]) -> None:
         f"{name}-analyze-1",
         f"{name}-generate-1",
         f"{name}-test-1",
+        f"{name}-qa-1",
+        f"{name}-visual-1",
     ]
     # each stage started only after the previous Job completed
     for prev, nxt in itertools.pairwise(jobs):
@@ -165,6 +168,8 @@ def test_retry_then_success(cluster: Cluster, tenant: tuple[str, str]) -> None:
         f"{name}-generate-1",
         f"{name}-generate-2",
         f"{name}-test-1",
+        f"{name}-qa-1",
+        f"{name}-visual-1",
     ]
     events = [e for e in cluster.list("events", ns) if e["involvedObject"]["name"] == name]
     assert any(

@@ -108,7 +108,7 @@ def test_plural_constants_match() -> None:
     ("crd", "columns"),
     [
         (TENANT, ["Plan", "Namespace", "Ready", "Running", "Queued", "Age"]),
-        (PIPELINE, ["Stage", "Succeeded", "Reason", "Queue", "Age"]),
+        (PIPELINE, ["Stage", "Succeeded", "Reason", "Fidelity", "Queue", "Age"]),
     ],
 )
 def test_printer_columns(crd: dict[str, Any], columns: list[str]) -> None:

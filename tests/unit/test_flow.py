@@ -33,7 +33,11 @@ def ts(seconds: float) -> str:
 
 
 def mkspec(**fields: Any) -> DesignPipelineSpec:
-    body: dict[str, Any] = {"source": {"figma": {"fileKey": "FILE"}}}
+    # three stages keep these state-machine tests short (the default list is longer: test_crds)
+    body: dict[str, Any] = {
+        "source": {"figma": {"fileKey": "FILE"}},
+        "stages": ["analyze", "generate", "test"],
+    }
     body.update(fields)
     return DesignPipelineSpec.model_validate(body)
 
