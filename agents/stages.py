@@ -228,6 +228,11 @@ def run_visual(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
                                           "overflowWidths", "components", "renders", "errors")})
     res.summary["worst"] = [f"{w['component'][:40]} {w['fidelity']:.2f}"
                             for w in s["worstComponents"][:3]]
+    a11y = sorted((c for c in report["components"] if c["a11yViolations"]),
+                  key=lambda c: (-c["a11yViolations"], c["component"]))
+    if a11y:
+        res.summary["a11yWorst"] = [f"{c['component'][:40]} {c['a11yViolations']}"
+                                    for c in a11y[:3]]
     res.message = summary_line(report)[:500]
 
 

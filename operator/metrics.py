@@ -35,6 +35,13 @@ STAGE_DURATION = Histogram(
     buckets=_STAGE_BUCKETS,
     registry=REGISTRY,
 )
+PIPELINE_FIDELITY = Histogram(
+    "pf_figma_pipeline_fidelity_ratio",
+    "Fidelity the visual stage measured (share of visible design nodes within 4 px), by tenant.",
+    ["tenant"],
+    buckets=(0.1, 0.25, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0),
+    registry=REGISTRY,
+)
 QUEUE_WAIT = Histogram(
     "pf_figma_queue_wait_seconds",
     "Time a pipeline waited in the queue before admission.",

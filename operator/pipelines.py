@@ -128,6 +128,7 @@ class PipelineReconciler:
             artifacts_secret="pf-figma-db" if settings.database_dsn else None,
             ca_bundle_configmap=settings.ca_bundle_configmap
             or ("pf-figma-ca" if settings.ca_bundle_file else None),
+            stage_resources=settings.agent_stage_resources,
         )
 
     # --- events -------------------------------------------------------------------------------
@@ -453,6 +454,8 @@ class PipelineReconciler:
             metrics.STAGE_DURATION.labels(stage, outcome).observe(seconds)
             self.pod_problems.get(key, {}).pop(finished_job.name, None)
             self.deleted_jobs.get(key, set()).discard(finished_job.name)
+        if p.quality is not None:  # the visual stage's figures, seen in this pass
+            metrics.PIPELINE_FIDELITY.labels(tenant or "").observe(p.quality["fidelity"])
         changed = await self._write_status(body, status, p.status)
         if rt.db is not None and (changed or p.stage_finished or p.events):
             rt.db.record_pipeline(tenant or "", body, p.status, p.stage_finished, p.events)

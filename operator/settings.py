@@ -30,6 +30,16 @@ class Settings(BaseModel):
     agent_memory_request: str = "256Mi"
     agent_cpu_limit: str = "1"
     agent_memory_limit: str = "1Gi"
+    agent_stage_resources: dict[str, dict[str, dict[str, str]]] = Field(
+        default_factory=lambda: {
+            "visual": {
+                "requests": {"cpu": "500m", "memory": "768Mi"},
+                "limits": {"cpu": "2", "memory": "2Gi"},
+            }
+        },
+        description="per-stage agent resources replacing the agent_* defaults, as JSON "
+        "{stage: {requests: {cpu, memory}, limits: {cpu, memory}}} (visual runs Chromium)",
+    )
     ca_bundle_configmap: str | None = Field(
         None, description="ConfigMap (in each tenant namespace) with ca.crt for agent pods"
     )

@@ -46,8 +46,21 @@ STAGE_CREDENTIALS: dict[str, frozenset[str]] = {
     "generate": frozenset({"anthropic"}),
     "test": frozenset(),
     "qa": frozenset(),
+    "visual": frozenset(),  # renders generated code in a browser: no key
     "deploy": frozenset({"git"}),
 }
+
+#: Per-stage container resources replacing the agent default (each value capped by the
+#: tenant's limits like the default): the visual stage runs headless Chromium.
+DEFAULT_STAGE_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
+    "visual": {
+        "requests": {"cpu": "500m", "memory": "768Mi"},
+        "limits": {"cpu": "2", "memory": "2Gi"},
+    },
+}
+#: the browser's shared memory (/dev/shm, a memory-backed emptyDir counted in the pod's memory)
+SHM_STAGES = frozenset({"visual"})
+SHM_SIZE = "256Mi"
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,9 @@ class AgentSettings:
     #: set, artifacts go to PostgreSQL under the tenant's role instead of artifacts_url.
     artifacts_secret: str | None = None
     ca_bundle_configmap: str | None = None
+    stage_resources: Mapping[str, Mapping[str, Mapping[str, str]]] = field(
+        default_factory=lambda: DEFAULT_STAGE_RESOURCES
+    )
 
 
 def job_name(pipeline: str, stage: str, attempt: int) -> str:
@@ -160,14 +176,18 @@ def render_job(
         ATTEMPT_LABEL: str(attempt),
     }
     limits = tenant_spec.effective_limits()
+    own = agent.stage_resources.get(stage) or {}
+    requests, maxima = own.get("requests") or {}, own.get("limits") or {}
     resources = {
         "requests": {
-            "cpu": _min_quantity(agent.cpu_request, limits.max_cpu),
-            "memory": _min_quantity(agent.memory_request, limits.max_memory),
+            "cpu": _min_quantity(requests.get("cpu", agent.cpu_request), limits.max_cpu),
+            "memory": _min_quantity(
+                requests.get("memory", agent.memory_request), limits.max_memory
+            ),
         },
         "limits": {
-            "cpu": _min_quantity(agent.cpu_limit, limits.max_cpu),
-            "memory": _min_quantity(agent.memory_limit, limits.max_memory),
+            "cpu": _min_quantity(maxima.get("cpu", agent.cpu_limit), limits.max_cpu),
+            "memory": _min_quantity(maxima.get("memory", agent.memory_limit), limits.max_memory),
         },
     }
     env: list[dict[str, Any]] = [
@@ -204,6 +224,9 @@ def render_job(
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
     ]
+    if stage in SHM_STAGES:
+        volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}})
+        mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
     credentials = STAGE_CREDENTIALS.get(stage, frozenset())
     source = spec.source
     if source.config_map_ref is not None:
