@@ -14,6 +14,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Protocol
 
 from . import metrics
@@ -92,7 +93,11 @@ class Runtime:
         self.db: DataStore | None = None
         extra_egress: tuple[Any, ...] = ()
         if settings.database_dsn:
-            self.db = DataStore(settings.database_dsn)
+            retention = settings.artifact_retention_days
+            self.db = DataStore(
+                settings.database_dsn,
+                artifact_retention=timedelta(days=retention) if retention else None,
+            )
             try:  # tenants may reach the database endpoint, and nothing else new
                 extra_egress = tuple(dsn_egress(settings.database_dsn))
             except OSError as err:
@@ -110,6 +115,8 @@ class Runtime:
             if "BEGIN CERTIFICATE" not in self.ca_bundle:
                 raise SystemExit(f"PF_CA_BUNDLE_FILE={settings.ca_bundle_file}: no PEM certificate")
         self.tenant_queue = WorkQueue("tenant")
+        if self.db is not None:  # a tenant's stored bytes changed: its status shows them
+            self.db.on_stored_bytes = lambda tenant: self.tenant_queue.add_after(tenant, 0.5)
         self.pipeline_queue = WorkQueue("pipeline")
         self.tenants = tenants(self)
         self.pipelines = pipelines(self)

@@ -49,6 +49,12 @@ class Settings(BaseModel):
         "into every tenant namespace as ConfigMap pf-figma-ca and trusted by agent pods",
     )
     artifacts_url: str = Field("file:///tmp/pf-figma-artifacts", description="artifact store URL")
+    artifact_retention_days: int = Field(
+        30,
+        ge=0,
+        description="artifacts (PostgreSQL) older than this are deleted, except those of "
+        "pipelines that still exist and ran or finished within it; 0 keeps them forever",
+    )
     pod_cidrs: list[str] = Field(default_factory=lambda: ["10.244.0.0/16"])
     service_cidrs: list[str] = Field(default_factory=lambda: ["10.96.0.0/16"])
     metrics_port: int = Field(8080, ge=0, le=65535)

@@ -406,6 +406,13 @@ class TenantReconciler:
         if namespace:
             status_obj["namespace"] = namespace
         if rt.db is not None and "DatabaseReady" in results:
+            stored = rt.db.stored_bytes(body["metadata"]["name"])
+            if stored is not None:
+                retention = rt.settings.artifact_retention_days
+                status_obj["artifacts"] = {
+                    "storedBytes": stored,
+                    **({"retentionDays": retention} if retention else {}),
+                }
             status_obj["database"] = {
                 "role": roles.role_name(body["metadata"]["name"]),
                 "secretName": roles.SECRET_NAME,

@@ -402,6 +402,16 @@ async def month_to_date_usd(
     return float(row[0]) if row else 0.0
 
 
+async def stored_bytes(pool: AsyncConnectionPool, tenant: str) -> int:
+    """Bytes of artifact content the tenant stores (each blob once: content-addressed)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT coalesce(sum(size), 0) FROM pf.blobs WHERE tenant_id = %s", (tenant,)
+        )
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def pipeline_history(
     pool: AsyncConnectionPool, tenant: str, *, limit: int = 50
 ) -> list[dict[str, Any]]:
@@ -426,8 +436,10 @@ async def prune(
     now: datetime | None = None,
 ) -> dict[str, int]:
     """Delete history older than ``history`` (pipelines finished or deleted before then, their
-    attempts, and their artifacts) and artifacts older than ``artifacts``; then unreferenced
-    blobs. Usage and audit rows are kept (billing, audit). Returns counts by table."""
+    attempts, and their artifacts) and artifacts older than ``artifacts`` except those of
+    pipelines that still exist and are running or finished less than ``artifacts`` ago (what
+    a retry, a later stage or a recent download needs); then unreferenced blobs. Usage and
+    audit rows are kept (billing, audit). Returns counts by table."""
     now = now or utcnow()
     cutoff = now - history
     counts: dict[str, int] = {}
@@ -445,11 +457,20 @@ async def prune(
             "DELETE FROM pf.stage_attempts WHERE pipeline_uid = ANY(%s)", (uids,)
         )
         counts["stage_attempts"] = cur.rowcount
-        cur = await conn.execute(
-            "DELETE FROM pf.artifacts WHERE pipeline_key = ANY(%s)"
-            + (" OR created_at < %s" if artifacts is not None else ""),
-            (keys, now - artifacts) if artifacts is not None else (keys,),
-        )
+        if artifacts is None:
+            cur = await conn.execute(
+                "DELETE FROM pf.artifacts WHERE pipeline_key = ANY(%s)", (keys,)
+            )
+        else:
+            old = now - artifacts
+            cur = await conn.execute(
+                "DELETE FROM pf.artifacts a WHERE a.pipeline_key = ANY(%s)"
+                " OR (a.created_at < %s AND NOT EXISTS (SELECT 1 FROM pf.pipeline_runs r"
+                " WHERE r.tenant_id = a.tenant_id"
+                " AND r.namespace || '/' || r.name || '/' || r.uid = a.pipeline_key"
+                " AND r.deleted_at IS NULL AND (r.finished_at IS NULL OR r.finished_at >= %s)))",
+                (keys, old, old),
+            )
         counts["artifacts"] = cur.rowcount
         cur = await conn.execute(
             "DELETE FROM pf.blobs b WHERE NOT EXISTS (SELECT 1 FROM pf.artifacts a"

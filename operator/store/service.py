@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +40,7 @@ class DataStore:
         *,
         max_backlog: int = 10_000,
         history_retention: timedelta | None = timedelta(days=90),
-        artifact_retention: timedelta | None = None,
+        artifact_retention: timedelta | None = timedelta(days=30),
         spend_ttl: float = 30.0,
         migrate_retry_max: float = 30.0,
     ) -> None:
@@ -56,6 +56,9 @@ class DataStore:
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._generations: dict[str, int] = {}
+        self._bytes: dict[str, tuple[int, float]] = {}
+        #: called with a tenant's name when its stored bytes were read anew and changed
+        self.on_stored_bytes: Callable[[str], None] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -274,6 +277,30 @@ class DataStore:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return value
+
+    def stored_bytes(self, tenant: str) -> int | None:
+        """The tenant's stored artifact bytes as last read (None before the first read).
+        Never blocks: a stale value is read anew in the background (on_stored_bytes)."""
+        value, at = self._bytes.get(tenant, (None, 0.0))
+        key = f"bytes:{tenant}"
+        if time.monotonic() - at > self.spend_ttl and key not in self._refreshing:
+            self._refreshing.add(key)
+            task = asyncio.get_running_loop().create_task(self._refresh_bytes(tenant, key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return value
+
+    async def _refresh_bytes(self, tenant: str, key: str) -> None:
+        try:
+            value = await history.stored_bytes(self.pool, tenant)
+            before = self._bytes.get(tenant, (None, 0.0))[0]
+            self._bytes[tenant] = (value, time.monotonic())
+            if value != before and self.on_stored_bytes is not None:
+                self.on_stored_bytes(tenant)
+        except Exception as err:
+            log.debug("cannot read the stored bytes of tenant %s: %s", tenant, describe(err))
+        finally:
+            self._refreshing.discard(key)
 
     async def _refresh_spend(self, tenant: str) -> None:
         try:

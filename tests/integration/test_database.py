@@ -101,6 +101,14 @@ def test_tenant_role_secret_history_and_outage(
             15,
             what="history row",
         )
+        # item 12: the tenant's stored artifact bytes and the retention show in its status
+        # (KWOK's agents store nothing: 0)
+        stored = wait_for(
+            lambda: (cluster.get("tenant", name)["status"].get("artifacts") or None),
+            30,
+            what="status.artifacts",
+        )
+        assert stored == {"storedBytes": 0, "retentionDays": 30}
         attempts = rows(
             database,
             "SELECT stage, attempt FROM pf.stage_attempts WHERE tenant_id=%s ORDER BY stage",
