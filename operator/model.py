@@ -80,7 +80,14 @@ if tuple(STAGE_ORDER) != contract.STAGE_ORDER:  # pragma: no cover - caught by a
     raise ImportError("operator Stage enum differs from pf_agents.contract.STAGE_ORDER")
 #: the order before deploy moved last; stored pipelines with it keep running as they are
 LEGACY_STAGE_ORDER: tuple[Stage, ...] = tuple(Stage(s) for s in contract.LEGACY_STAGE_ORDER)
-DEFAULT_STAGES: tuple[Stage, ...] = (Stage.ANALYZE, Stage.GENERATE, Stage.TEST)
+#: every check, nothing shipped: deploy only when asked for (and only after a passed quality gate)
+DEFAULT_STAGES: tuple[Stage, ...] = (
+    Stage.ANALYZE,
+    Stage.GENERATE,
+    Stage.TEST,
+    Stage.QA,
+    Stage.VISUAL,
+)
 
 
 class StageState(StrEnum):
@@ -128,6 +135,7 @@ class PipelineReason(StrEnum):
     FAILED = "Failed"
     CANCELLED = "Cancelled"
     TIMED_OUT = "TimedOut"
+    QUALITY_GATE_FAILED = "QualityGateFailed"
 
 
 # --- scalar types ----------------------------------------------------------------------------
@@ -621,6 +629,18 @@ class Retries(_Model):
         return int(self.backoff_seconds * 2 ** max(retry - 1, 0))
 
 
+class QualityGate(_Model):
+    """``spec.quality``: thresholds on the visual stage's measurement; below them the pipeline
+    ends Failed (QualityGateFailed) and nothing after visual (deploy) runs. Unset: no gate."""
+
+    min_fidelity: float | None = Field(default=None, ge=0, le=1)
+    max_a11y_violations: int | None = Field(default=None, ge=0, alias="maxA11yViolations")
+
+    @property
+    def active(self) -> bool:
+        return self.min_fidelity is not None or self.max_a11y_violations is not None
+
+
 def _in_order(stages: Sequence[Stage], order: Sequence[Stage]) -> bool:
     """``stages`` start with analyze and follow ``order`` without repeats."""
     if not stages or any(s not in order for s in stages):
@@ -640,6 +660,7 @@ class DesignPipelineSpec(_Model):
     retries: Retries = Retries()
     ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
     cancel: bool = False
+    quality: QualityGate = QualityGate()
 
     @model_validator(mode="after")
     def _stages_in_order(self) -> Self:
@@ -649,6 +670,8 @@ class DesignPipelineSpec(_Model):
             raise ValueError("stages must start with analyze and keep the order, without repeats")
         if Stage.DEPLOY in self.stages and self.git is None:
             raise ValueError("git is required when stages include deploy")
+        if self.quality.active and Stage.VISUAL not in self.stages:
+            raise ValueError("quality thresholds need the visual stage")
         return self
 
     def effective_llm(self, tenant: TenantSpec) -> EffectiveLLM:
@@ -705,6 +728,15 @@ class Cost(_Model):
         )
 
 
+class Quality(_Model):
+    """``status.quality``: the visual stage's measurement (pf_agents.visual)."""
+
+    fidelity: float = Field(ge=0, le=1)  # node-weighted share of visible nodes within 4 px
+    texts_shown: float = Field(default=1.0, ge=0, le=1)
+    a11y_violations: int = Field(default=0, ge=0, alias="a11yViolations")  # serious+critical
+    overflow_widths: tuple[int, ...] = ()  # viewport widths with horizontal overflow
+
+
 class DesignPipelineStatus(_Model):
     observed_generation: int | None = None
     conditions: tuple[Condition, ...] = ()
@@ -715,6 +747,7 @@ class DesignPipelineStatus(_Model):
     stages: tuple[StageStatus, ...] = ()
     artifacts: tuple[Artifact, ...] = ()
     cost: Cost | None = None
+    quality: Quality | None = None
 
     @model_validator(mode="before")
     @classmethod
