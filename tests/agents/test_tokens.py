@@ -164,7 +164,7 @@ def test_style_names_are_used_where_present() -> None:
 def test_govuk_button_derived_names() -> None:
     # a COMPONENT_SET subtree: style ids without style names -> derived names
     ts = extract_tokens(spec_of(GOVUK))
-    assert {"white", "gray-950", "green-800", "red-600", "yellow-300"} <= set(ts.colors)
+    assert {"white", "gray-950", "green-800", "orange-700", "yellow-300"} <= set(ts.colors)
     assert ts.colors["green-800"] == "#00703c"
     assert {"body", "heading-1"} <= set(ts.font_size)
     assert ts.spacing["2"] == "8px" and ts.spacing["3"] == "12px"
@@ -180,12 +180,43 @@ def test_govuk_button_derived_names() -> None:
 
 @pytest.mark.parametrize(("value", "name"), [
     ("#ffffff", "white"), ("#000000", "black"), ("#00000040", "black-alpha-25"),
-    ("#2563eb", "blue-600"), ("#3b82f6", "blue-500"), ("#f3f4f6", "gray-100"),
-    ("#111827", "gray-900"), ("#dc2626", "red-600"), ("#16a34a", "green-600"),
-    ("#facc15", "yellow-400"),
+    # Tailwind 4's own colours keep their names
+    ("#155dfc", "blue-600"), ("#2b7fff", "blue-500"), ("#f3f4f6", "gray-100"),
+    ("#101828", "gray-900"), ("#e7000b", "red-600"), ("#00a63e", "green-600"),
+    ("#fdc700", "yellow-400"), ("#ff6900", "orange-500"),
+    # others take the nearest one (Tailwind 3's gray-900 and blue-600, greys of any warmth)
+    ("#111827", "gray-900"), ("#2563eb", "blue-600"), ("#f3f2f1", "gray-100"),
+    ("#0b0c0c", "gray-950"), ("#00703c", "green-800"),
 ])
 def test_colour_family_and_step(value: str, name: str) -> None:
     assert color_names(value)[0] == name
+
+
+def oklch_hex(L: float, C: float, h: float) -> str:
+    import math
+
+    a, b = C * math.cos(math.radians(h)), C * math.sin(math.radians(h))
+    l_, m_, s_ = (L + 0.3963377774 * a + 0.2158037573 * b, L - 0.1055613458 * a
+                  - 0.0638541728 * b, L - 0.0894841775 * a - 1.2914855480 * b)
+    lc, mc, sc = l_ ** 3, m_ ** 3, s_ ** 3
+    rgb = (4.0767416621 * lc - 3.3077115913 * mc + 0.2309699292 * sc,
+           -1.2684380046 * lc + 2.6097574011 * mc - 0.3413193965 * sc,
+           -0.0041960863 * lc - 0.7034186147 * mc + 1.7076147010 * sc)
+
+    def enc(x: float) -> int:
+        x = max(0.0, min(1.0, x))
+        return round((12.92 * x if x <= 0.0031308 else 1.055 * x ** (1 / 2.4) - 0.055) * 255)
+    return "#" + "".join(f"{enc(x):02x}" for x in rgb)
+
+
+def test_every_tailwind_palette_colour_is_named_after_itself() -> None:
+    from pf_agents.tokens import _PALETTE, _STEPS
+
+    greys = {"slate", "gray", "zinc", "neutral", "stone"}
+    for fam, ladder in _PALETTE.items():
+        for step, lch in zip(_STEPS, ladder, strict=True):
+            want = f"{'gray' if fam in greys else fam}-{step}"
+            assert color_names(oklch_hex(*lch))[0] == want
 
 
 def test_spacing_radius_shadow_scales() -> None:
