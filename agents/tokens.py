@@ -651,7 +651,8 @@ def extract_tokens(spec: DesignSpec, variables: LocalVariables | None = None) ->
             if sid and sid not in style_color and p is not None and p.type == "SOLID" \
                     and p.color is not None:
                 style_color[sid] = color_hex(p.color, p.opacity)
-        for paints in (n.fills, n.strokes):
+        run_fills = [st.fills or [] for st in (n.styleOverrideTable or {}).values()]
+        for paints in (n.fills, n.strokes, *run_fills):  # styled text runs count too
             for p in paints:
                 if p.visible and p.type == "SOLID" and p.color is not None:
                     color_count[color_hex(p.color, p.opacity)] += 1

@@ -515,3 +515,24 @@ def test_malformed_values_never_raise() -> None:
         assert "nan" not in css.lower() and "inf" not in css.lower()
         lookup_from_dtcg(ts.dtcg)
         assert count_id_derived_names(ts, spec) == 0
+
+
+def test_same_output_under_any_hash_seed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "dump.py"
+    script.write_text(
+        "import json, sys\n"
+        "from pf_agents.analyze import analyze_source\n"
+        "from pf_agents.figma_client import load_figma_file\n"
+        "from pf_agents.tokens import extract_tokens\n"
+        "for f in sys.argv[1:]:\n"
+        "    ts = extract_tokens(analyze_source(load_figma_file(f)))\n"
+        "    print(json.dumps(ts.dtcg), ts.theme_css())\n")
+    files = [str(GOVUK), str(fixture("figmagic")), str(fixture("figma-rust__get-started"))]
+    outs = {subprocess.run([sys.executable, str(script), *files], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert len(outs) == 1
