@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from . import diagnosis, flow, metrics
+from pf_agents.contract import STAGE_ORDER
+
+from . import diagnosis, flow, metrics, publish
 from .cache import controller_uid
 from .constants import PIPELINE_LABEL, TENANT_LABEL
 from .kube import ApiError, deleted_while_reconciling
@@ -113,6 +115,7 @@ class PipelineReconciler:
         self.deleted_jobs: dict[str, set[str]] = {}
         self._deleting: set[tuple[str, str]] = set()  # (namespace, Job) deleted by us
         self._state_of: dict[str, str] = {}  # pipeline key -> what the tenant counts it as
+        self._tasks: set[asyncio.Task[None]] = set()
         self._last_refresh = 0.0
         settings = runtime.settings
         self.agent = AgentSettings(
@@ -463,6 +466,10 @@ class PipelineReconciler:
             await rt.kube.event(body, type_=type_, reason=reason, message=message)
         if p.stage_finished:
             self._record_usage(tenant or "", p.stage_finished)
+        if p.finished == "Succeeded" and rt.db is not None:
+            task = asyncio.get_running_loop().create_task(self._publish(body, tenant or ""))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         if p.finished:
             begun = parse_time(p.status.get("startTime")) or created
             metrics.PIPELINE_DURATION.labels(p.finished).observe(
@@ -487,6 +494,46 @@ class PipelineReconciler:
             # no pod yet: look (again) for the Job controller's FailedCreate (quota, admission)
             return min(p.requeue_after or podless, podless)
         return p.requeue_after
+
+    async def _publish(self, body: dict[str, Any], tenant: str) -> None:
+        """Publish a succeeded pipeline's project (and visual report) where its owners may read
+        it (see publish.py). Best effort: the database keeps everything anyway."""
+        db = self.rt.db
+        assert db is not None
+        meta = body["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}/{meta['uid']}"
+        try:
+            stored = await db.pipeline_artifacts(key)
+            by_name = {(a.stage, a.name): a for a in stored}
+            candidates = [publish.Candidate(a.stage, a.name, a.size) for a in stored]
+            chosen, left = publish.choose(candidates, STAGE_ORDER)
+            if not chosen and not left:
+                return
+            files = {c.name: await db.read_artifact(by_name[(c.stage, c.name)].uri) for c in chosen}
+            cm = publish.artifacts_configmap(body, tenant, files, key)
+            await self.rt.kube.apply(cm)
+        except Exception as err:  # never fails the pipeline: it succeeded
+            log.warning("cannot publish the artifacts of %s: %s", key, err)
+            return
+        name = cm["metadata"]["name"]
+        if chosen:
+            await self.rt.kube.event(
+                body,
+                type_="Normal",
+                reason="ArtifactsPublished",
+                message=f"ConfigMap {name}: "
+                + ", ".join(f"{c.stage}/{c.name} ({c.size} bytes)" for c in chosen)
+                + f"; pf-figma artifacts get {meta['namespace']}/{meta['name']} -o DIR",
+            )
+        if left:
+            await self.rt.kube.event(
+                body,
+                type_="Warning",
+                reason="ArtifactsNotPublished",
+                message=", ".join(f"{c.stage}/{c.name} ({c.size} bytes)" for c in left)
+                + f" do not fit in ConfigMap {name} ({publish.MAX_BYTES} bytes at most); "
+                "they stay in the artifact database (pf-figma artifacts get --dsn)",
+            )
 
     def _podless_recheck(
         self,

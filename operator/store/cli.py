@@ -8,6 +8,11 @@ later stage's files win; other artifacts go to ``DIR/.artifacts/<stage>/<name>``
 
 The database is ``--dsn``, else ``$PF_DATABASE_DSN`` (operator role: every tenant), else
 ``$PF_ARTIFACTS`` (a tenant's DSN from its Secret: row-level security shows that tenant only).
+
+Without a database (or with ``--from-cluster``) it reads what the operator published for the
+pipeline's owners when it succeeded: ConfigMap ``<pipeline>-artifacts`` in its namespace (the
+project archive and, when small, the visual report and preview), with the caller's kubeconfig
+(``$KUBECONFIG``): no database password needed.
 """
 
 from __future__ import annotations
@@ -130,6 +135,42 @@ def _get(
     return 0
 
 
+async def _read_published(namespace: str, pipeline: str) -> dict[str, bytes] | None:
+    from ..kube import Kube
+    from ..publish import configmap_name, read_configmap
+
+    kube = Kube.from_environment(os.environ.get("KUBECONFIG"))
+    try:
+        obj = await kube.get_or_none("ConfigMap", configmap_name(pipeline), namespace)
+    finally:
+        await kube.close()
+    return None if obj is None else read_configmap(obj)
+
+
+def _get_from_cluster(target: str, out: Path, extract: bool) -> int:
+    namespace, _, pipeline = target.partition("/")
+    if not namespace or not pipeline or "/" in pipeline:
+        return _fail(f"expected <namespace>/<pipeline>, got {target!r}")
+    files = asyncio.run(_read_published(namespace, pipeline))
+    if not files:
+        return _fail(
+            f"nothing published for {target} (it publishes when it succeeds; a project too "
+            "large for a ConfigMap stays in the database: --dsn)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in sorted(files.items(), key=lambda kv: kv[0] != "project.tar.gz"):
+        if extract and name == "project.tar.gz":
+            n = _extract(data, out)
+            print(f"{name}: extracted {n} file(s) into {out}")
+        else:
+            dest = out / ".artifacts" / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+            print(f"{name}: {len(data)} bytes -> {dest}")
+    print(f"published by the operator for {target}")
+    return 0
+
+
 def artifacts_main(argv: list[str]) -> int:
     """``pf-figma artifacts get <namespace>/<pipeline> [--stage S] -o DIR``."""
     p = argparse.ArgumentParser(
@@ -145,10 +186,23 @@ def artifacts_main(argv: list[str]) -> int:
     g.add_argument("--uid", help="a specific run (default: the newest)")
     g.add_argument("--no-extract", action="store_true", help="keep .tar.gz archives as files")
     g.add_argument("--dsn", help="PostgreSQL DSN (default: $PF_DATABASE_DSN or $PF_ARTIFACTS)")
+    g.add_argument(
+        "--from-cluster",
+        action="store_true",
+        help="read what the operator published in the namespace (the default without a DSN)",
+    )
     args = p.parse_args(argv)
-    dsn = _dsn(args.dsn)
+    dsn = None if args.from_cluster else _dsn(args.dsn)
     if dsn is None:
-        return _fail("no database: pass --dsn or set PF_DATABASE_DSN (or PF_ARTIFACTS)")
+        try:
+            return _get_from_cluster(args.pipeline, Path(args.output), not args.no_extract)
+        except (tarfile.TarError, OSError) as err:
+            return _fail(f"cannot write the artifacts: {err}")
+        except Exception as err:  # the API refused (RBAC) or cannot be reached
+            return _fail(
+                "no database (--dsn, PF_DATABASE_DSN) and cannot read what the operator "
+                f"published from the cluster: {type(err).__name__}: {err}"
+            )
     try:
         return _get(
             dsn, args.pipeline, args.stage, Path(args.output), args.uid, not args.no_extract

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..times import parse_time
 from . import history, roles
+from .artifacts import StoredArtifact, list_artifacts, read_blob
 from .db import migrate, open_pool
 from .dsn import redact_dsn
 from .writer import DbWriter, describe
@@ -277,6 +278,15 @@ class DataStore:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return value
+
+    async def pipeline_artifacts(self, pipeline_key: str) -> list[StoredArtifact]:
+        """Every artifact of one pipeline run (``<namespace>/<name>/<uid>``)."""
+        async with self.pool.connection() as conn:
+            return await list_artifacts(conn, pipeline_key)
+
+    async def read_artifact(self, uri: str) -> bytes:
+        async with self.pool.connection() as conn:
+            return await read_blob(conn, uri)
 
     def stored_bytes(self, tenant: str) -> int | None:
         """The tenant's stored artifact bytes as last read (None before the first read).

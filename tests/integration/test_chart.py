@@ -519,6 +519,8 @@ OPERATOR_NEEDS: list[tuple[str, str, str | None]] = [
     # the Job controller's FailedCreate Events read
     *((v, "pods", "*") for v in ("list", "watch")),
     ("get", "configmaps", TENANT_NS),
+    # a succeeded pipeline's project published for its owners (issue 17, item 11)
+    *((v, "configmaps", TENANT_NS) for v in ("create", "patch")),
     ("list", "events", TENANT_NS),
     ("patch", "events", TENANT_NS),  # repeated Events are counted, not written anew
     ("patch", "events", "default"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,3 +163,84 @@ def test_tenant_role_secret_history_and_outage(
         what="role dropped with the tenant",
     )
     assert not rows(database, "SELECT 1 FROM pg_roles WHERE rolname = %s", role)
+
+
+def test_succeeded_pipeline_is_published_for_its_owners(
+    cluster: Cluster, db_operator: OperatorProcess, pg: tuple[Server, Database], tmp_path: Path
+) -> None:
+    """Item 11: owners fetch the generated project without the database password."""
+    import io
+    import subprocess
+    import sys
+    import tarfile
+
+    _, database = pg
+    name = unique("pub")
+    ns = f"tenant-{name}"
+    cluster.apply(
+        {
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"plan": "pro", "owners": [{"kind": "User", "name": "paula"}]},
+        }
+    )
+    try:
+        wait_for(lambda: tenant_ready(cluster, name), 30, what="tenant ready with database")
+        design_source(cluster, ns)
+        cluster.apply(
+            pipeline("p", ns, {"pffigma.dev/simulate-duration": "4s"}, stages=["analyze"])
+        )
+        uid = wait_for(
+            lambda: (o := cluster.get("designpipeline", "p", ns)) and o["metadata"]["uid"],
+            10,
+            what="uid",
+        )
+        # what a real generate stage stores under the tenant's role (KWOK's agents store nothing)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            content = b"export const Button = () => null;\n"
+            info = tarfile.TarInfo("components/Button.tsx")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+        archive = buf.getvalue()
+        with psycopg.connect(database.superuser_dsn) as conn:
+            conn.execute(
+                "INSERT INTO pf.blobs (tenant_id, sha256, size, data) VALUES"
+                " (%s, encode(sha256(%s), 'hex'), %s, %s)",
+                (name, archive, len(archive), archive),
+            )
+            conn.execute(
+                "INSERT INTO pf.artifacts (tenant_id, pipeline_key, stage, name, sha256, size)"
+                " VALUES (%s, %s, 'generate', 'project.tar.gz', encode(sha256(%s), 'hex'), %s)",
+                (name, f"{ns}/p/{uid}", archive, len(archive)),
+            )
+        wait_for(lambda: finished(cluster, "p", ns), 30, what="pipeline finished")
+        cm = wait_for(
+            lambda: cluster.get("configmap", "p-artifacts", ns), 15, what="published ConfigMap"
+        )
+        assert cm["metadata"]["ownerReferences"][0]["uid"] == uid
+        events = [e for e in cluster.list("events", ns) if e["reason"] == "ArtifactsPublished"]
+        assert events and "pf-figma artifacts get" in events[0]["message"]
+        # the owner may read it, and still no Secret
+        for verb, resource, allowed in (
+            ("get", "configmaps/p-artifacts", True),
+            ("get", "secrets/pf-figma-db", False),
+        ):
+            out = cluster.kubectl(
+                "auth", "can-i", verb, resource, "-n", ns, "--as", "paula", check=False
+            ).stdout.strip()
+            assert (out == "yes") is allowed, (verb, resource)
+        # pf-figma artifacts get with a kubeconfig, no DSN
+        env = {k: v for k, v in os.environ.items() if k not in ("PF_DATABASE_DSN", "PF_ARTIFACTS")}
+        env["KUBECONFIG"] = str(cluster.kubeconfig)
+        out_dir = tmp_path / "out"
+        proc = subprocess.run(
+            [sys.executable, "-m", "pf_operator", "artifacts", "get", f"{ns}/p", "-o",
+             str(out_dir)],
+            capture_output=True, text=True, timeout=60, env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert (out_dir / "components" / "Button.tsx").read_bytes() == content
+    finally:
+        cluster.delete("tenant", name)
