@@ -133,6 +133,25 @@ def pod_create_failed(events: Iterable[Mapping[str, Any]]) -> Diagnosis | None:
     )
 
 
+def mount_failed(events: Iterable[Mapping[str, Any]]) -> Diagnosis | None:
+    """The kubelet's newest FailedMount Event for an agent pod stuck in ContainerCreating: a
+    Secret volume (the deploy stage's git credentials) that does not exist stops the attempt
+    (ReferenceNotFound); other mount failures are said while the attempt waits."""
+    failed = [e for e in events if e.get("reason") == "FailedMount"]
+    if not failed:
+        return None
+    newest = max(failed, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    pod = (newest.get("involvedObject") or {}).get("name", "?")
+    message = newest.get("message", "")
+    missing = "not found" in message
+    return Diagnosis(
+        "ReferenceNotFound" if missing else "MountFailed",
+        _clip(f"pod {pod}: {message}"),
+        retry=False if missing else True,
+        stop=missing,
+    )
+
+
 def job_deleted(job: str) -> Diagnosis:
     return Diagnosis(
         "JobDeleted",

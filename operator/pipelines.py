@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: a running Job without a pod this long is asked why (the Job controller's FailedCreate)
 STARVED_GRACE = 3.0
+#: a running Job whose pods are none ready this long is asked why (the kubelet's FailedMount)
+UNREADY_GRACE = 10.0
 #: seconds between looks at a running Job that has no pod yet (FailedCreate Events)
 STARVED_RECHECK = 10.0
 #: a tenant's pipeline counts are written this long after they change (changes coalesce)
@@ -79,6 +81,20 @@ def podless_for(job: dict[str, Any], now: datetime | None = None) -> float | Non
     if status.get("active") or status.get("succeeded") or status.get("failed"):
         return None
     if status.get("ready") or status.get("terminating"):
+        return None
+    if any(c.get("status") == "True" for c in status.get("conditions") or ()):
+        return None
+    created = parse_time(job["metadata"].get("creationTimestamp"))
+    if created is None:
+        return None
+    return max(((now or datetime.now(UTC)) - created).total_seconds(), 0.0)
+
+
+def unready_for(job: dict[str, Any], now: datetime | None = None) -> float | None:
+    """Pure: for how many seconds (since the Job was created) a running Job has had pods but
+    none ready: a volume may fail to mount (a missing Secret). None when not the case."""
+    status = job.get("status") or {}
+    if not status.get("active") or status.get("ready"):
         return None
     if any(c.get("status") == "True" for c in status.get("conditions") or ()):
         return None
@@ -559,6 +575,9 @@ class PipelineReconciler:
             age = podless_for(job)
             if age is not None:
                 waits.append(STARVED_RECHECK if age >= STARVED_GRACE else STARVED_GRACE - age)
+            age = unready_for(job)
+            if age is not None:
+                waits.append(STARVED_RECHECK if age >= UNREADY_GRACE else UNREADY_GRACE - age)
         return min(waits) if waits else None
 
     async def _finished(self, body: dict[str, Any], now: datetime) -> float | None:
@@ -634,9 +653,21 @@ class PipelineReconciler:
                 age = podless_for(job)
                 if problem is None and age is not None and age >= STARVED_GRACE:
                     problem = await self._pod_create_failed(ns, job)
+                age = unready_for(job)
+                if problem is None and age is not None and age >= UNREADY_GRACE:
+                    problem = await self._mount_failed(ns, jname)
                 fact = dataclasses.replace(fact, problem=problem)
             facts[jname] = fact
         return facts
+
+    async def _mount_failed(self, ns: str, jname: str) -> diagnosis.Diagnosis | None:
+        events = await self.rt.kube.list(
+            "Event", ns, field_selector="involvedObject.kind=Pod,reason=FailedMount"
+        )
+        mine = [
+            e for e in events if (e.get("involvedObject") or {}).get("name", "").startswith(jname)
+        ]
+        return diagnosis.mount_failed(mine)
 
     async def _pod_create_failed(self, ns: str, job: dict[str, Any]) -> diagnosis.Diagnosis | None:
         uid = job["metadata"].get("uid")

@@ -143,3 +143,23 @@ def test_missing_config_map_and_key() -> None:
     ]
     assert missing_references(POD_SPEC, {"design": {"data": {"file.json": "{}"}}}) == []
     assert missing_references(POD_SPEC, {"design": {"binaryData": {"file.json": "e30="}}}) == []
+
+
+def test_a_missing_secret_volume_is_named_and_stops_the_attempt() -> None:
+    from pf_operator.diagnosis import mount_failed
+
+    events = [
+        {
+            "reason": "FailedMount",
+            "involvedObject": {"kind": "Pod", "name": "p-deploy-1-abcde"},
+            "message": 'MountVolume.SetUp failed for volume "git" : secret "git-creds" not found',
+            "lastTimestamp": "2026-01-01T00:00:05Z",
+        }
+    ]
+    d = mount_failed(events)
+    assert d is not None and (d.reason, d.retry, d.stop) == ("ReferenceNotFound", False, True)
+    assert 'secret "git-creds" not found' in d.message and "p-deploy-1-abcde" in d.message
+    other = [{**events[0], "message": "timed out waiting for the condition"}]
+    d = mount_failed(other)
+    assert d is not None and (d.reason, d.stop) == ("MountFailed", False)
+    assert mount_failed([]) is None

@@ -49,3 +49,16 @@ def test_podless_for() -> None:
     for status in ({"active": 1}, {"failed": 1}, {"succeeded": 1}, {"terminating": 1},
                    {"conditions": [{"type": "Failed", "status": "True"}]}):
         assert podless_for({**job, "status": status}, now) is None, status
+
+
+def test_unready_for() -> None:
+    from datetime import UTC, datetime
+
+    from pf_operator.pipelines import unready_for
+
+    now = datetime(2026, 1, 1, 0, 0, 12, tzinfo=UTC)
+    job = {"metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"}, "status": {"active": 1}}
+    assert unready_for(job, now) == 12.0  # a pod, none ready: ask the kubelet's Events why
+    for status in ({"active": 1, "ready": 1}, {}, {"active": 0},
+                   {"active": 1, "conditions": [{"type": "Complete", "status": "True"}]}):
+        assert unready_for({**job, "status": status}, now) is None, status
