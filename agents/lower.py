@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from .analyze import DesignSpec, PropInfo
 from .errors import StageError
@@ -172,6 +173,7 @@ class Lowering:
     targets: dict[str, InstanceTarget] = field(default_factory=dict)  # component id -> target
     unreproduced: list[Unreproduced] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
+    flow: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # stacked parents
     used_props: set[str] = field(default_factory=set)
     semantics: set[str] = field(default_factory=set)
     nodes: int = 0
@@ -220,6 +222,8 @@ class Lowering:
                 cls.append(f"min-h-[{px(h)}]" if self.fluid_root else f"h-[{px(h)}]")
             cls += self.min_max(node)
             return cls
+        if parent.id in self.flow and node.id in self.flow[parent.id]:
+            return cls + self.flow[parent.id][node.id] + self.min_max(node)
         if parent.layoutMode == "GRID" and node.layoutPositioning != "ABSOLUTE":
             return cls + self.grid_item(node, hs, vs, w, h)
         if parent.layoutMode in AUTO_LAYOUT and node.layoutPositioning != "ABSOLUTE":
@@ -228,6 +232,8 @@ class Lowering:
                 primary = (axis == "w") == row
                 if mode == "FIXED":
                     cls.append(f"{axis}-[{px(size)}]")
+                    if axis == "w" and self.fluid_root:
+                        cls.append("max-w-full")  # a screen narrower than the design
                     if primary:
                         cls.append("shrink-0")
                 elif mode == "FILL":
@@ -248,6 +254,70 @@ class Lowering:
                 cls.append(f"rotate-[{fmt_num(-math.degrees(node.rotation))}deg]")
             return cls
         return cls + self.absolute(node, parent, hs, vs)
+
+    def stack(self, node: Node) -> list[str] | None:
+        """In a fluid screen, children placed by hand that line up in a column (or a row)
+        become a flex column (or a wrapping row) with the same offsets, so the screen adapts to
+        narrow widths instead of overflowing. None when they overlap or cannot be placed."""
+        kids = [c for c in node.children if c.visible and not c.isMask]
+        pbb = node.absoluteBoundingBox
+        if not kids or pbb is None or node.type not in ("FRAME", "GROUP", "SECTION", "COMPONENT",
+                                                                 "INSTANCE"):
+            return None
+        if any(c.absoluteBoundingBox is None or abs(c.rotation) > 1e-3 or c.isMask
+               or c.layoutPositioning == "ABSOLUTE" for c in node.children if c.visible):
+            return None
+        boxes = {c.id: c.absoluteBoundingBox for c in kids}
+        col = sorted(kids, key=lambda c: boxes[c.id].y)  # type: ignore[union-attr]
+        row = sorted(kids, key=lambda c: boxes[c.id].x)  # type: ignore[union-attr]
+
+        def fits(seq: list[Node], axis: str) -> bool:
+            for a, b in pairwise(seq):
+                ba, bb_ = boxes[a.id], boxes[b.id]
+                assert ba is not None and bb_ is not None
+                end = ba.y + ba.height if axis == "y" else ba.x + ba.width
+                start = bb_.y if axis == "y" else bb_.x
+                if end > start + 0.5:
+                    return False
+            return True
+
+        placed: dict[str, list[str]] = {}
+        if fits(col, "y"):
+            prev = pbb.y
+            for c in col:
+                b = boxes[c.id]
+                assert b is not None
+                cls = self._flow_size(c, b.width, b.height)
+                if b.y - prev:
+                    cls.append(f"mt-[{px(b.y - prev)}]")
+                if b.x - pbb.x:
+                    cls.append(f"ml-[{px(b.x - pbb.x)}]")
+                placed[c.id] = cls
+                prev = b.y + b.height
+            self.flow[node.id] = placed
+            return ["flex", "flex-col", "items-start"]
+        if fits(row, "x"):
+            prev = pbb.x
+            for c in row:
+                b = boxes[c.id]
+                assert b is not None
+                cls = self._flow_size(c, b.width, b.height)
+                if b.x - prev:
+                    cls.append(f"ml-[{px(b.x - prev)}]")
+                if b.y - pbb.y:
+                    cls.append(f"mt-[{px(b.y - pbb.y)}]")
+                placed[c.id] = cls
+                prev = b.x + b.width
+            self.flow[node.id] = placed
+            return ["flex", "flex-wrap", "items-start"]
+        return None
+
+    def _flow_size(self, node: Node, w: float, h: float) -> list[str]:
+        hs, vs = _sizing(node, None)
+        cls = [] if hs == "HUG" else [f"w-[{px(w)}]", "max-w-full"]
+        if vs != "HUG":
+            cls.append(f"h-[{px(h)}]")
+        return [*cls, "shrink-0"]
 
     def min_max(self, node: Node) -> list[str]:
         out = []
@@ -359,6 +429,10 @@ class Lowering:
             wrap = node.layoutWrap == "WRAP"
             if wrap:
                 cls.append("flex-wrap")
+            elif self.fluid_root and node.layoutMode == "HORIZONTAL" and sum(
+                1 for c in node.children if c.visible and c.layoutPositioning != "ABSOLUTE"
+            ) > 1:
+                cls.append("flex-wrap")  # rows wrap on screens narrower than the design
             justify = {
                 "MIN": "justify-start",
                 "CENTER": "justify-center",
@@ -943,7 +1017,10 @@ class Lowering:
         layout = self.own_layout(node)
         negative_gap = self.negative_gap
         kids = [c for c in node.children]
-        absolute_kids = any(
+        flow = self.stack(node) if self.fluid_root and node.layoutMode is None else None
+        if flow is not None:
+            layout = flow
+        absolute_kids = node.id not in self.flow and any(
             not (node.layoutMode in (*AUTO_LAYOUT, "GRID") and c.layoutPositioning != "ABSOLUTE")
             for c in kids
             if c.visible
