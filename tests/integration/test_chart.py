@@ -387,7 +387,7 @@ DASHBOARD_METRICS = {
     "pf_figma_jobs_created_total", "pf_figma_reconcile_errors_total", "pf_figma_llm_tokens_total",
     "pf_figma_llm_cost_usd_total", "pf_figma_workqueue_depth",
     "pf_figma_api_write_requests_total", "pf_figma_db_up", "pf_figma_db_writes_total",
-    "pf_figma_db_write_queue_depth", "pf_figma_leader"}
+    "pf_figma_db_write_queue_depth", "pf_figma_leader", "pf_figma_pipeline_fidelity_ratio"}
 
 
 def test_dashboard_shows_every_operator_metric(helm: Helm) -> None:
