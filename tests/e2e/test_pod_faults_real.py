@@ -112,9 +112,9 @@ def test_oom_killed_names_the_limit(
         pytest.skip(f"{AGENT_IMAGE} is not on the real node: run `make images`")
     obj = scenario(
         cluster, operator, tmp_path, {}, {},
-        agent_image=AGENT_IMAGE, agent_memory_limit="24Mi", agent_memory_request="24Mi",
+        agent_image=AGENT_IMAGE, agent_memory_limit="32Mi", agent_memory_request="32Mi",
     )
-    check(obj, "OOMKilled", "memory limit 24Mi")
+    check(obj, "OOMKilled", "memory limit 32Mi")
     assert obj["status"]["stages"][0]["attempts"] == 1  # the same limit would fail again
 
 
