@@ -345,6 +345,8 @@ def score_case(case: Case, measured: dict[str, Any] | None, index: dict[str, dic
         "fonts": {"sizeOk": size_ok, "weightOk": weight_ok, "total": size_total},
         "colors": {"ok": colors_ok, "total": colors_total},
         "worst": worst,
+        # every mapped node's error in px (None: not shown), for comparisons
+        "errors": {r["node"]: r["err"] for r in errors},
     })
     if case.variant and measured.get("variant") not in (None, case.variant) and not case.state:
         out["variantMismatch"] = measured.get("variant")

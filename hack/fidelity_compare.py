@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Compare the visual stage's box scores with the independent fidelity instrument
+(../shared/tools/fidelity) on the instrument's population: its renders (Figma roots it measured)
+and the nodes it matched. Prints one row per file and exits 1 when any differs by more than
+2 percentage points.
+
+    python3 hack/fidelity_compare.py INSTRUMENT.json VISUAL-REPORT.json [more pairs ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+TOLERANCE_PP = 2.0
+WITHIN_PX = 4.0
+
+
+def compare(instrument: dict, report: dict) -> tuple[float | None, float | None, int, int]:
+    """(instrument's within-4-px %, ours on the same nodes %, nodes compared, nodes missing)."""
+    ours = {}
+    for row in report["renders"]:
+        if row.get("state") is None and "errors" in row:
+            ours.setdefault(row["figmaNode"], row["errors"])
+    theirs_ok = theirs_n = ours_ok = compared = missing = 0
+    for comp in instrument["components"]:
+        for case in comp.get("cases", []):
+            errors = ours.get(case.get("figmaRoot"))
+            for box in case.get("boxes", []):
+                theirs_n += 1
+                theirs_ok += box["err"] <= WITHIN_PX
+                if errors is None or box["id"] not in errors:
+                    missing += 1
+                    continue
+                compared += 1
+                err = errors[box["id"]]
+                ours_ok += err is not None and err <= WITHIN_PX
+    if not theirs_n:
+        return None, None, 0, missing
+    return (100.0 * theirs_ok / theirs_n,
+            100.0 * ours_ok / compared if compared else None, compared, missing)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or len(argv) % 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    bad = 0
+    print("| file | instrument within 4 px | visual stage (same nodes) | nodes | not mapped | ok |")
+    print("|---|---|---|---|---|---|")
+    for inst_path, rep_path in zip(argv[::2], argv[1::2], strict=True):
+        inst = json.loads(Path(inst_path).read_text())
+        rep = json.loads(Path(rep_path).read_text())
+        theirs, ours, n, missing = compare(inst, rep)
+        ok = theirs is None or (ours is not None and abs(theirs - ours) <= TOLERANCE_PP)
+        bad += not ok
+        fmt = lambda v: "-" if v is None else f"{v:.1f}%"  # noqa: E731
+        print(f"| {Path(inst_path).stem} | {fmt(theirs)} | {fmt(ours)} | {n} | {missing} | "
+              f"{'yes' if ok else 'NO'} |")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
