@@ -303,7 +303,7 @@ def _link_node_modules(project: Path, modules: Path) -> None:
         return
     link.mkdir()
     for entry in modules.iterdir():
-        if entry.name != ".pf-figma-complete":
+        if entry.name not in (".pf-figma-complete", ".cache"):  # tools write their own .cache
             (link / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
 
 
