@@ -1,0 +1,83 @@
+"""The visual stage in a real container on the real node: the agent image's Chromium renders the
+GOV.UK button's components, status.quality is filled, the quality gate fails the pipeline with
+QualityGateFailed naming the component, and the preview is fetched as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cluster, unique, wait_for
+from tests.e2e.test_pipeline_real import (  # noqa: F401 (module fixtures)
+    NODE_NAME,
+    configmap,
+    pg_for_pods,
+    real_operator,
+    tenant,
+)
+from tests.integration.test_pipelines import condition, finished
+from tests.store.pfstore_support import Database, Server
+
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
+
+GOVUK = Path(__file__).resolve().parents[2] / "examples" / "figma" / "govuk-button.json"
+
+
+def test_visual_stage_fills_quality_gates_and_previews(
+    cluster: Cluster, tenant: str, pg_for_pods: tuple[Server, Database, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    ns = tenant
+    configmap(cluster, ns, "govuk", GOVUK.read_text())
+    name = unique("vis")
+    cluster.apply({
+        "apiVersion": "pffigma.dev/v1alpha1",
+        "kind": "DesignPipeline",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "source": {"configMapRef": {"name": "govuk", "key": "file.json"}},
+            "stages": ["analyze", "generate", "test", "visual"],
+            "quality": {"minFidelity": 0.99},
+            "timeouts": {"stageSeconds": 600},
+            "retries": {"limit": 0},
+        },
+    })
+    obj = wait_for(lambda: finished(cluster, name, ns), 900, interval=2, what="pipeline done")
+    status = obj["status"]
+    cond = condition(obj, "Succeeded")
+    visual = next(s for s in status["stages"] if s["name"] == "visual")
+    assert visual["state"] == "Succeeded", json.dumps(status, indent=1)[-3000:]
+    assert (cond["status"], cond["reason"]) == ("False", "QualityGateFailed"), cond
+    assert "minFidelity 0.99" in cond["message"] and "Button" in cond["message"]
+    quality = status["quality"]
+    assert 0 <= quality["fidelity"] < 0.99 and quality["textsShown"] == 1.0
+    assert quality["a11yViolations"] == 0 and isinstance(quality["overflowWidths"], list)
+    names = {(a["stage"], a["name"]) for a in status["artifacts"]}
+    assert {("visual", "visual-report.json"), ("visual", "preview.tar.gz")} <= names
+    pod = cluster.list("pods", ns, selector=f"pffigma.dev/pipeline={name},"
+                                            "pffigma.dev/stage=visual")[0]
+    assert pod["spec"]["nodeName"] == NODE_NAME
+    vols = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert vols["dshm"]["emptyDir"]["medium"] == "Memory"
+    # the printer column
+    out = cluster.kubectl("-n", ns, "get", "dp", name)
+    assert "FIDELITY" in out.stdout, out.stdout
+    # the preview, fetched as a user would
+    dest = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pf_operator", "artifacts", "get", f"{ns}/{name}", "-o",
+         str(dest), "--dsn", pg_for_pods[1].operator_dsn],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    index = (dest / "preview" / "index.html").read_text()
+    pngs = list((dest / "preview" / "png").rglob("*.png"))
+    assert len(pngs) >= 16 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    assert all(p.relative_to(dest / "preview").as_posix() in index for p in pngs)
+    report = json.loads(next(dest.rglob("visual-report.json")).read_text())
+    assert report["summary"]["fidelity"] == quality["fidelity"]
+    assert report["summary"]["errors"] == 0
