@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Cluster, OperatorProcess, make_operator, unique, wait_for
+from pf_operator.model import DEFAULT_STAGES
+from tests.conftest import (
+    Cluster,
+    OperatorProcess,
+    in_place_of,
+    make_operator,
+    unique,
+    wait_for,
+)
 from tests.integration.test_pipelines import (
     condition,
     design_source,
@@ -70,7 +80,7 @@ def test_leader_failover(cluster: Cluster, operator: OperatorProcess, tmp_path: 
             obj = wait_for(lambda n=name: finished(cluster, n, ns), 60, what=f"{name} done")
             assert condition(obj, "Succeeded")["reason"] == "Succeeded"
             jobs = sorted(j["metadata"]["name"] for j in jobs_of(cluster, name, ns))
-            assert jobs == sorted(f"{name}-{s}-1" for s in ("analyze", "generate", "test"))
+            assert jobs == sorted(f"{name}-{s}-1" for s in DEFAULT_STAGES)
         # graceful hand-over: the leader releases the Lease on SIGTERM
         a.start()
         assert role(a) == "standby"
@@ -83,3 +93,60 @@ def test_leader_failover(cluster: Cluster, operator: OperatorProcess, tmp_path: 
         b.stop()
         cluster.delete("tenant", tenant)
         operator.start()
+
+
+def test_standby_ignores_the_holders_clock(
+    cluster: Cluster, operator: OperatorProcess, tmp_path: Path
+) -> None:
+    """Expiry is measured on the standby's own clock from when it saw the Lease change: a holder
+    whose renewTime lies an hour in the past keeps the Lease while it renews; when it stops,
+    with a last renewTime an hour in the future, the standby takes over one lease later."""
+    lease, namespace = unique("skew"), "kube-system"
+    stop = threading.Event()
+
+    def write(renewed: datetime) -> None:
+        stamp = renewed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        cluster.apply(
+            {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": lease, "namespace": namespace},
+                "spec": {
+                    "holderIdentity": "skewed-holder",
+                    "leaseDurationSeconds": 10,
+                    "acquireTime": stamp,
+                    "renewTime": stamp,
+                },
+            }
+        )
+
+    def renew() -> None:  # a live holder whose clock is an hour behind
+        while not stop.wait(2):
+            write(datetime.now(UTC) - timedelta(hours=1))
+
+    write(datetime.now(UTC) - timedelta(hours=1))
+    renewer = threading.Thread(target=renew, daemon=True)
+    renewer.start()
+    standby = make_operator(
+        cluster,
+        tmp_path,
+        leader_election="true",
+        leader_election_lease=lease,
+        leader_election_namespace=namespace,
+    )
+    try:
+        with in_place_of(operator, standby):
+            assert role(standby) == "standby"
+            time.sleep(15)  # longer than the lease, yet the holder renews
+            assert role(standby) == "standby"
+            stop.set()
+            renewer.join()
+            write(datetime.now(UTC) + timedelta(hours=1))  # its last renewal, clock now ahead
+            last = time.monotonic()
+            wait_for(lambda: role(standby) == "leader", 30, what="the standby takes over")
+            took = time.monotonic() - last
+            print(f"\ntakeover {took:.1f}s after the holder's last renewal")
+            assert 8 <= took <= 20
+    finally:
+        stop.set()
+        cluster.kubectl("delete", "lease", lease, "-n", namespace, check=False)
