@@ -265,6 +265,18 @@ def _color_ok(want: tuple[float, ...], got: list[float] | None) -> bool:
             and abs(want[3] - got[3]) <= ALPHA_TOLERANCE)
 
 
+def design_nodes(index: dict[str, dict[str, Any]], root: str) -> int:
+    """Visible nodes in the Figma subtree of ``root`` (hidden subtrees left out)."""
+    count, stack = 0, [index.get(root)]
+    while stack:
+        n = stack.pop()
+        if n is None or n.get("visible", True) is False:
+            continue
+        count += 1
+        stack.extend(n.get("children") or [])
+    return count
+
+
 def score_case(case: Case, measured: dict[str, Any] | None, index: dict[str, dict[str, Any]]
                ) -> dict[str, Any]:
     """Scores of one render against the design (pure)."""
@@ -341,6 +353,8 @@ def score_case(case: Case, measured: dict[str, Any] | None, index: dict[str, dic
     out.update({
         "nodes": total, "rendered": nodes, "within4": within,
         "fidelity": round(within / total, 4) if total else 1.0,
+        # how much of the design the manifest maps (the rest is not scored)
+        "designNodes": design_nodes(index, case.root),
         "texts": {"shown": texts_shown, "total": texts_total},
         "fonts": {"sizeOk": size_ok, "weightOk": weight_ok, "total": size_total},
         "colors": {"ok": colors_ok, "total": colors_total},
@@ -412,6 +426,8 @@ def score(cases: list[Case], capture: dict[str, Any], fragments: dict[str, dict[
         "components": len(by_comp), "renders": len(rows),
         "errors": sum(1 for r in rows if "error" in r),
         "nodes": nodes, "within4": within,
+        "designNodes": sum(r.get("designNodes", 0) for r in rows if r.get("state") is None),
+        "mappedNodes": sum(r["nodes"] for r in rows if r.get("state") is None),
         "worstComponents": [{"component": c["component"], "fidelity": c["fidelity"]}
                             for c in components[:5]],
     }
@@ -450,7 +466,9 @@ def preview_html(report: dict[str, Any], cases: list[Case], title: str = "") -> 
            f"{TOLERANCE_PX:g} px of the design), texts shown {s['textsShown']:.1%}, "
            f"accessibility violations (serious, critical) {s['a11yViolations']}, "
            f"horizontal overflow at {', '.join(map(str, s['overflowWidths'])) or 'no width'}; "
-           f"{s['components']} components, {s['renders']} renders, {s['errors']} errors.</p>"]
+           f"{s['components']} components, {s['renders']} renders, {s['errors']} errors; "
+           f"{s['mappedNodes']} of the design's {s['designNodes']} visible nodes mapped "
+           "(resting variants).</p>"]
     rows_by_comp: dict[str, list[dict[str, Any]]] = {}
     for r in report["renders"]:
         rows_by_comp.setdefault(r["component"], []).append(r)
