@@ -188,8 +188,10 @@ def local_main(argv: list[str]) -> int:
     (out / ".pf-figma" / "results.json").write_text(json.dumps(results, indent=1))
     for r in results:
         for a in r["artifacts"]:
-            if (r["stage"], a["name"]) in (("qa", "qa-report.json"),
-                                           ("visual", "visual-report.json")):
+            if (r["stage"], a["name"]) in (
+                ("qa", "qa-report.json"),
+                ("visual", "visual-report.json"),
+            ):
                 (out / a["name"]).write_bytes(store.get(a["uri"]))
             elif (r["stage"], a["name"]) == ("visual", "preview.tar.gz"):
                 write_tree(out, unpack_files(store.get(a["uri"])))  # out/preview/index.html
