@@ -245,7 +245,7 @@ class Namespace:
     def take(self, *candidates: str, avoid: frozenset[str] = frozenset()) -> str:
         """The first free candidate, else the first with a suffix (``-2``; ``-alt``, ``-alt2``
         after a trailing digit, so that no key reads like a node id). Names in ``avoid`` are
-        replaced by ``<name>-color``-like alternatives by the caller; here they are skipped."""
+        never handed out; when every candidate is one, ``<candidate>-color`` is tried."""
         cands = [c for c in candidates if c and c not in avoid] or \
             [f"{c}-color" for c in candidates if c] or ["token"]
         for c in cands:
@@ -543,18 +543,6 @@ def weight_name(w: float) -> str:
 _TEXT_SIZE_KEYS = frozenset({"xs", "sm", "base", "lg", "xl"} | {f"{n}xl" for n in range(2, 10)})
 _COLOR_KEYWORDS = {"inherit", "current", "transparent", "initial"}
 _WEIGHT_KEYS = set(_WEIGHT_NAMES.values()) | {"sans", "serif", "mono", "weight"}
-
-
-def _bound_id(bound: dict[str, Any] | None, field_name: str) -> str | None:
-    if not bound:
-        return None
-    v = bound.get(field_name)
-    if isinstance(v, list):
-        v = v[0] if v else None
-    if isinstance(v, dict) and v.get("type") == "VARIABLE_ALIAS":
-        vid = v.get("id")
-        return str(vid) if vid else None
-    return None
 
 
 class _Builder:
@@ -1226,5 +1214,17 @@ def _shadow_css_from_dtcg(v: Any) -> str:
 
 
 def bound_variable_id(bound: dict[str, Any] | None, field_name: str) -> str | None:
-    """The variable id bound to ``field_name`` in a node's or paint's ``boundVariables``."""
-    return _bound_id(bound, field_name)
+    """The variable id bound to ``field_name`` in a node's or paint's ``boundVariables``
+    (``{"color": {"type": "VARIABLE_ALIAS", "id": "VariableID:..."}}``; lists and per-corner
+    maps such as ``rectangleCornerRadii`` take the first):
+    the key into ``TokenLookup.color_by_variable`` and friends."""
+    if not bound:
+        return None
+    v = bound.get(field_name)
+    if isinstance(v, list):
+        v = v[0] if v else None
+    if isinstance(v, dict) and "type" not in v and v:  # per corner / side: the first one
+        v = v[sorted(v)[0]]
+    if isinstance(v, dict) and v.get("type") == "VARIABLE_ALIAS" and v.get("id"):
+        return str(v["id"])
+    return None

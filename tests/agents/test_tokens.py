@@ -536,3 +536,17 @@ def test_same_output_under_any_hash_seed(tmp_path: Path) -> None:
                            check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
             for seed in ("1", "2")}
     assert len(outs) == 1
+
+
+def test_bound_variable_ids_are_read_from_nodes_and_paints() -> None:
+    from pf_agents.tokens import bound_variable_id
+
+    spec = spec_of(fixture("deepchat"))
+    nodes = list(spec.index().values())
+    paint_ids = {bound_variable_id(p.boundVariables, "color") for n in nodes for p in n.fills}
+    assert any(i and i.startswith("VariableID:") for i in paint_ids)
+    radius_ids = {bound_variable_id(n.boundVariables, "rectangleCornerRadii") for n in nodes}
+    assert bound_variable_id({"itemSpacing": {"type": "VARIABLE_ALIAS", "id": "V:1"}},
+                             "itemSpacing") == "V:1"
+    assert any(i and i.startswith("VariableID:") for i in radius_ids)  # per-corner map
+    assert bound_variable_id(None, "color") is None
