@@ -103,6 +103,23 @@ def _attr_code(el: El) -> list[str]:
     return out
 
 
+_CN_CALL = re.compile(r"^className=\{cn\((.*), className\)\}$")
+
+
+def _attr_lines(pad: str, attrs: list[str]) -> list[str]:
+    """One attribute per line; a ``cn(...)`` call too long for its line gets one argument per
+    line, as Prettier prints it."""
+    out: list[str] = []
+    for a in attrs:
+        m = _CN_CALL.match(a)
+        if m and len(pad + a) > PRINT_WIDTH:
+            out += [f"{pad}className={{cn(", f"{pad}  {m.group(1)},", f"{pad}  className,",
+                    f"{pad})}}"]
+        else:
+            out.append(pad + a)
+    return out
+
+
 def _text_code(t: Txt) -> str:
     if t.expr is not None:
         return f"{{{t.expr}}}"
@@ -149,13 +166,15 @@ def print_jsx(el: El, indent: int = 0) -> list[str]:
         else:
             body_inline = None
         head = " ".join([cur.tag, *attrs])
+        # Prettier keeps an element with one attribute on one line, whatever its length
+        single = len(attrs) <= 1
         if not kids and cur.raw is None:
             one = f"{pad}<{head} />"
-            if len(one) <= PRINT_WIDTH:
+            if len(one) <= PRINT_WIDTH or single:
                 lines.append(one)
             else:
                 lines.append(f"{pad}<{cur.tag}")
-                lines.extend(f"{pad}  {a}" for a in attrs)
+                lines.extend(_attr_lines(pad + "  ", attrs))
                 lines.append(f"{pad}/>")
             continue
         if body_inline is not None:
@@ -163,23 +182,17 @@ def print_jsx(el: El, indent: int = 0) -> list[str]:
             if len(one) <= PRINT_WIDTH:
                 lines.append(one)
                 continue
-            open_one = f"{pad}<{head}>"
-            if len(open_one) <= PRINT_WIDTH:
-                lines.append(open_one)
-            else:
-                lines.append(f"{pad}<{cur.tag}")
-                lines.extend(f"{pad}  {a}" for a in attrs)
-                lines.append(f"{pad}>")
-            lines.append(f"{pad}  {body_inline}")
-            lines.append(f"{pad}</{cur.tag}>")
-            continue
         open_one = f"{pad}<{head}>"
-        if len(open_one) <= PRINT_WIDTH:
+        if len(open_one) <= PRINT_WIDTH or single:
             lines.append(open_one)
         else:
             lines.append(f"{pad}<{cur.tag}")
-            lines.extend(f"{pad}  {a}" for a in attrs)
+            lines.extend(_attr_lines(pad + "  ", attrs))
             lines.append(f"{pad}>")
+        if body_inline is not None:
+            lines.append(f"{pad}  {body_inline}")
+            lines.append(f"{pad}</{cur.tag}>")
+            continue
         work.append(("line", f"</{cur.tag}>", ind))
         for child in reversed(kids):
             if isinstance(child, Txt):
