@@ -128,7 +128,7 @@ def test_defaults_are_applied(cluster: Cluster, namespace: str) -> None:
     assert spec == {
         "source": {"figma": {"fileKey": "abc"}},
         "target": {"framework": "nextjs", "ui": "shadcn", "language": "typescript"},
-        "stages": ["analyze", "generate", "test"],
+        "stages": ["analyze", "generate", "test", "qa", "visual"],
         "priority": 50,
         "timeouts": {"stageSeconds": 900, "pipelineSeconds": 3600},
         "retries": {"limit": 2, "backoffSeconds": 10},
