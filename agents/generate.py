@@ -104,6 +104,8 @@ class ComponentManifest(BaseModel):
     defaultVariant: str | None = None
     ui: list[str] = Field(default_factory=list)
     usedProps: list[str] = Field(default_factory=list)
+    # props some layer of the design references (only these can change what Figma shows)
+    referencedProps: list[str] = Field(default_factory=list)
     nodes: int = 0
     # by construction, for the visual check: Figma variant name ("" for a component that is
     # not a set) -> Figma node id -> path of element-child indexes from the root ("" = root)
@@ -268,6 +270,7 @@ def _component_source(
     extra_params: list[str],
     uses_cva: bool,
     imports: set[str] | None = None,
+    referenced: set[str] | None = None,
 ) -> str:
     ident = comp.ident
     lines = _header(comp)
@@ -289,12 +292,18 @@ def _component_source(
     for p in other:
         kind = {"text": "string", "boolean": "boolean", "slot": "ReactNode"}[p.kind]
         lines.append(_member(p.ident, kind, p.name))
+        if referenced is not None and p.key not in referenced:
+            lines[-1] += " (no layer uses it)"
     for ep in extra_params:
         lines.append(f"  {ep}?: boolean;")
     lines.append("}")
     lines.append("")
     params = ["className"] + [f"{vp.ident} = {vp.default_code()}" for vp in vprops]
-    params += [p.ident if p.kind == "slot" else f"{p.ident} = {_prop_default(p)}" for p in other]
+    params += [
+        p.ident if p.kind == "slot" else f"{p.ident} = {_prop_default(p)}"
+        for p in other
+        if referenced is None or p.key in referenced
+    ]
     params += [f"{ep} = false" for ep in extra_params]
     sig = f"export function {ident}({{ {', '.join(params)} }}: {ident}Props) {{"
     if len(sig) <= 100:
@@ -354,7 +363,7 @@ def generate_component(
     extra: list[str] = []
     if comp.kind == "componentSet" and comp.variants:
         root, consts, vprops, extra = _component_set(comp, index, low, manifest)
-        uses_cva = bool(consts)
+        uses_cva = any("cva(" in c for c in consts)
         manifest.props = [vp.info for vp in vprops] + other
     else:
         lowered = low.lower(node, None, root=True)
@@ -374,11 +383,24 @@ def generate_component(
         p.ident for p in comp.props if p.key in low.used_props or p.kind == "variant"
     )
     manifest.unreproduced = len(low.unreproduced)
+    referenced = referenced_props(node)
+    manifest.referencedProps = sorted(p.ident for p in comp.props if p.key in referenced)
     source = _component_source(
-        comp, root, consts, vprops, list(other), extra, uses_cva, low.imports
+        comp, root, consts, vprops, list(other), extra, uses_cva, low.imports, referenced
     )
     warnings = [f"{comp.ident}: {u.node} {u.property}: {u.reason}" for u in low.unreproduced]
     return GeneratedComponent(comp.ident, source, manifest, warnings, list(low.unreproduced))
+
+
+def referenced_props(node: Node) -> set[str]:
+    """Keys of the component properties that some layer under ``node`` references."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        out.update((n.componentPropertyReferences or {}).values())
+        stack.extend(n.children)
+    return out
 
 
 def node_paths(root: El) -> dict[str, str]:

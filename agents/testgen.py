@@ -169,6 +169,8 @@ def component_test(m: ComponentManifest) -> str:
         lines.append("  });")
     # every property changes the output
     for p in m.props:
+        if p.ident not in m.referencedProps:
+            continue  # no layer of the design uses it: it cannot change what Figma shows
         if p.kind == "text":
             sample = f"pf {p.ident} sample"
             lines += [

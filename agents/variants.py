@@ -338,11 +338,13 @@ class Merge:
             el.cls_expr = f"{name}({{ {', '.join(args)} }})"
         else:
             el.cls = spec.base
-            if root_const:
-                self.cva.append((root_const, spec))
-                el.cls_expr = f"{root_const}()"
         present = [i for i, _ in members]
-        el.cond = predicate(present, self.variants, self.prop_order, self.booleans)
+        where = predicate(present, self.variants, self.prop_order, self.booleans)
+        own = first.cond  # a layer toggled by a BOOLEAN property
+        if where and own and ") || (" in where:
+            where = f"({where})"
+        el.cond = f"{where} && {own}" if where and own else (where or own)
+        el.slot = first.slot
         # children: align by key across members
         keys: list[tuple[str, int]] = []
         per: list[dict[tuple[str, int], El | Txt]] = []

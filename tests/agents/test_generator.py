@@ -56,7 +56,7 @@ def test_02_rotated_nodes_keep_their_size_and_rotation():
 
 def test_03_grid_auto_layout_is_a_css_grid_with_spans_and_gaps():
     (c,) = gen("03-grid-auto-layout.json").values()
-    root = re.search(r'cn\("([^"]*)"', c.source).group(1)
+    root = re.search(r'cn\(\s*"([^"]*)"', c.source).group(1)
     assert {"grid", "grid-cols-3", "grid-rows-2", "gap-x-4", "gap-y-4"} <= set(root.split())
     assert not re.search(r"\bh-\[", root)  # hugging height: no fixed height, no collapse
     assert "col-span-2" in c.source and "absolute" not in c.source
