@@ -1051,7 +1051,11 @@ class Lowering:
         if tag == "button":
             el.attrs["type"] = '"button"'
         if tag == "a":
-            el.attrs["href"] = '"#"'
+            url = self._link_url(node)
+            if url is None:
+                self.report(node, "hyperlink", 'a layer named like a link without a destination '
+                            'in the design: href="/"')
+            el.attrs["href"] = js_str(url or "/")
         if is_image and not any(c.visible for c in kids):
             el.attrs["role"] = '"img"'
             el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")
@@ -1141,6 +1145,16 @@ class Lowering:
             el.cls = []
         el.attrs.update(attrs)
         return el
+
+    def _link_url(self, node: Node) -> str | None:
+        stack = list(node.children)
+        while stack:
+            n = stack.pop()
+            link = n.style.hyperlink if n.style is not None else None
+            if link is not None and link.type == "URL" and link.url:
+                return link.url
+            stack.extend(n.children)
+        return None
 
     def _is_control(self, node: Node, max_nodes: int) -> bool:
         stack, count, texts = list(node.children), 0, 0

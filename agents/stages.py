@@ -28,7 +28,7 @@ from .generate import (
 from .project import project_files
 from .result import StageResult, Usage
 from .testgen import test_files
-from .tokens import extract_tokens, lookup_from_dtcg
+from .tokens import extract_tokens, lookup_from_dtcg, tokenset_from_dtcg
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +120,15 @@ def run_analyze(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
 
 def build_project(spec: DesignSpec, dtcg: dict[str, Any], storybook: bool = True
                   ) -> tuple[dict[str, str], list[Any], list[str]]:
-    """Components + project files. ``dtcg`` is the token document from analyze (it maps values
-    to theme keys); the Tailwind extension is recomputed from the spec, which is deterministic
-    and cheap, so both always agree."""
+    """Components + project files from the spec and analyze's token document (``tokens.json``,
+    W3C DTCG): the generator's value -> theme key maps and the Tailwind theme (modes and aliases
+    of Figma variables included) both come from that one document, so they always agree."""
     comps = generate_components(spec, lookup_from_dtcg(dtcg))
+    tokens = tokenset_from_dtcg(dtcg)
     files = project_files(name=spec.name, title=" ".join(spec.name.split()) or "Design",
                           components=comps, dtcg=dtcg,
-                          tailwind_extend=extract_tokens(spec).tailwind_extend(),
-                          storybook=storybook)
+                          tailwind_extend=tokens.tailwind_extend(),
+                          storybook=storybook, theme_css=tokens.theme_css())
     warnings = [w for c in comps for w in c.warnings]
     return files, comps, warnings
 
