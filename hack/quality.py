@@ -193,13 +193,17 @@ def table(headers: list[str], rows: list[list[Any]], right: Iterable[int] = ()) 
 
 
 def overflow_cell(res: dict[str, Any] | None) -> str:
-    """``ok`` or ``+<px>`` (how far the document scrolls past the viewport), ``err``/``-``."""
+    """``+<px>``: how far the document scrolls past the viewport; ``ok``, or ``ok, <n> cut``
+    when n elements reach past the frame's right edge (clipped by it or spilling out);
+    ``err``/``-``."""
     if not res:
         return "-"
     if res.get("error"):
         return "err"
     extra = res["scrollWidth"] - res["viewport"]
-    return "ok" if extra <= 0 else f"+{extra}px"
+    if extra > 0:
+        return f"+{extra}px"
+    return f"ok, {res['cut']} cut" if res.get("cut") else "ok"
 
 
 def overflow_table(rows: list[dict[str, Any]], widths: Iterable[int] = WIDTHS) -> str:
@@ -581,8 +585,24 @@ try {
             }
           }
           const rr = root ? root.getBoundingClientRect() : null;
+          // content past the root's right edge: clipped (overflow-hidden) or spilling out
+          let cut = 0;
+          const cutFirst = [];
+          if (rr) {
+            for (const el of root.querySelectorAll("*")) {
+              const r = el.getBoundingClientRect();
+              if (r.width === 0 || r.right <= rr.right + 0.5) continue;
+              cut += 1;
+              const pr = el.parentElement.getBoundingClientRect();
+              if (cutFirst.length < 4 && (el.parentElement === root || pr.right <= rr.right + 0.5))
+                cutFirst.push({ path: path(el), tag: el.tagName.toLowerCase(),
+                  right: Math.round(r.right - rr.right), width: Math.round(r.width),
+                  cls: (el.getAttribute("class") || "").split(/\s+/).filter((c) => SIZE.test(c))
+                    .slice(0, 8).join(" ") });
+            }
+          }
           return { viewport: vw, scrollWidth: sw, clientWidth: document.documentElement.clientWidth,
-            rootWidth: rr ? Math.round(rr.width) : null, offenders: off };
+            rootWidth: rr ? Math.round(rr.width) : null, offenders: off, cut, cutFirst };
         });
         out.push({ id: p.id, width: w, ...r });
       } catch (e) {
@@ -685,7 +705,7 @@ def run_overflow(projects: list[tuple[str, Path]], env: dict[str, str], tmp: Pat
         got = by_id.get(r.get("id", ""), {})
         paths = r.pop("paths", {})
         for w, res in got.items():
-            for o in res.get("offenders") or []:
+            for o in (res.get("offenders") or []) + (res.get("cutFirst") or []):
                 o["figmaNode"] = paths.get(o.get("path"))
             r["results"][w] = res
     return rows

@@ -51,19 +51,20 @@ def test_overflow_table_and_counts(q: ModuleType) -> None:
         {"file": "fx", "component": "Home", "nodeId": "1:2", "designWidth": 1440.0,
          "results": {"375": {"viewport": 375, "scrollWidth": 1504},
                      "768": {"viewport": 768, "scrollWidth": 1504},
-                     "1280": {"viewport": 1280, "scrollWidth": 1280}}},
+                     "1280": {"viewport": 1280, "scrollWidth": 1280, "cut": 3}}},
         {"file": "fx", "component": "Card", "nodeId": "1:3", "designWidth": 320.0,
          "results": {"375": {"error": "timeout"}}},
     ]
     assert q.overflow_cell(rows[0]["results"]["375"]) == "+1129px"
-    assert q.overflow_cell(rows[0]["results"]["1280"]) == "ok"
+    assert q.overflow_cell(rows[0]["results"]["1280"]) == "ok, 3 cut"
+    assert q.overflow_cell({"viewport": 375, "scrollWidth": 375, "cut": 0}) == "ok"
     assert q.overflow_cell(None) == "-"
     assert q.overflow_cell({"error": "x"}) == "err"
     text = q.overflow_table(rows)
     lines = text.splitlines()
     assert lines[0].split() == ["file", "frame", "node", "design", "w", "375px", "768px", "1280px"]
     assert set(lines[1]) <= {"-", " "}
-    assert lines[2].split()[-3:] == ["+1129px", "+736px", "ok"]
+    assert lines[2].endswith("+1129px  +736px  ok, 3 cut")
     assert lines[3].split()[-3:] == ["err", "-", "-"]
     assert q.overflow_counts(rows) == {"375": 1, "768": 1, "1280": 0}
 
