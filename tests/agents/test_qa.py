@@ -4,7 +4,6 @@ prettier --check, next build on Node.js 24), and the stack it checks (fast: no N
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from pathlib import Path
 
@@ -24,8 +23,10 @@ def _major(v: str) -> int:
 
 
 def _generator_file(path: str) -> bool:
-    """Written by generate/testgen (components/<Name>.tsx, .test.tsx), not by the scaffold."""
-    return bool(re.fullmatch(r"components/[A-Za-z0-9_]+(\.test)?\.tsx", path))
+    """Written by generate/testgen (components/**/<Name>.tsx, .test.tsx: bases and wrappers),
+    not by the scaffold (components/ui/*, stories, app/, lib/, configs)."""
+    return (path.startswith("components/") and not path.startswith("components/ui/")
+            and path.endswith(".tsx") and not path.endswith(".stories.tsx"))
 
 
 def test_the_stack_is_current_and_pinned():
