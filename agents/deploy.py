@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .config import PipelineConfig
 from .errors import StageError
 from .files import write_tree
+from .generate import WRAPPER_MARK
 from .result import redact
 
 GIT_TIMEOUT = 300
@@ -88,6 +89,28 @@ class Git:
         return proc
 
 
+GENERATED_DIR = "components/generated/"
+
+
+def merge_generated(repo: Path, files: dict[str, bytes]) -> dict[str, bytes]:
+    """What regeneration writes over a branch people also edit (``repo`` holds the branch):
+    generated files are replaced and generated files of components that no longer exist are
+    removed; a hand-editable file (it starts with ``WRAPPER_MARK``) is written only where the
+    branch does not have it; every other file of the branch is left as it is."""
+    out: dict[str, bytes] = {}
+    for path, data in files.items():
+        if data.startswith(WRAPPER_MARK.encode()) and (repo / path).exists():
+            continue
+        out[path] = data
+    gen_dir = repo / GENERATED_DIR
+    if gen_dir.is_dir():
+        for old in gen_dir.rglob("*"):
+            rel = old.relative_to(repo).as_posix()
+            if old.is_file() and rel not in files:
+                old.unlink()
+    return out
+
+
 def deploy(
     files: dict[str, bytes], cfg: PipelineConfig, workdir: Path, cred_dir: str | None
 ) -> dict[str, Any]:
@@ -136,8 +159,8 @@ def deploy(
     exists = bool(remote.stdout.strip())
     if exists:
         git("fetch", "-q", "--depth=1", url, f"refs/heads/{branch}")
-        git("reset", "-q", "--soft", "FETCH_HEAD")
-    write_tree(repo, files)
+        git("reset", "-q", "--hard", "FETCH_HEAD")
+    write_tree(repo, merge_generated(repo, files))
     git("add", "-A")
     changed = True
     if exists:

@@ -115,13 +115,36 @@ class ComponentManifest(BaseModel):
     unreproduced: int = 0
 
 
+WRAPPER_MARK = "// pf-figma: hand-editable"
+
+
 @dataclass
 class GeneratedComponent:
+    """``source`` is written to ``path`` (regenerated every time); ``wrapper`` to
+    ``wrapper_path`` once: the file people edit and import (deploy keeps their version)."""
+
     ident: str
     source: str
     manifest: ComponentManifest
     warnings: list[str]
     unreproduced: list[Unreproduced] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return f"components/generated/{self.ident}.tsx"
+
+    @property
+    def wrapper_path(self) -> str:
+        return f"components/{self.ident}.tsx"
+
+    @property
+    def wrapper(self) -> str:
+        return (
+            f"{WRAPPER_MARK}: written once, never overwritten by regeneration.\n"
+            f"// The component generated from the design is ./generated/{self.ident}.tsx; wrap or\n"
+            "// extend it here (behaviour, data, copy) and keep the export names.\n"
+            f'export {{ {self.ident}, type {self.ident}Props }} from "./generated/{self.ident}";\n'
+        )
 
 
 def norm_text(s: str) -> str:
@@ -278,9 +301,10 @@ def _component_source(
         lines.append('import { cva } from "class-variance-authority";')
     if any(p.kind == "slot" for p in other):
         lines.append('import type { ReactNode } from "react";')
-    lines.append('import { cn } from "../lib/utils";')
+    lines.append('import { cn } from "../../lib/utils";')
     for other_ident in sorted(imports or ()):
-        lines.append(f'import {{ {other_ident} }} from "./{other_ident}";')
+        # through the hand-editable wrapper, so edits there apply wherever it is used
+        lines.append(f'import {{ {other_ident} }} from "../{other_ident}";')
     lines.append("")
     if consts:
         lines.extend(consts)
@@ -352,7 +376,7 @@ def generate_component(
         name=comp.name,
         nodeId=comp.nodeId,
         kind=comp.kind,
-        file=f"components/{comp.ident}.tsx",
+        file=f"components/generated/{comp.ident}.tsx",
         props=comp.props,
         width=bb.width if bb else 0.0,
         height=bb.height if bb else 0.0,

@@ -960,7 +960,8 @@ def project_files(
     files[".gitignore"] = GITIGNORE
     used_ui: set[str] = set()
     for c in components:
-        files[f"components/{c.ident}.tsx"] = c.source
+        files[c.path] = c.source  # regenerated from the design every time
+        files[c.wrapper_path] = c.wrapper  # hand-editable; deploy keeps an edited one
         # the semantics the generator found (button, input, link, ...) and the primitives its
         # code imports; those shadcn/ui has sources for here are written into the project
         used_ui.update(k for k in c.manifest.ui if k in UI_FILES)

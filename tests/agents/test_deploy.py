@@ -53,6 +53,39 @@ def test_push_to_bare_repo_then_update_then_noop(tmp_path: Path):
     assert not info3["changed"] and info3["commit"] == info2["commit"]
 
 
+def test_regeneration_keeps_hand_edits_and_drops_stale_generated_files(tmp_path: Path):
+    from pf_agents.generate import WRAPPER_MARK
+
+    repo = bare(tmp_path)
+    url = repo.as_uri()
+    wrapper = f'{WRAPPER_MARK}\nexport {{ A }} from "./generated/A";\n'.encode()
+    first = {"components/generated/A.tsx": b"export const A = 1;\n",
+             "components/generated/B.tsx": b"export const B = 1;\n",
+             "components/A.tsx": wrapper, "package.json": b"{}\n"}
+    deploy(first, cfg(url), tmp_path / "w", None)
+    # a person edits the wrapper and adds a file of their own on the branch
+    work = tmp_path / "clone"
+    git("clone", "-q", "-b", "pf-figma/landing", url, str(work))
+    (work / "components" / "A.tsx").write_text('export { A } from "./generated/A"; // edited\n')
+    (work / "lib").mkdir()
+    (work / "lib" / "mine.ts").write_text("export const mine = true;\n")
+    git("-c", "user.name=p", "-c", "user.email=p@x", "commit", "-qam", "edit", cwd=work)
+    git("add", "lib/mine.ts", cwd=work)
+    git("-c", "user.name=p", "-c", "user.email=p@x", "commit", "-qm", "mine", cwd=work)
+    git("push", "-q", "origin", "pf-figma/landing", cwd=work)
+    # the design changed: A regenerated, B gone
+    second = {"components/generated/A.tsx": b"export const A = 2;\n",
+              "components/A.tsx": wrapper, "package.json": b"{}\n"}
+    info = deploy(second, cfg(url), tmp_path / "w", None)
+    assert info["changed"]
+    show = lambda p: git("show", f"pf-figma/landing:{p}", cwd=repo)  # noqa: E731
+    assert show("components/generated/A.tsx") == "export const A = 2;\n"
+    assert show("components/A.tsx").endswith("// edited\n")  # the hand edit survives
+    assert show("lib/mine.ts") == "export const mine = true;\n"
+    files = git("ls-tree", "-r", "--name-only", "pf-figma/landing", cwd=repo).split()
+    assert "components/generated/B.tsx" not in files
+
+
 def test_bad_remote_is_a_clear_error(tmp_path: Path):
     with pytest.raises(StageError) as e:
         deploy(FILES, cfg((tmp_path / "missing.git").as_uri()), tmp_path / "w", None)

@@ -57,8 +57,10 @@ def test_fixture_through_analyze_generate_test(fixture: Path, tmp_path: Path):
     assert len(set(i.lower() for i in idents)) == len(idents), "component names must be unique"
     for m in manifests:
         assert IDENT.match(m.ident)
-        src = files[f"components/{m.ident}.tsx"]
+        src = files[f"components/generated/{m.ident}.tsx"]
         assert f"export function {m.ident}(" in src
+        # the hand-editable wrapper people import re-exports the generated component
+        assert f'from "./generated/{m.ident}"' in files[f"components/{m.ident}.tsx"]
         assert f'data-figma-node="{m.nodeId}"' in src or \
             f"data-figma-node={json.dumps(m.nodeId)}" in src
         test = files[f"components/{m.ident}.test.tsx"]
@@ -80,7 +82,7 @@ def test_button_component_set_variants_and_shadcn(tmp_path: Path):
     store, _, results = run_stages(fx, tmp_path)
     project = next(a for a in results["generate"].artifacts if a.name == "project.tar.gz")
     files = {k: v.decode() for k, v in unpack_files(store.get(project.uri)).items()}
-    src = files["components/Button.tsx"]
+    src = files["components/generated/Button.tsx"]
     # variant properties from "Key=Value, ..." names become typed props (cva variants)
     assert 'viewport?: "desktop" | "mobile"; // Figma: Viewport' in src
     assert 'variant?: "primary" | "secondary" | "warning" | "start"; // Figma: Type' in src

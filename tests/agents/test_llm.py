@@ -187,7 +187,7 @@ def test_generate_stage_records_usage_and_never_the_key(tmp_path: Path):
     assert KEY not in res.to_json()
     project_ref = next(a for a in res.artifacts if a.name == "project.tar.gz")
     files = unpack_files(store.get(project_ref.uri))
-    assert b"Refined by Claude" in files["components/Group14.tsx"]
+    assert b"Refined by Claude" in files["components/generated/Group14.tsx"]
     # no key: the default path never calls the API
     env2 = StageEnv(store=FileArtifactStore(tmp_path / "s2"), workdir=tmp_path / "w2",
                     source_file=str(fixture("deepchat")), anthropic_http_client=client_for(fake))
