@@ -19,6 +19,7 @@ from .contract import STAGE_ORDER
 from .errors import StageError
 from .figma_client import FigmaClient, FigmaSource, load_figma_file
 from .files import pack_files, unpack_files
+from .fmt import format_project
 from .generate import (
     generate_components,
     manifest_json,
@@ -177,10 +178,18 @@ def run_test(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
                                                        "generate").uri))
     tests = test_files(manifests)
     merged: dict[str, str | bytes] = {**files, **tests}
-    res.artifacts.append(env.store.put(key, "test", PROJECT, pack_files(merged)))
     cases = sum(t.count("\n  it(") for t in tests.values())
-    res.summary.update({"testFiles": len(tests), "testCases": cases})
+    # Prettier over the whole project, here: this stage holds no credentials (docs/agents.md)
+    merged, fmt = format_project(merged, env.workdir)
+    res.artifacts.append(env.store.put(key, "test", PROJECT, pack_files(merged)))
+    res.summary.update({"testFiles": len(tests), "testCases": cases,
+                        "formatted": fmt["formatted"],
+                        "formatChanged": len(fmt.get("changed", []))})
     res.message = f"generated {cases} tests in {len(tests)} files"
+    if fmt["formatted"]:
+        res.message += f"; prettier reformatted {len(fmt['changed'])} files"
+    else:
+        res.message += f"; not formatted ({fmt['skipped'][:120]})"
 
 
 def run_qa(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:

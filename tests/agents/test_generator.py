@@ -235,3 +235,22 @@ def test_generated_tests_fail_when_the_renderer_drops_a_node(tmp_path, monkeypat
         assert report["ok"] and report["failed"] == 0
     else:
         assert not report["ok"] and report["failed"] > 0
+
+
+@pytest.mark.slow
+def test_the_test_stage_formats_the_project_with_prettier(tmp_path: Path):
+    store = FileArtifactStore(tmp_path / "store")
+    env = StageEnv(store=store, workdir=tmp_path / "work",
+                   source_file=str(CASES / "05-text-truncation.json"))
+    cfg = PipelineConfig()
+    for stage in ("analyze", "generate"):
+        assert run_stage(stage, cfg, env).outcome == "Succeeded"
+    res = run_stage("test", cfg, env)
+    assert res.summary["formatted"] is True, res.message
+    files = unpack_files(store.get(next(a for a in res.artifacts
+                                        if a.name == "project.tar.gz").uri))
+    project_dir = tmp_path / "p"
+    write_tree(project_dir, files)
+    modules, _, _ = qa.ensure_node_modules(json.loads(files["package.json"]), tmp_path / "work")
+    qa._link_node_modules(project_dir, modules)
+    assert qa.run_prettier(project_dir, tmp_path / "work")["ok"]
