@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from typing import Any, Literal
@@ -283,4 +284,6 @@ def spec_to_json(spec: DesignSpec) -> bytes:
 def spec_from_json(data: bytes | str | dict[str, Any]) -> DesignSpec:
     if isinstance(data, dict):
         return DesignSpec.model_validate(data)
-    return DesignSpec.model_validate_json(data)
+    # json.loads, then validate: pydantic's JSON parser stops at a lower nesting depth than the
+    # design may have (up to figma_models.MAX_DEPTH levels)
+    return DesignSpec.model_validate(json.loads(data))

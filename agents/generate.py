@@ -369,6 +369,7 @@ def generate_component(
         fluid_root=comp.kind == "frame",
         root_name=comp.name if comp.kind == "componentSet" else "",
         targets=targets or {},
+        index=index,
     )
     bb = node.absoluteBoundingBox
     manifest = ComponentManifest(

@@ -171,6 +171,7 @@ class Lowering:
     fluid_root: bool = False
     root_name: str = ""  # names the root for semantics (a component set's name)
     targets: dict[str, InstanceTarget] = field(default_factory=dict)  # component id -> target
+    index: dict[str, Node] = field(default_factory=dict)  # node id -> node, of the whole design
     unreproduced: list[Unreproduced] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
     flow: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # stacked parents
@@ -1100,6 +1101,8 @@ class Lowering:
             n = stack.pop()
             refs[n.id] = set((n.componentPropertyReferences or {}).keys())
             stack.extend(n.children)
+        if node.overrides is None and not self._same_as_main(node, target):
+            return None  # an older file without `overrides`: changed content is inlined
         for ov in node.overrides or []:
             allowed = REUSE_COVERED | refs.get(ov.id, set())
             if ov.id == node.id:
@@ -1145,6 +1148,29 @@ class Lowering:
             el.cls = []
         el.attrs.update(attrs)
         return el
+
+    def _same_as_main(self, inst: Node, target: InstanceTarget) -> bool:
+        """Whether an instance shows its main component's content (texts, visibility, fills of
+        the layers bound to no property), compared layer by layer; for files whose instances
+        carry no ``overrides`` list. Sizes may differ (the instance is placed by className)."""
+        main = self.index.get(inst.componentId or "")
+        if main is None:
+            return False
+        stack = [(inst, main)]
+        while stack:
+            a, b = stack.pop()
+            refs = set((a.componentPropertyReferences or {}).keys())
+            if a is not inst:
+                if "visible" not in refs and a.visible != b.visible:
+                    return False
+                if "characters" not in refs and (a.characters or "") != (b.characters or ""):
+                    return False
+                if a.fills != b.fills or a.strokes != b.strokes:
+                    return False
+            if len(a.children) != len(b.children):
+                return False
+            stack.extend(zip(a.children, b.children, strict=True))
+        return True
 
     def _link_url(self, node: Node) -> str | None:
         stack = list(node.children)
