@@ -292,7 +292,8 @@ class Lowering:
                 if b.y - prev:
                     cls.append(f"mt-[{px(b.y - prev)}]")
                 if b.x - pbb.x:
-                    cls.append(f"ml-[{px(b.x - pbb.x)}]")
+                    # a share of the width: the same offset at the design width, less below it
+                    cls.append(f"ml-[{fmt_num(100 * (b.x - pbb.x) / (pbb.width or 1))}%]")
                 placed[c.id] = cls
                 prev = b.y + b.height
             self.flow[node.id] = placed
@@ -743,6 +744,9 @@ class Lowering:
             cls.append(f"line-clamp-{lines_max}" if lines_max <= 6 else f"line-clamp-[{lines_max}]")
         elif st.textTruncation == "ENDING":
             cls.append("truncate")
+        elif auto == "WIDTH_AND_HEIGHT" and self.fluid_root:
+            # one line at the design width, wrapping below it
+            cls += ["whitespace-pre-wrap", "max-w-full"]
         elif auto == "WIDTH_AND_HEIGHT":
             cls.append("whitespace-pre")
         else:

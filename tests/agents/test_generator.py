@@ -126,6 +126,14 @@ def test_15_22_deep_nesting_is_rendered_to_the_bottom(case: str):
     assert "Save changes" in c.source and not c.unreproduced
 
 
+def test_22_a_hundred_levels_survive_the_stages_round_trip(tmp_path: Path):
+    env = StageEnv(store=FileArtifactStore(tmp_path / "s"), workdir=tmp_path / "w",
+                   source_file=str(CASES / "22-deeper-nesting-100.json"))
+    for stage in ("analyze", "generate"):
+        res = run_stage(stage, PipelineConfig(), env)
+        assert res.outcome == "Succeeded", res.message
+
+
 def test_govuk_button_is_one_readable_component_with_css_states():
     (c,) = gen("govuk-button.json").values()
     src = c.source
