@@ -2,7 +2,8 @@
 #   operator  the kopf operator (slim: Python + the project, nothing else)
 #   agent     the agent stages (adds Node.js 24 and the generated projects' npm packages,
 #             installed with `npm ci` from the stored lockfile, so the qa stage type-checks,
-#             tests, lints and builds without reaching a registry)
+#             tests, lints and builds without reaching a registry; Debian's chromium, fonts and
+#             the visual stage's playwright-core and axe-core, so it renders offline too)
 #
 #   docker build --target operator -t pf-figma-operator:dev .
 #   docker build --target agent    -t pf-figma-agent:dev .
@@ -64,17 +65,43 @@ COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 RUN /opt/pf-figma/bin/python -m pf_agents.qa --prebuild /opt/pf-figma/cache/pf-figma/npm \
+    && /opt/pf-figma/bin/python -m pf_agents.visual --prebuild /opt/pf-figma/cache/pf-figma/npm \
     && chmod -R a+rX /opt/pf-figma/cache
 
+# headless Chromium for the visual stage, on the base image in a stage of its own: the layer
+# stays in the build cache when the code changes, and the operator image never has it.
 # (after the operator target: the classic builder builds every stage up to --target)
-FROM runtime AS agent
+FROM ${BASE_IMAGE} AS browser
 USER 0:0
+# Debian's package with its security updates (a browser renders generated code), and the fonts
+# the scores are measured with (pf_agents.visual)
+RUN . /etc/os-release \
+    && if ! grep -rqs debian-security /etc/apt/sources.list /etc/apt/sources.list.d/; then \
+         echo "deb http://deb.debian.org/debian-security ${VERSION_CODENAME}-security main" \
+           > /etc/apt/sources.list.d/pf-figma-security.list; \
+       fi \
+    && apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+         chromium fonts-liberation fonts-dejavu-core fonts-inter fonts-roboto-unhinted \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log
+
+FROM browser AS agent
+COPY --from=build /etc/ssl/certs/ /etc/ssl/certs/
+COPY --from=build /opt/pf-figma /opt/pf-figma
+RUN getent passwd 10001 >/dev/null || useradd --uid 10001 --user-group --no-create-home \
+        --home-dir /work --shell /usr/sbin/nologin pf
+ENV PATH=/opt/pf-figma/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+WORKDIR /work
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
     && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
 COPY --from=npm /opt/pf-figma/cache /opt/pf-figma/cache
 ENV PF_NPM_PREBUILT=/opt/pf-figma/cache/pf-figma/npm \
-    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    PF_CHROMIUM=/usr/bin/chromium
 USER 10001:10001
 ENTRYPOINT ["python", "-m", "pf_agents"]
