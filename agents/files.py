@@ -7,6 +7,7 @@ import gzip
 import io
 import os
 import tarfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import StageError
@@ -48,7 +49,7 @@ def unpack_files(data: bytes) -> dict[str, bytes]:
     return out
 
 
-def write_tree(root: Path, files: dict[str, bytes] | dict[str, str]) -> None:
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
     for name, data in files.items():
         p = root / name
         p.parent.mkdir(parents=True, exist_ok=True)
