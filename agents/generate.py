@@ -106,6 +106,9 @@ class ComponentManifest(BaseModel):
     usedProps: list[str] = Field(default_factory=list)
     # props some layer of the design references (only these can change what Figma shows)
     referencedProps: list[str] = Field(default_factory=list)
+    # from the design: how many shapes of the default render are filled with each colour class
+    # (and "svg" for vectors with geometry), so a dropped shape fails the generated tests
+    designShapes: dict[str, int] = Field(default_factory=dict)
     nodes: int = 0
     # by construction, for the visual check: Figma variant name ("" for a component that is
     # not a set) -> Figma node id -> path of element-child indexes from the root ("" = root)
@@ -397,6 +400,7 @@ def generate_component(
         _root_attrs(root, comp, None)
         vprops = []
         manifest.designTexts = design_texts(node, props)
+        manifest.designShapes = design_shapes(node, props, low)
     _root_class(root)
     manifest.texts = list(
         dict.fromkeys(t.text for t in manifest.designTexts if t.when is None and not t.variant)
@@ -415,6 +419,41 @@ def generate_component(
     )
     warnings = [f"{comp.ident}: {u.node} {u.property}: {u.reason}" for u in low.unreproduced]
     return GeneratedComponent(comp.ident, source, manifest, warnings, list(low.unreproduced))
+
+
+def design_shapes(node: Node, props: dict[str, PropInfo], low: Lowering) -> dict[str, int]:
+    """Filled shapes the design shows under ``node`` with the props at their defaults: colour
+    class (the token for the fill) -> count; ``svg`` -> vectors with geometry. Nodes the
+    lowering reported as not reproduced are left out (they are in unreproduced.json)."""
+    reported = {u.node for u in low.unreproduced}
+    out: dict[str, int] = {}
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        ref = (n.componentPropertyReferences or {}).get("visible")
+        prop = props.get(ref) if ref else None
+        shown = bool(prop.default) if prop is not None and prop.kind == "boolean" else n.visible
+        if not shown or n.isMask or n.id in reported:
+            continue
+        stack.extend(n.children)
+        if n.type in ("TEXT", "CONNECTOR", "LINE", "SLICE"):
+            continue
+        if n.type in ("VECTOR", "STAR", "REGULAR_POLYGON", "BOOLEAN_OPERATION"):
+            if n.fillGeometry or n.strokeGeometry:
+                out["svg"] = out.get("svg", 0) + 1
+            continue
+        paints = [p for p in n.fills if p.visible and p.opacity > 0]
+        if any(p.type in ("IMAGE", "VIDEO") for p in paints) and not any(
+            c.visible for c in n.children
+        ):
+            out["img"] = out.get("img", 0) + 1  # an image: role="img" with the layer's name
+        elif len(paints) == 1 and paints[0].type == "SOLID" and (
+            paints[0].blendMode or "NORMAL"
+        ) in ("NORMAL", "PASS_THROUGH"):
+            cls = low.color("bg", paints[0], n.styles.get("fill"))
+            if cls:
+                out[cls] = out.get(cls, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def referenced_props(node: Node) -> set[str]:
@@ -603,6 +642,7 @@ def _component_set(
             )
     node = index[comp.nodeId]
     manifest.designTexts = [t for t in design_texts(index[default.nodeId], low.props)]
+    manifest.designShapes = design_shapes(index[default.nodeId], low.props, low)
     for k in keys:
         v = rest[k][0]
         if v is default:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .generate import ComponentManifest, js_str
 
-MAX_TEXTS = 40
+MAX_TEXTS = 300
 MAX_VARIANT_CHECKS = 60
 
 UTILS_PATH = "lib/design-test-utils.ts"
@@ -34,10 +34,31 @@ export function shown(root: Element): string {
   return squash((root.textContent ?? "") + extra.join(""));
 }
 
-/** Fails unless every text in ``texts`` can be read in ``root``. */
+function occurrences(text: string, part: string): number {
+  let n = 0;
+  for (let i = text.indexOf(part); part && i >= 0; i = text.indexOf(part, i + part.length)) n++;
+  return n;
+}
+
+/** Fails unless every text in ``texts`` can be read in ``root`` (as often as it is listed). */
 export function expectTexts(root: Element, texts: string[]): void {
   const text = shown(root);
-  for (const t of texts) expect(text).toContain(squash(t));
+  const wanted = new Map<string, number>();
+  for (const t of texts) wanted.set(squash(t), (wanted.get(squash(t)) ?? 0) + 1);
+  for (const [t, n] of wanted) expect(occurrences(text, t), t).toBeGreaterThanOrEqual(n);
+}
+
+/** Fails unless ``root`` has at least as many elements with each class as the design has
+ * shapes filled with that colour (``svg``: inline vectors, ``img``: images). */
+export function expectShapes(root: Element, shapes: Record<string, number>): void {
+  for (const [cls, n] of Object.entries(shapes)) {
+    const found =
+      cls === "svg" || cls === "img"
+        ? root.querySelectorAll(cls === "svg" ? "svg" : '[role="img"]').length
+        : Array.from(root.querySelectorAll("[class]")).filter((el) => el.classList.contains(cls))
+            .length;
+    expect(found, cls).toBeGreaterThanOrEqual(n);
+  }
 }
 
 /** Fails when any text in ``texts`` can be read in ``root``. */
@@ -136,9 +157,16 @@ def component_test(m: ComponentManifest) -> str:
         and bools.get(t.when) is not None
         and bools[t.when].default
     ]
-    texts = list(dict.fromkeys(always + default_on))
+    # every occurrence: a text the design shows twice must be shown twice
+    always_all = [t.text for t in m.designTexts if t.when is None and not t.variant]
+    texts = always_all + [t for t in default_on if t not in always_all]
     if texts:
         lines += ["", *_texts_block("shows every text of the design", el, texts)]
+    if m.designShapes:
+        shapes = "{ " + ", ".join(f"{js_str(k)}: {v}" for k, v in m.designShapes.items()) + " }"
+        lines += ["", '  it("draws every filled shape of the design", () => {',
+                  f"    const {{ container }} = render({el});",
+                  *_call("    ", "expectShapes", ["container", shapes]), "  });"]
     # each variant renders its own markup and texts
     for chk in m.variantChecks[:MAX_VARIANT_CHECKS]:
         ((prop, value),) = chk.props.items()
@@ -220,7 +248,8 @@ def component_test(m: ComponentManifest) -> str:
                 "  });",
             ]
     lines += ["});", ""]
-    used = [f for f in ("expectNoTexts", "expectTexts") if any(f + "(" in ln for ln in lines)]
+    used = [f for f in ("expectNoTexts", "expectShapes", "expectTexts")
+            if any(f + "(" in ln for ln in lines)]
     if used:
         lines.insert(3, f'import {{ {", ".join(used)} }} from "../lib/design-test-utils";')
     return "\n".join(lines)

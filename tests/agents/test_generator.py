@@ -231,13 +231,22 @@ def _generated_suite(tmp_path: Path, case: str, drop: str | None, monkeypatch) -
     return qa.run_vitest(project_dir, tmp_path / "work")
 
 
+DROPS = [
+    ("07-boolean-prop-default-false.json", None),  # intact: the suite passes
+    ("07-boolean-prop-default-false.json", "5:6"),  # the badge's text (layer off by default)
+    ("07-boolean-prop-default-false.json", "5:5"),  # the badge
+    ("07-boolean-prop-default-false.json", "5:3"),  # the icon (on by default)
+    ("07-boolean-prop-default-false.json", "5:4"),  # the label (a TEXT property)
+    ("02-rotated-group.json", "34:12"),  # a filled rectangle
+    ("06-mask-group.json", "72:7"),  # a tint inside a mask
+    ("06-mask-group.json", "72:6"),  # an image inside a mask
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("drop", [None, "5:6", "5:5", "5:3", "5:4"],
-                         ids=["intact", "badge-text", "badge-layer", "icon", "label"])
-def test_generated_tests_fail_when_the_renderer_drops_a_node(tmp_path, monkeypatch, drop):
-    """07: 5:6 is the badge's text, 5:5 the badge (off by default), 5:3 the icon (on by
-    default), 5:4 the label (a TEXT property)."""
-    report = _generated_suite(tmp_path, "07-boolean-prop-default-false.json", drop, monkeypatch)
+@pytest.mark.parametrize(("case", "drop"), DROPS, ids=[f"{c[:2]}-{d}" for c, d in DROPS])
+def test_generated_tests_fail_when_the_renderer_drops_a_node(tmp_path, monkeypatch, case, drop):
+    report = _generated_suite(tmp_path, case, drop, monkeypatch)
     assert report["total"] > 0
     if drop is None:
         assert report["ok"] and report["failed"] == 0
