@@ -20,8 +20,9 @@ TIMEOUT = 120  # seconds
 FORMATTED = (".ts", ".tsx", ".mts", ".js", ".mjs", ".css", ".json", ".md")
 
 
-def format_project(files: dict[str, str | bytes], workdir: Path
-                   ) -> tuple[dict[str, str | bytes], dict[str, Any]]:
+def format_project(
+    files: dict[str, str | bytes], workdir: Path
+) -> tuple[dict[str, str | bytes], dict[str, Any]]:
     """Run ``prettier --write`` over ``files`` (project path -> content).
 
     Returns the files (formatted where Prettier changed them) and a report: ``formatted``
@@ -41,14 +42,23 @@ def format_project(files: dict[str, str | bytes], workdir: Path
         modules, _, _ = qa.ensure_node_modules(pkg, workdir)
         qa._link_node_modules(project, modules)
         proc = subprocess.run(
-            [str(project / "node_modules" / ".bin" / "prettier"), "--write", "--log-level",
-             "warn", "."], cwd=project, env=qa._env(workdir), capture_output=True, text=True,
-            timeout=TIMEOUT)
+            [
+                str(project / "node_modules" / ".bin" / "prettier"),
+                "--write",
+                "--log-level",
+                "warn",
+                ".",
+            ],
+            cwd=project,
+            env=qa._env(workdir),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
     except Exception as exc:
         return files, {"formatted": False, "skipped": f"{type(exc).__name__}: {exc}"[:300]}
     if proc.returncode != 0:
-        return files, {"formatted": False,
-                       "skipped": (proc.stderr or proc.stdout).strip()[-300:]}
+        return files, {"formatted": False, "skipped": (proc.stderr or proc.stdout).strip()[-300:]}
     out: dict[str, str | bytes] = {}
     changed = []
     for path, data in files.items():
@@ -60,5 +70,8 @@ def format_project(files: dict[str, str | bytes], workdir: Path
         if new != old:
             changed.append(path)
         out[path] = new
-    return out, {"formatted": True, "changed": sorted(changed),
-                 "seconds": round(time.perf_counter() - start, 3)}
+    return out, {
+        "formatted": True,
+        "changed": sorted(changed),
+        "seconds": round(time.perf_counter() - start, 3),
+    }

@@ -15,11 +15,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import combinations, pairwise
 
 from .analyze import DesignSpec, PropInfo
 from .errors import StageError
-from .figma_models import MAX_DEPTH, Node, Paint, TypeStyle
+from .figma_models import MAX_DEPTH, Node, Paint, Rect, TypeStyle
 from .jsx import El, Txt, js_str
 from .names import _ascii_words
 from .tokens import TokenLookup, color_hex, effect_css, fmt_num, line_height, px, typo_sig_key
@@ -175,6 +175,7 @@ class Lowering:
     unreproduced: list[Unreproduced] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
     flow: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # stacked parents
+    _groups: list[Node] = field(default_factory=list)  # overlapping siblings, see _clusters
     used_props: set[str] = field(default_factory=set)
     semantics: set[str] = field(default_factory=set)
     nodes: int = 0
@@ -268,6 +269,9 @@ class Lowering:
         if any(c.absoluteBoundingBox is None or abs(c.rotation) > 1e-3 or c.isMask
                or c.layoutPositioning == "ABSOLUTE" for c in node.children if c.visible):
             return None
+        kids = self._clusters(kids)
+        if kids is None:
+            return None
         boxes = {c.id: c.absoluteBoundingBox for c in kids}
         col = sorted(kids, key=lambda c: boxes[c.id].y)  # type: ignore[union-attr]
         row = sorted(kids, key=lambda c: boxes[c.id].x)  # type: ignore[union-attr]
@@ -313,6 +317,47 @@ class Lowering:
             self.flow[node.id] = placed
             return ["flex", "flex-wrap", "items-start"]
         return None
+
+    def _clusters(self, kids: list[Node]) -> list[Node] | None:
+        """Siblings whose boxes overlap (a label on a swatch, a photo under its caption) are
+        kept together in a positioned group of their own; None when everything overlaps."""
+        parent_of = list(range(len(kids)))
+
+        def find(i: int) -> int:
+            while parent_of[i] != i:
+                parent_of[i] = parent_of[parent_of[i]]
+                i = parent_of[i]
+            return i
+
+        bbs = [k.absoluteBoundingBox for k in kids]
+        for i, j in combinations(range(len(kids)), 2):
+            a, b = bbs[i], bbs[j]
+            assert a is not None and b is not None
+            if a.x < b.x + b.width - 0.5 and b.x < a.x + a.width - 0.5 and \
+                    a.y < b.y + b.height - 0.5 and b.y < a.y + a.height - 0.5:
+                parent_of[find(i)] = find(j)
+        groups: dict[int, list[Node]] = {}
+        for i, k in enumerate(kids):
+            groups.setdefault(find(i), []).append(k)
+        self._groups = []
+        if len(groups) == 1 and len(kids) > 1:
+            return None
+        out: list[Node] = []
+        for members in groups.values():
+            if len(members) == 1:
+                out.append(members[0])
+                continue
+            boxes = [m.absoluteBoundingBox for m in members]
+            x0 = min(b.x for b in boxes if b)
+            y0 = min(b.y for b in boxes if b)
+            x1 = max(b.x + b.width for b in boxes if b)
+            y1 = max(b.y + b.height for b in boxes if b)
+            group = Node(id=f"{members[0].id}~", name="", type="GROUP",
+                         absoluteBoundingBox=Rect(x=x0, y=y0, width=x1 - x0, height=y1 - y0),
+                         children=members)
+            self._groups.append(group)
+            out.append(group)
+        return out
 
     def _flow_size(self, node: Node, w: float, h: float) -> list[str]:
         hs, vs = _sizing(node, None)
@@ -967,6 +1012,8 @@ class Lowering:
         el = self._lower(
             node, parent, root=root, phrasing=phrasing, depth=depth, in_control=in_control
         )
+        if el is not None and node.id.endswith("~"):
+            el.node = None  # a group the generator added: no Figma node
         swap_ref = (node.componentPropertyReferences or {}).get("mainComponent")
         swap = self.props.get(swap_ref) if swap_ref else None
         if el is not None and swap is not None and swap.kind == "slot" and not root:
@@ -1025,6 +1072,12 @@ class Lowering:
         flow = self.stack(node) if self.fluid_root and node.layoutMode is None else None
         if flow is not None:
             layout = flow
+            # overlapping siblings travel together in a group of their own (no Figma node)
+            order = {c.id: i for i, c in enumerate(node.children)}
+            groups = [g for g in self._groups if g.children[0].id in order]
+            grouped = {c.id for g in groups for c in g.children}
+            kids = [c for c in kids if c.id not in grouped] + groups
+            kids.sort(key=lambda c: order[c.children[0].id if c.id.endswith("~") else c.id])
         absolute_kids = node.id not in self.flow and any(
             not (node.layoutMode in (*AUTO_LAYOUT, "GRID") and c.layoutPositioning != "ABSOLUTE")
             for c in kids
