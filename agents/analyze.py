@@ -134,8 +134,9 @@ def _props_for(node: Node, variants: list[VariantInfo]) -> list[PropInfo]:
         if vdef.type == "VARIANT" and key not in variant_names:
             variant_names.append(key)
     default_values = variants[0].values if variants else {}
-    variant_taken: set[str] = {n.strip().lower() for n in variant_names
-                               if n.strip().lower() == "variant"}
+    variant_taken: set[str] = {
+        n.strip().lower() for n in variant_names if n.strip().lower() == "variant"
+    }
     for pname in variant_names:
         options: list[str] = []
         d = defs.get(pname)
@@ -153,13 +154,25 @@ def _props_for(node: Node, variants: list[VariantInfo]) -> list[PropInfo]:
         if pname.strip().lower() in VARIANT_ALIASES and "variant" not in variant_taken:
             base = "variant"
             variant_taken.add("variant")
-        props.append(PropInfo(name=pname, key=pname, ident=idents.take(base),
-                              kind="variant", options=options, default=str(default)))
+        props.append(
+            PropInfo(
+                name=pname,
+                key=pname,
+                ident=idents.take(base),
+                kind="variant",
+                options=options,
+                default=str(default),
+            )
+        )
     for key, d in defs.items():
         if d.type in ("TEXT", "BOOLEAN", "INSTANCE_SWAP"):
             pname = _PROP_SUFFIX.sub("", key) or key
-            kind: Literal["text", "boolean", "slot"] = {
-                "TEXT": "text", "BOOLEAN": "boolean", "INSTANCE_SWAP": "slot"}[d.type]
+            kinds: dict[str, Literal["text", "boolean", "slot"]] = {
+                "TEXT": "text",
+                "BOOLEAN": "boolean",
+                "INSTANCE_SWAP": "slot",
+            }
+            kind = kinds[d.type]
             default_v: str | bool | None
             if kind == "slot":
                 default_v = str(d.defaultValue) if d.defaultValue is not None else None
@@ -167,8 +180,15 @@ def _props_for(node: Node, variants: list[VariantInfo]) -> list[PropInfo]:
                 default_v = str(d.defaultValue) if d.defaultValue is not None else ""
             else:
                 default_v = bool(d.defaultValue) if d.defaultValue is not None else True
-            props.append(PropInfo(name=pname, key=key, ident=idents.take(camel_case(pname)),
-                                  kind=kind, default=default_v))
+            props.append(
+                PropInfo(
+                    name=pname,
+                    key=key,
+                    ident=idents.take(camel_case(pname)),
+                    kind=kind,
+                    default=default_v,
+                )
+            )
     return props
 
 
@@ -187,9 +207,23 @@ def _top_level_frames(roots: list[Node]) -> list[tuple[Node, str]]:
 
 
 FRAME_LIKE = ("FRAME", "GROUP")
-LOOSE_CONTENT = frozenset({"STICKY", "SHAPE_WITH_TEXT", "CONNECTOR", "TABLE", "TEXT", "RECTANGLE",
-                           "ELLIPSE", "VECTOR", "LINE", "STAR", "REGULAR_POLYGON",
-                           "BOOLEAN_OPERATION", "INSTANCE"})
+LOOSE_CONTENT = frozenset(
+    {
+        "STICKY",
+        "SHAPE_WITH_TEXT",
+        "CONNECTOR",
+        "TABLE",
+        "TEXT",
+        "RECTANGLE",
+        "ELLIPSE",
+        "VECTOR",
+        "LINE",
+        "STAR",
+        "REGULAR_POLYGON",
+        "BOOLEAN_OPERATION",
+        "INSTANCE",
+    }
+)
 
 
 def _page_frames(page: Node) -> list[tuple[Node, str]]:
@@ -215,14 +249,18 @@ def _page_frames(page: Node) -> list[tuple[Node, str]]:
 def analyze_source(src: FigmaSource, *, max_nodes: int = DEFAULT_MAX_NODES) -> DesignSpec:
     walked = _walk(src.roots)
     if len(walked) > max_nodes:
-        raise StageError("DesignTooLarge", f"the design has {len(walked)} nodes, more than the "
-                         f"limit of {max_nodes}; select nodes with source.figma.nodeIds")
+        raise StageError(
+            "DesignTooLarge",
+            f"the design has {len(walked)} nodes, more than the "
+            f"limit of {max_nodes}; select nodes with source.figma.nodeIds",
+        )
     type_counts = Counter(n.type for n, _, _ in walked)
     warnings: list[str] = []
     unsupported = sorted(t for t in type_counts if t not in SUPPORTED_TYPES)
     if unsupported:
-        warnings.append("unsupported node types rendered as placeholders or skipped: "
-                        + ", ".join(unsupported))
+        warnings.append(
+            "unsupported node types rendered as placeholders or skipped: " + ", ".join(unsupported)
+        )
     if src.missing_nodes:
         warnings.append("requested nodes not found: " + ", ".join(src.missing_nodes)[:300])
 
@@ -237,43 +275,75 @@ def analyze_source(src: FigmaSource, *, max_nodes: int = DEFAULT_MAX_NODES) -> D
             variants = []
             for child in node.children:
                 if child.type == "COMPONENT":
-                    variants.append(VariantInfo(nodeId=child.id, name=child.name,
-                                                values=parse_variant_name(child.name)))
+                    variants.append(
+                        VariantInfo(
+                            nodeId=child.id, name=child.name, values=parse_variant_name(child.name)
+                        )
+                    )
             if not variants:
                 warnings.append(f"component set {node.name!r} has no variants; skipped")
                 continue
             meta = src.component_sets.get(node.id)
-            components.append(ComponentInfo(
-                nodeId=node.id, name=node.name, ident=idents.take(component_name(node.name)),
-                kind="componentSet", page=page, description=meta.description if meta else "",
-                nodeCount=count_nodes(node), props=_props_for(node, variants), variants=variants,
-                defaultVariant=variants[0].nodeId,
-            ))
+            components.append(
+                ComponentInfo(
+                    nodeId=node.id,
+                    name=node.name,
+                    ident=idents.take(component_name(node.name)),
+                    kind="componentSet",
+                    page=page,
+                    description=meta.description if meta else "",
+                    nodeCount=count_nodes(node),
+                    props=_props_for(node, variants),
+                    variants=variants,
+                    defaultVariant=variants[0].nodeId,
+                )
+            )
         elif node.type == "COMPONENT" and (parent is None or parent.type != "COMPONENT_SET"):
             meta = src.components.get(node.id)
-            components.append(ComponentInfo(
-                nodeId=node.id, name=node.name, ident=idents.take(component_name(node.name)),
-                kind="component", page=page, description=meta.description if meta else "",
-                nodeCount=count_nodes(node), props=_props_for(node, []),
-            ))
+            components.append(
+                ComponentInfo(
+                    nodeId=node.id,
+                    name=node.name,
+                    ident=idents.take(component_name(node.name)),
+                    kind="component",
+                    page=page,
+                    description=meta.description if meta else "",
+                    nodeCount=count_nodes(node),
+                    props=_props_for(node, []),
+                )
+            )
         elif node.type == "INSTANCE":
-            instances.append(InstanceInfo(nodeId=node.id, name=node.name,
-                                          componentId=node.componentId))
+            instances.append(
+                InstanceInfo(nodeId=node.id, name=node.name, componentId=node.componentId)
+            )
     for frame, page in _top_level_frames(src.roots):
         if frame.type in ("COMPONENT", "COMPONENT_SET"):
             continue
-        components.append(ComponentInfo(
-            nodeId=frame.id, name=frame.name, ident=idents.take(component_name(frame.name)),
-            kind="frame", page=page, nodeCount=count_nodes(frame),
-        ))
+        components.append(
+            ComponentInfo(
+                nodeId=frame.id,
+                name=frame.name,
+                ident=idents.take(component_name(frame.name)),
+                kind="frame",
+                page=page,
+                nodeCount=count_nodes(frame),
+            )
+        )
     for inst in instances:
         inst.componentName = comp_names.get(inst.componentId or "")
     if not components:
         warnings.append("the design has no components or top-level frames")
     return DesignSpec(
-        name=src.name, shape=src.shape, version=src.version, nodeCount=len(walked),
-        typeCounts=dict(type_counts), styles=src.styles, components=components,
-        instances=instances, warnings=warnings, roots=src.roots,
+        name=src.name,
+        shape=src.shape,
+        version=src.version,
+        nodeCount=len(walked),
+        typeCounts=dict(type_counts),
+        styles=src.styles,
+        components=components,
+        instances=instances,
+        warnings=warnings,
+        roots=src.roots,
     )
 
 

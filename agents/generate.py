@@ -21,9 +21,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .analyze import ComponentInfo, DesignSpec, PropInfo, VariantInfo
-from .figma_models import Node
+from .figma_models import MAX_DEPTH, Node
 from .jsx import El, Txt, js_str, print_jsx
-from .lower import MAX_DEPTH, InstanceTarget, Lowering, Unreproduced
+from .lower import InstanceTarget, Lowering, Unreproduced
 from .names import TS_RESERVED, camel_case, slug
 from .tokens import TokenLookup
 from .variants import (
@@ -447,9 +447,11 @@ def design_shapes(node: Node, props: dict[str, PropInfo], low: Lowering) -> dict
             c.visible for c in n.children
         ):
             out["img"] = out.get("img", 0) + 1  # an image: role="img" with the layer's name
-        elif len(paints) == 1 and paints[0].type == "SOLID" and (
-            paints[0].blendMode or "NORMAL"
-        ) in ("NORMAL", "PASS_THROUGH"):
+        elif (
+            len(paints) == 1
+            and paints[0].type == "SOLID"
+            and (paints[0].blendMode or "NORMAL") in ("NORMAL", "PASS_THROUGH")
+        ):
             cls = low.color("bg", paints[0], n.styles.get("fill"))
             if cls:
                 out[cls] = out.get(cls, 0) + 1
@@ -651,9 +653,9 @@ def _component_set(
             vp.ident: _code_value(vp.codes[v.values.get(vp.info.name, str(vp.info.default))])
             for vp in vprops
         }
-        for t in design_texts(index[v.nodeId], low.props):
+        for dt in design_texts(index[v.nodeId], low.props):
             manifest.designTexts.append(
-                t.model_copy(update={"variant": vals, "variantName": v.name})
+                dt.model_copy(update={"variant": vals, "variantName": v.name})
             )
     del node
     return root, consts, vprops, extra

@@ -113,8 +113,12 @@ def _attr_lines(pad: str, attrs: list[str]) -> list[str]:
     for a in attrs:
         m = _CN_CALL.match(a)
         if m and len(pad + a) > PRINT_WIDTH:
-            out += [f"{pad}className={{cn(", f"{pad}  {m.group(1)},", f"{pad}  className,",
-                    f"{pad})}}"]
+            out += [
+                f"{pad}className={{cn(",
+                f"{pad}  {m.group(1)},",
+                f"{pad}  className,",
+                f"{pad})}}",
+            ]
         else:
             out.append(pad + a)
     return out

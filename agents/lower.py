@@ -88,8 +88,17 @@ class InstanceTarget:
     values: dict[str, str] = field(default_factory=dict)
 
 
-REUSE_COVERED = frozenset({"width", "height", "transitionDuration", "transitionEasing",
-                           "transitionNodeID", "exportSettings", "name"})
+REUSE_COVERED = frozenset(
+    {
+        "width",
+        "height",
+        "transitionDuration",
+        "transitionEasing",
+        "transitionNodeID",
+        "exportSettings",
+        "name",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -263,15 +272,25 @@ class Lowering:
         narrow widths instead of overflowing. None when they overlap or cannot be placed."""
         kids = [c for c in node.children if c.visible and not c.isMask]
         pbb = node.absoluteBoundingBox
-        if not kids or pbb is None or node.type not in ("FRAME", "GROUP", "SECTION", "COMPONENT",
-                                                                 "INSTANCE"):
+        if (
+            not kids
+            or pbb is None
+            or node.type not in ("FRAME", "GROUP", "SECTION", "COMPONENT", "INSTANCE")
+        ):
             return None
-        if any(c.absoluteBoundingBox is None or abs(c.rotation) > 1e-3 or c.isMask
-               or c.layoutPositioning == "ABSOLUTE" for c in node.children if c.visible):
+        if any(
+            c.absoluteBoundingBox is None
+            or abs(c.rotation) > 1e-3
+            or c.isMask
+            or c.layoutPositioning == "ABSOLUTE"
+            for c in node.children
+            if c.visible
+        ):
             return None
-        kids = self._clusters(kids)
-        if kids is None:
+        clustered = self._clusters(kids)
+        if clustered is None:
             return None
+        kids = clustered
         boxes = {c.id: c.absoluteBoundingBox for c in kids}
         col = sorted(kids, key=lambda c: boxes[c.id].y)  # type: ignore[union-attr]
         row = sorted(kids, key=lambda c: boxes[c.id].x)  # type: ignore[union-attr]
@@ -333,8 +352,12 @@ class Lowering:
         for i, j in combinations(range(len(kids)), 2):
             a, b = bbs[i], bbs[j]
             assert a is not None and b is not None
-            if a.x < b.x + b.width - 0.5 and b.x < a.x + a.width - 0.5 and \
-                    a.y < b.y + b.height - 0.5 and b.y < a.y + a.height - 0.5:
+            if (
+                a.x < b.x + b.width - 0.5
+                and b.x < a.x + a.width - 0.5
+                and a.y < b.y + b.height - 0.5
+                and b.y < a.y + a.height - 0.5
+            ):
                 parent_of[find(i)] = find(j)
         groups: dict[int, list[Node]] = {}
         for i, k in enumerate(kids):
@@ -352,9 +375,13 @@ class Lowering:
             y0 = min(b.y for b in boxes if b)
             x1 = max(b.x + b.width for b in boxes if b)
             y1 = max(b.y + b.height for b in boxes if b)
-            group = Node(id=f"{members[0].id}~", name="", type="GROUP",
-                         absoluteBoundingBox=Rect(x=x0, y=y0, width=x1 - x0, height=y1 - y0),
-                         children=members)
+            group = Node(
+                id=f"{members[0].id}~",
+                name="",
+                type="GROUP",
+                absoluteBoundingBox=Rect(x=x0, y=y0, width=x1 - x0, height=y1 - y0),
+                children=members,
+            )
             self._groups.append(group)
             out.append(group)
         return out
@@ -476,9 +503,12 @@ class Lowering:
             wrap = node.layoutWrap == "WRAP"
             if wrap:
                 cls.append("flex-wrap")
-            elif self.fluid_root and node.layoutMode == "HORIZONTAL" and sum(
-                1 for c in node.children if c.visible and c.layoutPositioning != "ABSOLUTE"
-            ) > 1:
+            elif (
+                self.fluid_root
+                and node.layoutMode == "HORIZONTAL"
+                and sum(1 for c in node.children if c.visible and c.layoutPositioning != "ABSOLUTE")
+                > 1
+            ):
                 cls.append("flex-wrap")  # rows wrap on screens narrower than the design
             justify = {
                 "MIN": "justify-start",
@@ -1062,8 +1092,11 @@ class Lowering:
                 el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")
             return el
         if node.type not in CONTAINER_TYPES and node.type not in SHAPE_TYPES:
-            self.report(node, "type", f"{node.type} is not a known node type: drawn as a box "
-                        "with its children")
+            self.report(
+                node,
+                "type",
+                f"{node.type} is not a known node type: drawn as a box with its children",
+            )
         # containers
         self.negative_gap = 0.0
         layout = self.own_layout(node)
@@ -1111,8 +1144,11 @@ class Lowering:
         if tag == "a":
             url = self._link_url(node)
             if url is None:
-                self.report(node, "hyperlink", 'a layer named like a link without a destination '
-                            'in the design: href="/"')
+                self.report(
+                    node,
+                    "hyperlink",
+                    'a layer named like a link without a destination in the design: href="/"',
+                )
             el.attrs["href"] = js_str(url or "/")
         if is_image and not any(c.visible for c in kids):
             el.attrs["role"] = '"img"'
@@ -1183,20 +1219,28 @@ class Lowering:
             else:
                 return None  # an instance swap: inline it
             if target.defaults.get(ident) != code:
-                attrs[ident] = True if code == "true" else (
-                    "{false}" if code == "false" else code)
+                attrs[ident] = True if code == "true" else ("{false}" if code == "false" else code)
         for name, option in values.items():
             spec = target.props.get(name)
             if spec is None or spec[1] is None:
                 continue
             ident, codes = spec
-            code = codes.get(option)
-            if code is None:
+            found = codes.get(option) if codes is not None else None
+            if found is None:
                 return None
+            code = found
             if target.defaults.get(ident) != code:
-                attrs[ident] = True if code == "true" else (
-                    "{false}" if code == "false" else code if code.startswith('"') else
-                    "{" + code + "}")
+                attrs[ident] = (
+                    True
+                    if code == "true"
+                    else (
+                        "{false}"
+                        if code == "false"
+                        else code
+                        if code.startswith('"')
+                        else "{" + code + "}"
+                    )
+                )
         cls = self.position(node, parent, False)
         self.imports.add(target.ident)
         el = El(tag=target.ident, node=node.id, name=node.name, kind="INSTANCE", cls=cls)

@@ -26,8 +26,9 @@ RESERVED_COMPONENT_NAMES = frozenset(
 )
 RESERVED_PROP_NAMES = frozenset({"className", "children", "key", "ref", "style", "disabled"})
 # Figma property names that mean "which variant" and read best as shadcn/ui's `variant` prop
-VARIANT_ALIASES = frozenset({"type", "kind", "style", "variant", "appearance", "hierarchy",
-                             "emphasis", "intent"})
+VARIANT_ALIASES = frozenset(
+    {"type", "kind", "style", "variant", "appearance", "hierarchy", "emphasis", "intent"}
+)
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 

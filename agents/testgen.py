@@ -164,9 +164,13 @@ def component_test(m: ComponentManifest) -> str:
         lines += ["", *_texts_block("shows every text of the design", el, texts)]
     if m.designShapes:
         shapes = "{ " + ", ".join(f"{js_str(k)}: {v}" for k, v in m.designShapes.items()) + " }"
-        lines += ["", '  it("draws every filled shape of the design", () => {',
-                  f"    const {{ container }} = render({el});",
-                  *_call("    ", "expectShapes", ["container", shapes]), "  });"]
+        lines += [
+            "",
+            '  it("draws every filled shape of the design", () => {',
+            f"    const {{ container }} = render({el});",
+            *_call("    ", "expectShapes", ["container", shapes]),
+            "  });",
+        ]
     # each variant renders its own markup and texts
     for chk in m.variantChecks[:MAX_VARIANT_CHECKS]:
         ((prop, value),) = chk.props.items()
@@ -248,8 +252,11 @@ def component_test(m: ComponentManifest) -> str:
                 "  });",
             ]
     lines += ["});", ""]
-    used = [f for f in ("expectNoTexts", "expectShapes", "expectTexts")
-            if any(f + "(" in ln for ln in lines)]
+    used = [
+        f
+        for f in ("expectNoTexts", "expectShapes", "expectTexts")
+        if any(f + "(" in ln for ln in lines)
+    ]
     if used:
         lines.insert(3, f'import {{ {", ".join(used)} }} from "../lib/design-test-utils";')
     return "\n".join(lines)

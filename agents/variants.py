@@ -191,7 +191,8 @@ def attribute_classes(
                 order.append(c)
     base = [c for c in order if all(c in s for s in sets)]
     out = ClassVariants(base=base)
-    compound: dict[tuple[tuple[str, tuple[str, ...]], ...], list[str]] = {}
+    Key = tuple[tuple[str, tuple[str, ...]], ...]
+    compound: dict[Key, list[str]] = {}
     for c in order:
         if c in base:
             continue
@@ -222,7 +223,7 @@ def attribute_classes(
                 if vals.get(p) in op and vals.get(q) in oq
             ]
             if explained == having:
-                key = (
+                key: Key = (
                     (p, tuple(sorted(str(o) for o in op))),
                     (q, tuple(sorted(str(o) for o in oq))),
                 )
@@ -232,8 +233,8 @@ def attribute_classes(
         if placed:
             continue
         for i in having:  # one compound entry per variant that has it
-            key = tuple((k, (v,)) for k, v in sorted(per_variant[i][0].items()))
-            compound.setdefault(key, []).append(c)
+            one: Key = tuple((k, (v,)) for k, v in sorted(per_variant[i][0].items()))
+            compound.setdefault(one, []).append(c)
     out.compound = [({k: list(v) for k, v in key}, cls) for key, cls in compound.items()]
     return out
 
@@ -285,7 +286,7 @@ class Merge:
         if name[0].isdigit():
             name = "part" + name
         name += "Variants"
-        n, out = 2, name
+        n, out = 2, str(name)
         while out in self._names:
             out, n = f"{name}{n}", n + 1
         self._names.add(out)
