@@ -124,7 +124,10 @@ def parse_variant_name(name: str) -> dict[str, str]:
 def _props_for(node: Node, variants: list[VariantInfo]) -> list[PropInfo]:
     props: list[PropInfo] = []
     idents = UniqueNames(taken=set(RESERVED_PROP_NAMES))
-    defs = node.componentPropertyDefinitions or {}
+    raw_defs = node.componentPropertyDefinitions or {}
+    # variant property names are keyed trimmed everywhere ("Size " in the definitions and
+    # "Size" in the variant names are one property); TEXT/BOOLEAN keys keep their "#id" suffix
+    defs = {(k.strip() if d.type == "VARIANT" else k): d for k, d in raw_defs.items()}
     variant_names: list[str] = []
     for v in variants:
         for k in v.values:

@@ -271,3 +271,25 @@ def test_the_test_stage_formats_the_project_with_prettier(tmp_path: Path):
     modules, _, _ = qa.ensure_node_modules(json.loads(files["package.json"]), tmp_path / "work")
     qa._link_node_modules(project_dir, modules)
     assert qa.run_prettier(project_dir, tmp_path / "work")["ok"]
+
+
+def test_property_names_are_trimmed_and_keyed_the_same_everywhere(tmp_path: Path):
+    def comp(cid: str, name: str, label: str) -> dict:
+        return {"id": cid, "name": name, "type": "COMPONENT", "children": [
+            {"id": cid + "t", "name": "Label", "type": "TEXT", "characters": label,
+             "absoluteBoundingBox": {"x": 0, "y": 0, "width": 40, "height": 20}}],
+            "absoluteBoundingBox": {"x": 0, "y": 0, "width": 80, "height": 40}}
+
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [
+            {"id": "1:0", "type": "COMPONENT_SET", "name": "Tag",
+             "componentPropertyDefinitions": {
+                 "Size ": {"type": "VARIANT", "defaultValue": "Small",
+                           "variantOptions": ["Small", "Large"]}},
+             "children": [comp("1:1", "Size =Small", "S"), comp("1:2", " Size=Large", "L")]}]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    (tag,) = spec.components
+    assert [(p.name, p.ident, p.options) for p in tag.props] == [
+        ("Size", "size", ["Small", "Large"])]
