@@ -81,3 +81,39 @@ def test_visual_stage_fills_quality_gates_and_previews(
     report = json.loads(next(dest.rglob("visual-report.json")).read_text())
     assert report["summary"]["fidelity"] == quality["fidelity"]
     assert report["summary"]["errors"] == 0
+
+
+def test_visual_stage_for_figmagic_within_a_minute(
+    cluster: Cluster, tenant: str,  # noqa: F811
+) -> None:
+    """48 components at the chart's default resources for the stage (500m/768Mi requests,
+    2 CPU/2Gi limits): the stage itself (its result's seconds) takes at most 60 s."""
+    from tests.agents.pfa_support import FIXTURES_DIR
+
+    ns = tenant
+    configmap(cluster, ns, "figmagic", (FIXTURES_DIR / "figmagic__figma.json").read_text())
+    name = unique("fm")
+    cluster.apply({
+        "apiVersion": "pffigma.dev/v1alpha1",
+        "kind": "DesignPipeline",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "source": {"configMapRef": {"name": "figmagic", "key": "file.json"}},
+            "stages": ["analyze", "generate", "test", "visual"],
+            "timeouts": {"stageSeconds": 600},
+            "retries": {"limit": 0},
+        },
+    })
+    obj = wait_for(lambda: finished(cluster, name, ns), 900, interval=2, what="pipeline done")
+    assert condition(obj, "Succeeded")["reason"] == "Succeeded", obj["status"]
+    seconds = {}
+    for pod in cluster.list("pods", ns, selector=f"pffigma.dev/pipeline={name}"):
+        term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        result = json.loads(term["message"])
+        seconds[result["stage"]] = result["seconds"]
+        if result["stage"] == "visual":
+            limits = pod["spec"]["containers"][0]["resources"]["limits"]
+    print(f"\nfigmagic in agent pods: {seconds}; visual limits {limits}; "
+          f"quality {obj['status']['quality']}")
+    assert seconds["visual"] <= 60, seconds
+    assert obj["status"]["quality"]["fidelity"] > 0.5
