@@ -124,6 +124,15 @@ def _attr_lines(pad: str, attrs: list[str]) -> list[str]:
     return out
 
 
+def _open_tag(pad: str, tag: str, attrs: list[str], head: str, end: str, single: bool) -> list[str]:
+    """``<tag attrs>`` (or ``/>``) on one line when it fits or has one attribute, else one
+    attribute per line."""
+    one = f"{pad}<{head}{end}"
+    if len(one) <= PRINT_WIDTH or single:
+        return [one]
+    return [f"{pad}<{tag}", *_attr_lines(pad + "  ", attrs), f"{pad}{end.strip()}"]
+
+
 def _text_code(t: Txt) -> str:
     if t.expr is not None:
         return f"{{{t.expr}}}"
@@ -173,26 +182,14 @@ def print_jsx(el: El, indent: int = 0) -> list[str]:
         # Prettier keeps an element with one attribute on one line, whatever its length
         single = len(attrs) <= 1
         if not kids and cur.raw is None:
-            one = f"{pad}<{head} />"
-            if len(one) <= PRINT_WIDTH or single:
-                lines.append(one)
-            else:
-                lines.append(f"{pad}<{cur.tag}")
-                lines.extend(_attr_lines(pad + "  ", attrs))
-                lines.append(f"{pad}/>")
+            lines.extend(_open_tag(pad, cur.tag, attrs, head, " />", single))
             continue
         if body_inline is not None:
             one = f"{pad}<{head}>{body_inline}</{cur.tag}>"
             if len(one) <= PRINT_WIDTH:
                 lines.append(one)
                 continue
-        open_one = f"{pad}<{head}>"
-        if len(open_one) <= PRINT_WIDTH or single:
-            lines.append(open_one)
-        else:
-            lines.append(f"{pad}<{cur.tag}")
-            lines.extend(_attr_lines(pad + "  ", attrs))
-            lines.append(f"{pad}>")
+        lines.extend(_open_tag(pad, cur.tag, attrs, head, ">", single))
         if body_inline is not None:
             lines.append(f"{pad}  {body_inline}")
             lines.append(f"{pad}</{cur.tag}>")

@@ -305,37 +305,37 @@ class Lowering:
                     return False
             return True
 
-        placed: dict[str, list[str]] = {}
-        if fits(col, "y"):
-            prev = pbb.y
-            for c in col:
-                b = boxes[c.id]
-                assert b is not None
-                cls = self._flow_size(c, b.width, b.height)
-                if b.y - prev:
-                    cls.append(f"mt-[{px(b.y - prev)}]")
-                if b.x - pbb.x:
-                    # a share of the width: the same offset at the design width, less below it
-                    cls.append(f"ml-[{fmt_num(100 * (b.x - pbb.x) / (pbb.width or 1))}%]")
-                placed[c.id] = cls
-                prev = b.y + b.height
-            self.flow[node.id] = placed
-            return ["flex", "flex-col", "items-start"]
-        if fits(row, "x"):
-            prev = pbb.x
-            for c in row:
-                b = boxes[c.id]
-                assert b is not None
-                cls = self._flow_size(c, b.width, b.height)
-                if b.x - prev:
-                    cls.append(f"ml-[{px(b.x - prev)}]")
-                if b.y - pbb.y:
-                    cls.append(f"mt-[{px(b.y - pbb.y)}]")
-                placed[c.id] = cls
-                prev = b.x + b.width
-            self.flow[node.id] = placed
-            return ["flex", "flex-wrap", "items-start"]
+        for seq, axis, layout in (
+            (col, "y", ["flex", "flex-col", "items-start"]),
+            (row, "x", ["flex", "flex-wrap", "items-start"]),
+        ):
+            if fits(seq, axis):
+                self.flow[node.id] = self._place(seq, boxes, pbb, axis)
+                return layout
         return None
+
+    def _place(
+        self, seq: list[Node], boxes: dict[str, Rect | None], pbb: Rect, axis: str
+    ) -> dict[str, list[str]]:
+        """Flow classes of stacked children: the gap before each along ``axis`` as a margin,
+        the offset across it (in a column, as a share of the width)."""
+        placed: dict[str, list[str]] = {}
+        prev = pbb.y if axis == "y" else pbb.x
+        for c in seq:
+            b = boxes[c.id]
+            assert b is not None
+            cls = self._flow_size(c, b.width, b.height)
+            along, across = (b.y, b.x - pbb.x) if axis == "y" else (b.x, b.y - pbb.y)
+            if along - prev:
+                cls.append(f"{'mt' if axis == 'y' else 'ml'}-[{px(along - prev)}]")
+            if across and axis == "y":
+                # a share of the width: the same offset at the design width, less below it
+                cls.append(f"ml-[{fmt_num(100 * across / (pbb.width or 1))}%]")
+            elif across:
+                cls.append(f"mt-[{px(across)}]")
+            placed[c.id] = cls
+            prev = along + (b.height if axis == "y" else b.width)
+        return placed
 
     def _clusters(self, kids: list[Node]) -> list[Node] | None:
         """Siblings whose boxes overlap (a label on a swatch, a photo under its caption) are
