@@ -305,7 +305,9 @@ def _component_source(
     if any(p.kind == "slot" for p in other):
         lines.append('import type { ReactNode } from "react";')
     lines.append('import { cn } from "../../lib/utils";')
-    for other_ident in sorted(imports or ()):
+    if "Link" in (imports or ()):
+        lines.insert(1, 'import Link from "next/link";')
+    for other_ident in sorted(set(imports or ()) - {"Link"}):
         # through the hand-editable wrapper, so edits there apply wherever it is used
         lines.append(f'import {{ {other_ident} }} from "../{other_ident}";')
     lines.append("")

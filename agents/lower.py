@@ -1150,6 +1150,9 @@ class Lowering:
                     'a layer named like a link without a destination in the design: href="/"',
                 )
             el.attrs["href"] = js_str(url or "/")
+            if not url or url.startswith("/"):
+                el.tag = "Link"  # a page of the app: next/link (client-side navigation)
+                self.imports.add("Link")
         if is_image and not any(c.visible for c in kids):
             el.attrs["role"] = '"img"'
             el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")

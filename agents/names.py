@@ -21,7 +21,7 @@ RESERVED_COMPONENT_NAMES = frozenset(
     NaN Infinity React JSX Image Text Node Element Document Window Event Option Audio Video Request
     Response Headers URL Blob File Storage Location History Navigator Screen Range Selection
     Page RootLayout Metadata Meta StoryObj Story UiButton UiInput UiCard UiBadge Fragment Default
-    Primary Props Variants
+    Primary Props Variants Link
     """.split()
 )
 RESERVED_PROP_NAMES = frozenset({"className", "children", "key", "ref", "style", "disabled"})

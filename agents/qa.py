@@ -533,8 +533,8 @@ def summary_line(report: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-# Checks whose failure only fails the stage with the pipeline's featureFlags.qaStrict (until the
-# generator's output is Prettier-formatted; they are always run and reported).
+# Checks a pipeline may make advisory with featureFlags.qaStrict: false (always run and reported;
+# by default their failure fails the stage: the test stage formats with Prettier).
 STYLE_CHECKS = ("lint", "format")
 
 

@@ -212,7 +212,7 @@ def run_qa(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
         "secondsTests": report["tests"]["seconds"], "secondsBuild": report["build"]["seconds"],
     })
     res.message = summary_line(report)
-    failed = first_failure(report, strict=cfg.flag("qaStrict", False))
+    failed = first_failure(report, strict=cfg.flag("qaStrict", True))
     if failed:
         raise StageError(failed[0], res.message + ": " + failed[1][:300])
 
