@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.agents.pfa_support import FIXTURES_DIR as FIXTURE
 from tests.conftest import Cluster, OperatorProcess, in_place_of, make_operator, unique, wait_for
 from tests.e2e.test_pipeline_real import AGENT_IMAGE, NODE_NAME, image_present
-from tests.integration.test_pipelines import condition, design_source, finished, tenant_ready
+from tests.integration.test_pipelines import condition, finished, tenant_ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -42,6 +43,7 @@ def scenario(
     tenant_spec: dict[str, Any],
     pipeline_spec: dict[str, Any],
     timeout: float = 120,
+    source: str = "{}",
     **settings: str,
 ) -> dict[str, Any]:
     """Run one pipeline on the real node under an operator with ``settings``; its end state."""
@@ -61,7 +63,14 @@ def scenario(
         )
         try:
             wait_for(lambda: tenant_ready(cluster, name), 60, what="tenant ready")
-            design_source(cluster, ns)
+            cluster.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "design", "namespace": ns},
+                    "data": {"file.json": source},
+                }
+            )
             cluster.apply(
                 {
                     "apiVersion": "pffigma.dev/v1alpha1",
@@ -81,7 +90,8 @@ def scenario(
                 e for e in cluster.list("events", ns) if e["involvedObject"]["name"] == "p"
             ]
             pods = cluster.list("pods", ns, selector="pffigma.dev/pipeline=p")
-            assert all(p["spec"].get("nodeName") in (None, NODE_NAME) for p in pods)
+            placed = [(p["metadata"]["name"], p["spec"].get("nodeName")) for p in pods]
+            assert all(node in (None, NODE_NAME) for _, node in placed), (placed, obj["status"])
             return obj
         finally:
             cluster.delete("tenant", name)
@@ -101,7 +111,7 @@ def test_image_never_pulled(cluster: Cluster, operator: OperatorProcess, tmp_pat
         agent_image="pf-figma-agent:not-on-this-node", agent_image_pull_policy="Never",
     )
     check(obj, "ImagePullFailed", "ErrImageNeverPull")
-    assert obj["status"]["stages"][0]["attempts"] == 1  # no retry can help
+    assert obj["status"]["stages"][0]["attempts"] == 1, obj["status"]  # no retry can help
     assert obj["elapsed"] < 60
 
 
@@ -112,10 +122,12 @@ def test_oom_killed_names_the_limit(
         pytest.skip(f"{AGENT_IMAGE} is not on the real node: run `make images`")
     obj = scenario(
         cluster, operator, tmp_path, {}, {},
-        agent_image=AGENT_IMAGE, agent_memory_limit="32Mi", agent_memory_request="32Mi",
+        source=(FIXTURE / "figma-transformer__testFile.json").read_text(),
+        agent_image=AGENT_IMAGE, agent_memory_limit="16Mi", agent_memory_request="16Mi",
     )
-    check(obj, "OOMKilled", "memory limit 32Mi")
-    assert obj["status"]["stages"][0]["attempts"] == 1  # the same limit would fail again
+    check(obj, "OOMKilled", "memory limit 16Mi")
+    # the same limit would fail again
+    assert obj["status"]["stages"][0]["attempts"] == 1, (obj["status"], obj["events"])
 
 
 def test_missing_secret_is_named(
