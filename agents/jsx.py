@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass, field
 
 PRINT_WIDTH = 100
-_SAFE_TEXT = re.compile(r"^[^{}<>&\n\r\u2028\u2029]+$")
+# JSX text without characters JSX or ESLint's react/no-unescaped-entities would object to
+_SAFE_TEXT = re.compile(r"^[^{}<>&'\"\n\r\u2028\u2029]+$")
 
 
 def js_str(s: str) -> str:

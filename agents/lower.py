@@ -1325,6 +1325,17 @@ class Lowering:
                 el.cls.append(self.color("placeholder:text", paints[-1]))
         el.cls = [c for c in el.cls if not c.startswith(("flex", "items-", "justify-", "gap-"))]
         el.children = []
+        stack = list(node.children)
+        while stack:
+            n = stack.pop()
+            if n.visible and n.type != "TEXT":
+                self.report(
+                    n,
+                    "children",
+                    "a layer inside a text field: the field is an input "
+                    "element with its own box and text, inner layers are not drawn",
+                )
+            stack.extend(n.children)
         for t in texts[:-1] if len(texts) > 1 else []:
             self.report(t, "characters", f"shown as the input's accessible name {label!r}")
         return el
