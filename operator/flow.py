@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -117,6 +118,20 @@ def _sanitize(result: dict[str, Any]) -> dict[str, Any]:
 
 def _ratio(value: Any) -> float:
     return round(min(float(_number(value, float)), 1.0), 4)
+
+
+_UNREPRODUCED = re.compile(r"(\d+) node properties not reproduced")
+
+
+def _unreproduced_note(stages: list[dict[str, Any]]) -> str:
+    """ "; N node properties not reproduced" from the generate stage's message (nothing is
+    dropped silently: the count reaches the pipeline's status; the list is its artifact)."""
+    for entry in stages:
+        if entry.get("name") == Stage.GENERATE.value:
+            m = _UNREPRODUCED.search(str(entry.get("message") or ""))
+            if m:
+                return f"; {m.group(1)} node properties not reproduced (unreproduced.json)"
+    return ""
 
 
 def quality_of(summary: Any) -> dict[str, Any] | None:
@@ -502,7 +517,7 @@ def plan(
             status,
             stages,
             "Succeeded",
-            f"all {len(stages)} stages succeeded",
+            f"all {len(stages)} stages succeeded" + _unreproduced_note(stages),
             now,
             generation,
             "Normal",

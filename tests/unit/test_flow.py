@@ -928,3 +928,19 @@ def test_ts_round_trip() -> None:
     assert flow.parse_ts("2025-01-02T03:04:05Z") == value.replace(microsecond=0)
     assert flow.parse_ts(None) is None
     assert flow.parse_ts("") is None
+
+
+def test_the_final_message_counts_what_generate_did_not_reproduce() -> None:
+    spec = mkspec()
+    plans = [run(spec)]
+    t = 0
+    for stage in spec.stages:
+        t += 10
+        message = ("generated 1 components (25 files); 8 node properties not reproduced "
+                   "(unreproduced.json)" if stage.value == "generate" else "ok")
+        job = succeeded(stage.value, start=t - 10, end=t, message=message)
+        plans.append(run(spec, status=plans[-1].status, jobs=[job], now=at(t + 1)))
+    assert plans[-1].events == [
+        ("Normal", "Succeeded",
+         "all 3 stages succeeded; 8 node properties not reproduced (unreproduced.json)")]
+    assert "8 node properties not reproduced" in cond(plans[-1].status, "Succeeded")["message"]
