@@ -161,6 +161,36 @@ def _sizing(node: Node, parent: Node | None) -> tuple[str, str]:
     return h or hh, v or vv
 
 
+_SIDES = {"left": "LEFT", "top": "TOP", "right": "RIGHT", "bottom": "BOTTOM"}
+
+
+def _pin(
+    constraint: str,
+    start: str,
+    end: str,
+    size: str,
+    axis: str,
+    pos: float,
+    length: float,
+    parent: float,
+) -> list[str]:
+    """Classes that pin an absolute child along one axis as its Figma constraint says:
+    start (LEFT/TOP), end (RIGHT/BOTTOM), both (LEFT_RIGHT/TOP_BOTTOM), CENTER, SCALE."""
+    if constraint == _SIDES[end]:
+        return [f"{end}-[{px(parent - pos - length)}]"]
+    if constraint in ("LEFT_RIGHT", "TOP_BOTTOM"):
+        return [f"{start}-[{px(pos)}]", f"{end}-[{px(parent - pos - length)}]"]
+    if constraint == "CENTER":
+        offset = f"{start}-[calc(50%+{px(pos + length / 2 - parent / 2)})]".replace("+-", "-")
+        return [offset, f"-translate-{axis}-1/2"]
+    if constraint == "SCALE":
+        return [
+            f"{start}-[{fmt_num(100 * pos / parent)}%]",
+            f"{size}-[{fmt_num(100 * length / parent)}%]",
+        ]
+    return [f"{start}-[{px(pos)}]"]
+
+
 def _size(node: Node) -> tuple[float, float]:
     """Unrotated width and height in px."""
     if node.size is not None and (node.size.x or node.size.y):
@@ -447,28 +477,8 @@ class Lowering:
         horiz = con.horizontal if con else "LEFT"
         vert = con.vertical if con else "TOP"
         pw, ph = pbb.width or 1.0, pbb.height or 1.0
-        if horiz == "RIGHT":
-            cls.append(f"right-[{px(pw - x - w)}]")
-        elif horiz == "LEFT_RIGHT":
-            cls += [f"left-[{px(x)}]", f"right-[{px(pw - x - w)}]"]
-        elif horiz == "CENTER":
-            cls.append(f"left-[calc(50%+{px(x + w / 2 - pw / 2)})]".replace("+-", "-"))
-            cls.append("-translate-x-1/2")
-        elif horiz == "SCALE":
-            cls += [f"left-[{fmt_num(100 * x / pw)}%]", f"w-[{fmt_num(100 * w / pw)}%]"]
-        else:
-            cls.append(f"left-[{px(x)}]")
-        if vert == "BOTTOM":
-            cls.append(f"bottom-[{px(ph - y - h)}]")
-        elif vert == "TOP_BOTTOM":
-            cls += [f"top-[{px(y)}]", f"bottom-[{px(ph - y - h)}]"]
-        elif vert == "CENTER":
-            cls.append(f"top-[calc(50%+{px(y + h / 2 - ph / 2)})]".replace("+-", "-"))
-            cls.append("-translate-y-1/2")
-        elif vert == "SCALE":
-            cls += [f"top-[{fmt_num(100 * y / ph)}%]", f"h-[{fmt_num(100 * h / ph)}%]"]
-        else:
-            cls.append(f"top-[{px(y)}]")
+        cls += _pin(horiz, "left", "right", "w", "x", x, w, pw)
+        cls += _pin(vert, "top", "bottom", "h", "y", y, h, ph)
         if hs != "HUG" and horiz not in ("LEFT_RIGHT", "SCALE"):
             cls.append(f"w-[{px(w)}]")
         if vs != "HUG" and vert not in ("TOP_BOTTOM", "SCALE"):

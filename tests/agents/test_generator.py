@@ -222,13 +222,18 @@ def _generated_suite(tmp_path: Path, case: str, drop: str | None, monkeypatch) -
         res = run_stage(stage, cfg, env)
         assert res.outcome == "Succeeded", res.message
     monkeypatch.undo()
+    return qa.run_vitest(_checkout(store, res, tmp_path), tmp_path / "work")
+
+
+def _checkout(store: FileArtifactStore, res, tmp_path: Path) -> Path:
+    """The stage's project archive written out, with the shared node_modules linked in."""
     files = unpack_files(store.get(next(a for a in res.artifacts
                                         if a.name == "project.tar.gz").uri))
     project_dir = tmp_path / "project"
     write_tree(project_dir, files)
     modules, _, _ = qa.ensure_node_modules(json.loads(files["package.json"]), tmp_path / "work")
     qa._link_node_modules(project_dir, modules)
-    return qa.run_vitest(project_dir, tmp_path / "work")
+    return project_dir
 
 
 DROPS = [
@@ -264,13 +269,7 @@ def test_the_test_stage_formats_the_project_with_prettier(tmp_path: Path):
         assert run_stage(stage, cfg, env).outcome == "Succeeded"
     res = run_stage("test", cfg, env)
     assert res.summary["formatted"] is True, res.message
-    files = unpack_files(store.get(next(a for a in res.artifacts
-                                        if a.name == "project.tar.gz").uri))
-    project_dir = tmp_path / "p"
-    write_tree(project_dir, files)
-    modules, _, _ = qa.ensure_node_modules(json.loads(files["package.json"]), tmp_path / "work")
-    qa._link_node_modules(project_dir, modules)
-    assert qa.run_prettier(project_dir, tmp_path / "work")["ok"]
+    assert qa.run_prettier(_checkout(store, res, tmp_path), tmp_path / "work")["ok"]
 
 
 def test_property_names_are_trimmed_and_keyed_the_same_everywhere(tmp_path: Path):
