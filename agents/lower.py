@@ -191,8 +191,25 @@ def _pin(
     return [f"{start}-[{px(pos)}]"]
 
 
+QUARTER_TURN_TYPES = {"LINE", "RECTANGLE", "ELLIPSE"}
+
+
+def _quarter_turn(node: Node) -> bool:
+    """A line or plain shape turned by 90 or 270 degrees: the same picture as its bounding box
+    drawn upright (a vertical divider), so it is drawn that way, without a CSS rotation."""
+    deg = abs(math.degrees(node.rotation)) % 180
+    return node.type in QUARTER_TURN_TYPES and abs(deg - 90) < 0.5 and not node.children
+
+
+def _rotation(node: Node) -> float:
+    """The rotation to draw, in radians (0 for quarter-turned lines and shapes)."""
+    return 0.0 if _quarter_turn(node) else node.rotation
+
+
 def _size(node: Node) -> tuple[float, float]:
-    """Unrotated width and height in px."""
+    """Unrotated width and height in px (a quarter-turned line or shape: its bounding box)."""
+    if _quarter_turn(node) and node.absoluteBoundingBox is not None:
+        return node.absoluteBoundingBox.width, node.absoluteBoundingBox.height
     if node.size is not None and (node.size.x or node.size.y):
         return node.size.x, node.size.y
     bb = node.absoluteBoundingBox
@@ -285,7 +302,7 @@ class Lowering:
                 elif mode == "HUG" and primary:
                     cls.append("shrink-0")
             cls += self.min_max(node)
-            if node.rotation and abs(node.rotation) > 1e-3:
+            if abs(_rotation(node)) > 1e-3:
                 self.report(
                     node,
                     "rotation",
@@ -310,7 +327,7 @@ class Lowering:
             return None
         if any(
             c.absoluteBoundingBox is None
-            or abs(c.rotation) > 1e-3
+            or abs(_rotation(c)) > 1e-3
             or c.isMask
             or c.layoutPositioning == "ABSOLUTE"
             for c in node.children
@@ -465,7 +482,7 @@ class Lowering:
         if bb is None or pbb is None:
             return cls
         w, h = _size(node)
-        rotated = abs(node.rotation) > 1e-3
+        rotated = abs(_rotation(node)) > 1e-3
         if rotated:
             # place the unrotated box so that its centre is the bounding box's centre
             x = bb.x + bb.width / 2 - w / 2 - pbb.x
@@ -686,7 +703,8 @@ class Lowering:
         color = self.color("border", top, node.styles.get("stroke"))
         style = "border-dashed" if node.strokeDashes else ""
         if node.type == "LINE":
-            return [f"border-t-[{px(weight)}]", color, style]
+            side = "l" if _quarter_turn(node) else "t"  # a vertical divider: its left border
+            return [f"border-{side}-[{px(weight)}]", color, style]
         align = node.strokeAlign or "INSIDE"
         if iw and any(iw.values()):
             if align != "INSIDE":

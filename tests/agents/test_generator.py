@@ -4,6 +4,7 @@ variant merge's exactness, and generated tests that fail when the renderer drops
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from pathlib import Path
@@ -292,3 +293,28 @@ def test_property_names_are_trimmed_and_keyed_the_same_everywhere(tmp_path: Path
     (tag,) = spec.components
     assert [(p.name, p.ident, p.options) for p in tag.props] == [
         ("Size", "size", ["Small", "Large"])]
+
+
+def test_a_quarter_turned_line_in_auto_layout_is_a_vertical_divider(tmp_path: Path):
+    line = {"id": "2:2", "name": "Divider", "type": "LINE", "rotation": math.pi / 2,
+            "size": {"x": 32, "y": 0}, "strokeWeight": 1,
+            "strokes": [{"type": "SOLID", "color": {"r": 0.8, "g": 0.8, "b": 0.8, "a": 1}}],
+            "absoluteBoundingBox": {"x": 60, "y": 4, "width": 0, "height": 32}}
+
+    def text(i: str, x: float) -> dict:
+        return {"id": i, "name": "T", "type": "TEXT", "characters": "Item",
+                "style": {"fontSize": 14, "textAutoResize": "WIDTH_AND_HEIGHT"},
+                "absoluteBoundingBox": {"x": x, "y": 10, "width": 40, "height": 20}}
+
+    bar = {"id": "2:1", "name": "Bar", "type": "FRAME", "layoutMode": "HORIZONTAL",
+           "itemSpacing": 8, "absoluteBoundingBox": {"x": 0, "y": 0, "width": 140, "height": 40},
+           "children": [text("2:3", 12), line, text("2:4", 68)]}
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [bar]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    divider = re.search(r'className="([^"]*border-l-\[1px\][^"]*)"', c.source)
+    assert divider, c.source
+    assert "h-[32px]" in divider.group(1) and "rotate" not in divider.group(1)
