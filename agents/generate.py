@@ -13,8 +13,10 @@ The flow per component (docs/agents.md, "How the generator works"):
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +25,9 @@ from pydantic import BaseModel, Field
 from .analyze import ComponentInfo, DesignSpec, PropInfo, VariantInfo
 from .figma_models import MAX_DEPTH, Node
 from .jsx import El, Txt, js_str, print_jsx
-from .lower import InstanceTarget, Lowering, Unreproduced
+from .lower import InstanceTarget, Lowering, Unreproduced, drawn_rotation
 from .names import TS_RESERVED, camel_case, slug
-from .tokens import TokenLookup
+from .tokens import TokenLookup, fmt_num
 from .variants import (
     PSEUDO,
     Merge,
@@ -423,32 +425,52 @@ def generate_component(
     return GeneratedComponent(comp.ident, source, manifest, warnings, list(low.unreproduced))
 
 
+NOT_DRAWN = frozenset({"type", "children", "connector"})  # reported properties: no element
+
+
 def design_shapes(node: Node, props: dict[str, PropInfo], low: Lowering) -> dict[str, int]:
-    """Filled shapes the design shows under ``node`` with the props at their defaults: colour
-    class (the token for the fill) -> count; ``svg`` -> vectors with geometry. Nodes the
-    lowering reported as not reproduced are left out (they are in unreproduced.json)."""
-    reported = {u.node for u in low.unreproduced}
+    """What the design draws under ``node`` with the props at their defaults, as CSS classes
+    the rendered page must hold at least that many times: the colour class of each solid fill,
+    ``svg`` (vectors with geometry), ``img`` (images), the rotation of each rotated layer, the
+    clipping of each mask and clipping frame (``overflow-hidden``), text truncation
+    (``truncate``, ``line-clamp-N``) and italic / underline / line-through runs. Layers reported
+    as not drawn (unreproduced.json) are left out."""
+    reported = {u.node for u in low.unreproduced if u.property in NOT_DRAWN}
     out: dict[str, int] = {}
+
+    def add(cls: str) -> None:
+        out[cls] = out.get(cls, 0) + 1
+
     stack = [node]
     while stack:
         n = stack.pop()
         ref = (n.componentPropertyReferences or {}).get("visible")
         prop = props.get(ref) if ref else None
         shown = bool(prop.default) if prop is not None and prop.kind == "boolean" else n.visible
-        if not shown or n.isMask or n.id in reported:
+        if not shown or n.id in reported:
+            continue
+        if n.isMask:
+            add("overflow-hidden")  # the mask clips the layers above it
             continue
         stack.extend(n.children)
-        if n.type in ("TEXT", "CONNECTOR", "LINE", "SLICE"):
+        if abs(drawn_rotation(n)) > 1e-3 and n.type != "GROUP":  # a group's children turn
+            add(f"rotate-[{fmt_num(-math.degrees(n.rotation))}deg]")
+        if n.clipsContent and n.type not in ("GROUP", "TEXT") and n.children:
+            add("overflow-hidden")
+        if n.type == "TEXT":
+            _text_classes(n, add)
+            continue
+        if n.type in ("CONNECTOR", "LINE", "SLICE"):
             continue
         if n.type in ("VECTOR", "STAR", "REGULAR_POLYGON", "BOOLEAN_OPERATION"):
             if n.fillGeometry or n.strokeGeometry:
-                out["svg"] = out.get("svg", 0) + 1
+                add("svg")
             continue
         paints = [p for p in n.fills if p.visible and p.opacity > 0]
         if any(p.type in ("IMAGE", "VIDEO") for p in paints) and not any(
             c.visible for c in n.children
         ):
-            out["img"] = out.get("img", 0) + 1  # an image: role="img" with the layer's name
+            add("img")  # an image: role="img" with the layer's name
         elif (
             len(paints) == 1
             and paints[0].type == "SOLID"
@@ -456,8 +478,32 @@ def design_shapes(node: Node, props: dict[str, PropInfo], low: Lowering) -> dict
         ):
             cls = low.color("bg", paints[0], n.styles.get("fill"))
             if cls:
-                out[cls] = out.get(cls, 0) + 1
+                add(cls)
     return dict(sorted(out.items()))
+
+
+def _text_classes(n: Node, add: Callable[[str], None]) -> None:
+    st = n.style
+    if st is None:
+        return
+    if st.textTruncation == "ENDING":
+        lines = st.maxLines or 1
+        add(
+            "truncate"
+            if (lines <= 1 and st.textAutoResize != "HEIGHT") or not st.maxLines
+            else (f"line-clamp-{lines}" if lines <= 6 else f"line-clamp-[{lines}]")
+        )
+    used = set(n.characterStyleOverrides or []) | {0}
+    for key, style in [("0", st), *(n.styleOverrideTable or {}).items()]:
+        if int(key) not in used:
+            continue
+        if style.italic:
+            add("italic")
+        deco = {"UNDERLINE": "underline", "STRIKETHROUGH": "line-through"}.get(
+            style.textDecoration or ""
+        )
+        if deco:
+            add(deco)
 
 
 def referenced_props(node: Node) -> set[str]:

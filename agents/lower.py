@@ -201,7 +201,7 @@ def _quarter_turn(node: Node) -> bool:
     return node.type in QUARTER_TURN_TYPES and abs(deg - 90) < 0.5 and not node.children
 
 
-def _rotation(node: Node) -> float:
+def drawn_rotation(node: Node) -> float:
     """The rotation to draw, in radians (0 for quarter-turned lines and shapes)."""
     return 0.0 if _quarter_turn(node) else node.rotation
 
@@ -271,7 +271,7 @@ class Lowering:
                 # a screen: full width up to its design width
                 cls += ["w-full", f"max-w-[{px(w)}]"]
             elif hs == "HUG":
-                cls.append("w-fit")
+                cls += ["w-fit", "shrink-0"]  # as wide as its content wherever it is placed
             elif hs == "FILL":
                 cls.append("w-full")
             else:
@@ -302,7 +302,7 @@ class Lowering:
                 elif mode == "HUG" and primary:
                     cls.append("shrink-0")
             cls += self.min_max(node)
-            if abs(_rotation(node)) > 1e-3:
+            if abs(drawn_rotation(node)) > 1e-3:
                 self.report(
                     node,
                     "rotation",
@@ -327,7 +327,7 @@ class Lowering:
             return None
         if any(
             c.absoluteBoundingBox is None
-            or abs(_rotation(c)) > 1e-3
+            or abs(drawn_rotation(c)) > 1e-3
             or c.isMask
             or c.layoutPositioning == "ABSOLUTE"
             for c in node.children
@@ -375,9 +375,11 @@ class Lowering:
             along, across = (b.y, b.x - pbb.x) if axis == "y" else (b.x, b.y - pbb.y)
             if along - prev:
                 cls.append(f"{'mt' if axis == 'y' else 'ml'}-[{px(along - prev)}]")
-            if across and axis == "y":
+            if across and axis == "y" and across > 32:
                 # a share of the width: the same offset at the design width, less below it
                 cls.append(f"ml-[{fmt_num(100 * across / (pbb.width or 1))}%]")
+            elif across and axis == "y":
+                cls.append(self.space("ml", across))
             elif across:
                 cls.append(f"mt-[{px(across)}]")
             placed[c.id] = cls
@@ -482,7 +484,7 @@ class Lowering:
         if bb is None or pbb is None:
             return cls
         w, h = _size(node)
-        rotated = abs(_rotation(node)) > 1e-3
+        rotated = abs(drawn_rotation(node)) > 1e-3
         if rotated:
             # place the unrotated box so that its centre is the bounding box's centre
             x = bb.x + bb.width / 2 - w / 2 - pbb.x

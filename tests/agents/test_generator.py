@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pf_agents import jsx as jsx_mod
 from pf_agents import lower as lower_mod
 from pf_agents import qa
 from pf_agents.analyze import analyze_source
@@ -239,6 +240,9 @@ def _checkout(store: FileArtifactStore, res, tmp_path: Path) -> Path:
 
 DROPS = [
     ("07-boolean-prop-default-false.json", None),  # intact: the suite passes
+    ("02-rotated-group.json", None),
+    ("05-text-truncation.json", None),
+    ("06-mask-group.json", None),
     ("07-boolean-prop-default-false.json", "5:6"),  # the badge's text (layer off by default)
     ("07-boolean-prop-default-false.json", "5:5"),  # the badge
     ("07-boolean-prop-default-false.json", "5:3"),  # the icon (on by default)
@@ -247,6 +251,30 @@ DROPS = [
     ("06-mask-group.json", "72:7"),  # a tint inside a mask
     ("06-mask-group.json", "72:6"),  # an image inside a mask
 ]
+
+# the renderer forgetting one Figma property: (case, what it forgets)
+FORGETS = [
+    ("02-rotated-group.json", "rotate-"),  # rotation
+    ("05-text-truncation.json", "truncate"),  # a one-line truncation
+    ("05-text-truncation.json", "line-clamp-"),  # max lines
+    ("06-mask-group.json", "overflow-hidden"),  # the mask's clipping
+    ("01-mixed-text-styles.json", "italic"),  # a styled run
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("case", "forget"), FORGETS, ids=[f"{c[:2]}-{f}" for c, f in FORGETS])
+def test_generated_tests_fail_when_the_renderer_forgets_a_property(
+    tmp_path, monkeypatch, case, forget
+):
+    real = jsx_mod.class_string
+
+    def forgetful(cls):
+        return real([c for c in cls if not c.startswith(forget)])
+
+    monkeypatch.setattr(jsx_mod, "class_string", forgetful)
+    report = _generated_suite(tmp_path, case, None, monkeypatch)
+    assert not report["ok"] and report["failed"] > 0
 
 
 @pytest.mark.slow
