@@ -7,24 +7,42 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cluster, unique, wait_for
+from tests.conftest import Cluster, OperatorProcess, unique, wait_for
 from tests.e2e.test_pipeline_real import (  # noqa: F401 (module fixtures)
     NODE_NAME,
     configmap,
     pg_for_pods,
     real_operator,
-    tenant,
 )
-from tests.integration.test_pipelines import condition, finished
+from tests.integration.test_pipelines import condition, finished, tenant_ready
 from tests.store.pfstore_support import Database, Server
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 
 GOVUK = Path(__file__).resolve().parents[2] / "examples" / "figma" / "govuk-button.json"
+
+
+@pytest.fixture(scope="module")
+def tenant(cluster: Cluster, real_operator: OperatorProcess) -> Iterator[str]:  # noqa: F811
+    """As test_pipeline_real's, with more time to become Ready on a busy shared machine."""
+    name = unique("vis")
+    cluster.apply({
+        "apiVersion": "pffigma.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": name},
+        "spec": {"plan": "pro", "limits": {"maxCPU": "2", "maxMemory": "3Gi"},
+                 "quota": {"cpu": "8", "memory": "12Gi"}},
+    })
+    try:
+        wait_for(lambda: tenant_ready(cluster, name), 240, what="tenant ready with database role")
+        yield f"tenant-{name}"
+    finally:
+        cluster.delete("tenant", name)
 
 
 def test_visual_stage_fills_quality_gates_and_previews(
@@ -84,7 +102,7 @@ def test_visual_stage_fills_quality_gates_and_previews(
 
 
 def test_visual_stage_for_figmagic_within_a_minute(
-    cluster: Cluster, tenant: str, tmp_path: Path,  # noqa: F811
+    cluster: Cluster, tenant: str, tmp_path: Path,
 ) -> None:
     """48 components at the chart's default resources for the stage (500m/768Mi requests,
     2 CPU/2Gi limits): the stage itself (its result's seconds) takes at most 60 s."""
