@@ -67,8 +67,9 @@ class Paint(_Model):
     blendMode: str | None = None
     gradientHandlePositions: list[Vector] | None = None
     gradientStops: list[ColorStop] | None = None
-    scaleMode: str | None = None
+    scaleMode: str | None = None  # FILL | FIT | CROP | TILE
     imageRef: str | None = None
+    imageTransform: list[list[float]] | None = None
     # Figma variables bound to this paint ({"color": {"type": "VARIABLE_ALIAS", "id": ...}})
     boundVariables: dict[str, Any] | None = None
 
@@ -210,6 +211,7 @@ class Node(_Model):
     gridChildVerticalAlign: str | None = None
     # FigJam
     shapeType: str | None = None
+    authorVisible: bool | None = None  # STICKY: the author's name shown under the note
     # text
     characters: str | None = None
     style: TypeStyle | None = None

@@ -456,7 +456,7 @@ class Lowering:
         return out
 
     def grid_item(self, node: Node, hs: str, vs: str, w: float, h: float) -> list[str]:
-        cls: list[str] = []
+        cls: list[str] = ["max-sm:col-auto", "max-sm:row-auto"] if self.fluid_root else []
         if node.gridColumnAnchorIndex is not None:
             cls.append(f"col-start-{node.gridColumnAnchorIndex + 1}")
         if node.gridColumnSpan and node.gridColumnSpan > 1:
@@ -521,6 +521,8 @@ class Lowering:
             if rows:
                 m = re.fullmatch(r"repeat\((\d+),\s*minmax\(0,\s*1fr\)\)", rows)
                 cls.append(f"grid-rows-{m.group(1)}" if m else f"grid-rows-[{arb(rows)}]")
+            if self.fluid_root:
+                cls += ["max-sm:grid-cols-1", "max-sm:grid-rows-none"]  # one column on phones
             if node.gridColumnGap:
                 cls.append(self.space("gap-x", node.gridColumnGap))
             if node.gridRowGap:
@@ -670,6 +672,13 @@ class Lowering:
                     layers.append(g[len("bg-[") : -1])
             elif p.type in ("IMAGE", "VIDEO"):
                 layers.append("linear-gradient(#d9d9d9,#d9d9d9)")
+                if p.scaleMode in ("CROP", "TILE") or p.imageTransform:
+                    self.report(
+                        node,
+                        "fills.image.scaleMode",
+                        f"the image's {p.scaleMode or 'crop'} placement is not applied to "
+                        "the placeholder",
+                    )
                 self.report(
                     node,
                     "fills.image",
@@ -1166,6 +1175,10 @@ class Lowering:
             self.semantics.add("link")
         else:
             kind = None
+        if node.type == "SECTION" and node.name.strip():
+            self.report(
+                node, "name", "a section's title is Figma's canvas label, not content: not drawn"
+            )
         if node.type == "SECTION" and not root:
             tag = "section"
         el = El(tag=tag, node=node.id, name=node.name, kind=node.type, cls=cls + layout + visual)
@@ -1399,6 +1412,8 @@ class Lowering:
         fills, _ = self.fills(node)
         cls += fills + self.strokes(node) + self.radii(node) + self.effects(node)
         st = node.style or TypeStyle()
+        if node.type == "STICKY" and node.authorVisible:
+            self.report(node, "authorVisible", "the sticky's author name is not in the file")
         if node.type == "STICKY":
             cls += ["p-[24px]", "shadow-[0_1px_3px_#0000001f]"]
         elif node.type == "SHAPE_WITH_TEXT":
