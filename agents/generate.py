@@ -374,6 +374,11 @@ def generate_component(
         component=comp.ident,
         props=props,
         fluid_root=comp.kind == "frame",
+        design_width=(
+            node.absoluteBoundingBox.width
+            if comp.kind == "frame" and node.absoluteBoundingBox
+            else 0.0
+        ),
         root_name=comp.name if comp.kind == "componentSet" else "",
         targets=targets or {},
         index=index,

@@ -225,6 +225,9 @@ class Lowering:
     component: str
     props: dict[str, PropInfo]
     fluid_root: bool = False
+    # a fluid screen's design width (px): at and above it, hand-placed children stay where
+    # Figma has them; below it they flow (0: they always flow)
+    design_width: float = 0.0
     root_name: str = ""  # names the root for semantics (a component set's name)
     targets: dict[str, InstanceTarget] = field(default_factory=dict)  # component id -> target
     index: dict[str, Node] = field(default_factory=dict)  # node id -> node, of the whole design
@@ -281,7 +284,14 @@ class Lowering:
             cls += self.min_max(node)
             return cls
         if parent.id in self.flow and node.id in self.flow[parent.id]:
-            return cls + self.flow[parent.id][node.id] + self.min_max(node)
+            flow = self.flow[parent.id][node.id]
+            if not self.design_width:
+                return cls + flow + self.min_max(node)
+            # placed as in Figma at the design width; in the flow on narrower screens
+            bp = f"max-[{px(self.design_width)}]:"
+            placed = self.absolute(node, parent, hs, vs)
+            small = ["relative", "inset-auto", "translate-none", *flow]
+            return cls + placed + self.min_max(node) + [bp + c for c in small if c not in placed]
         if parent.layoutMode == "GRID" and node.layoutPositioning != "ABSOLUTE":
             return cls + self.grid_item(node, hs, vs, w, h)
         if parent.layoutMode in AUTO_LAYOUT and node.layoutPositioning != "ABSOLUTE":
@@ -1143,14 +1153,15 @@ class Lowering:
         kids = [c for c in node.children]
         flow = self.stack(node) if self.fluid_root and node.layoutMode is None else None
         if flow is not None:
-            layout = flow
+            bp = f"max-[{px(self.design_width)}]:" if self.design_width else ""
+            layout = [bp + c for c in flow]
             # overlapping siblings travel together in a group of their own (no Figma node)
             order = {c.id: i for i, c in enumerate(node.children)}
             groups = [g for g in self._groups if g.children[0].id in order]
             grouped = {c.id for g in groups for c in g.children}
             kids = [c for c in kids if c.id not in grouped] + groups
             kids.sort(key=lambda c: order[c.children[0].id if c.id.endswith("~") else c.id])
-        absolute_kids = node.id not in self.flow and any(
+        absolute_kids = (bool(self.design_width) or node.id not in self.flow) and any(
             not (node.layoutMode in (*AUTO_LAYOUT, "GRID") and c.layoutPositioning != "ABSOLUTE")
             for c in kids
             if c.visible
