@@ -774,8 +774,7 @@ def mutate_one(figma: Path, proj: Path, n: int, out: Path) -> None:
             continue
         tests = test_files([c.manifest for c in comps])
         changed = [c.ident for c in comps
-                   if files.get(f"components/{c.ident}.tsx")
-                   != base_files.get(f"components/{c.ident}.tsx")]
+                   if files.get(c.path) != base_files.get(c.path)]
         rec = {**pick, "changed": changed}
         if not changed:
             rec["outcome"] = "no-op"  # the output did not contain the node anyway
@@ -784,7 +783,12 @@ def mutate_one(figma: Path, proj: Path, n: int, out: Path) -> None:
         rec["tests"] = []
         for ident in changed:
             new = f"{ident}__pfqm{k}"
-            (scratch / "components" / f"{new}.tsx").write_text(files[f"components/{ident}.tsx"])
+            # the generated source beside the others (its imports are relative to generated/)
+            (scratch / "components" / "generated").mkdir(parents=True, exist_ok=True)
+            (scratch / "components" / "generated" / f"{new}.tsx").write_text(
+                files[f"components/generated/{ident}.tsx"])
+            (scratch / "components" / f"{new}.tsx").write_text(
+                f'export * from "./generated/{new}";\n')
             (scratch / "components" / f"{new}.test.tsx").write_text(
                 rename_test(tests[f"components/{ident}.test.tsx"], ident, new))
             rec["tests"].append(f"components/{new}.test.tsx")
@@ -795,8 +799,11 @@ def mutate_one(figma: Path, proj: Path, n: int, out: Path) -> None:
         ident = c.ident
         if any(ident in r.get("changed", []) for r in results):
             new = f"{ident}__pfqbase"
-            src = base_files[f"components/{ident}.tsx"]
-            (scratch / "components" / f"{new}.tsx").write_text(src)
+            src = base_files[f"components/generated/{ident}.tsx"]
+            (scratch / "components" / "generated").mkdir(parents=True, exist_ok=True)
+            (scratch / "components" / "generated" / f"{new}.tsx").write_text(src)
+            (scratch / "components" / f"{new}.tsx").write_text(
+                f'export * from "./generated/{new}";\n')
             (scratch / "components" / f"{new}.test.tsx").write_text(
                 rename_test(base_tests[f"components/{ident}.test.tsx"], ident, new))
             written[f"components/{new}.test.tsx"] = {"ident": ident}
