@@ -49,7 +49,10 @@ ALPHA_TOLERANCE = 0.05
 WORST_NODES = 5
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
     "--disable-dev-shm-usage",
 )
 A11Y_IMPACTS = ("serious", "critical")
@@ -62,10 +65,17 @@ TEMPLATES = Path(__file__).parent / "templates" / "visual"
 DEFAULT_TIMEOUT = 300  # seconds for the browser step (PF_VISUAL_TIMEOUT)
 PREPARE_TIMEOUT = 300
 LAUNCH_TIMEOUT = 30
-STATE_CLASSES = {"hover": "hover", "focus": "focus", "focus-visible": "focus-visible",
-                 "active": "active", "focus-within": "focus-within", "disabled": "disabled"}
-VECTOR_TYPES = frozenset({"VECTOR", "BOOLEAN_OPERATION", "STAR", "LINE", "ELLIPSE",
-                          "REGULAR_POLYGON"})
+STATE_CLASSES = {
+    "hover": "hover",
+    "focus": "focus",
+    "focus-visible": "focus-visible",
+    "active": "active",
+    "focus-within": "focus-within",
+    "disabled": "disabled",
+}
+VECTOR_TYPES = frozenset(
+    {"VECTOR", "BOOLEAN_OPERATION", "STAR", "LINE", "ELLIPSE", "REGULAR_POLYGON"}
+)
 
 
 # ------------------------------------------------------------------------------------ planning
@@ -92,8 +102,12 @@ def _bbox(node: dict[str, Any] | None) -> tuple[float, float, float, float] | No
     bb = (node or {}).get("absoluteBoundingBox")
     if not bb:
         return None
-    return (float(bb.get("x", 0.0)), float(bb.get("y", 0.0)), float(bb.get("width", 0.0)),
-            float(bb.get("height", 0.0)))
+    return (
+        float(bb.get("x", 0.0)),
+        float(bb.get("y", 0.0)),
+        float(bb.get("width", 0.0)),
+        float(bb.get("height", 0.0)),
+    )
 
 
 def node_index(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -120,8 +134,9 @@ def _option_codes(m: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return codes
 
 
-def plan_cases(manifests: list[dict[str, Any]], index: dict[str, dict[str, Any]]
-               ) -> tuple[list[Case], list[dict[str, str]]]:
+def plan_cases(
+    manifests: list[dict[str, Any]], index: dict[str, dict[str, Any]]
+) -> tuple[list[Case], list[dict[str, str]]]:
     """Every (component, variant) the manifest maps, then every state check. Returns the cases
     and the variants that could not be planned (with why)."""
     cases: list[Case] = []
@@ -147,8 +162,9 @@ def plan_cases(manifests: list[dict[str, Any]], index: dict[str, dict[str, Any]]
         for vname, paths in node_paths.items():
             root_id = next((nid for nid, p in paths.items() if p == ""), None)
             if root_id is None:
-                skipped.append({"component": ident, "variant": vname,
-                                "why": "no root in nodePaths"})
+                skipped.append(
+                    {"component": ident, "variant": vname, "why": "no root in nodePaths"}
+                )
                 continue
             props: dict[str, Any] = {}
             missing = None
@@ -168,26 +184,51 @@ def plan_cases(manifests: list[dict[str, Any]], index: dict[str, dict[str, Any]]
             bb = _bbox(index.get(root_id))
             texts = dict(by_variant.get(None, {})) if vname in ("", m.get("defaultVariant")) else {}
             texts.update(by_variant.get(vname, {}))
-            cases.append(Case(id=f"c{len(cases)}", component=ident, file=file, variant=vname,
-                              root=root_id, props=props, paths=dict(paths),
-                              width=bb[2] if bb else 0.0, height=bb[3] if bb else 0.0,
-                              texts=texts))
+            cases.append(
+                Case(
+                    id=f"c{len(cases)}",
+                    component=ident,
+                    file=file,
+                    variant=vname,
+                    root=root_id,
+                    props=props,
+                    paths=dict(paths),
+                    width=bb[2] if bb else 0.0,
+                    height=bb[3] if bb else 0.0,
+                    texts=texts,
+                )
+            )
         for sc in m.get("stateChecks", []):
             pseudo = str(sc.get("pseudoClass", "")).lstrip(":")
             state = STATE_CLASSES.get(pseudo)
             if state is None:
-                skipped.append({"component": ident, "variant": sc.get("variant", ""),
-                                "why": f"pseudo-class {pseudo!r} cannot be forced"})
+                skipped.append(
+                    {
+                        "component": ident,
+                        "variant": sc.get("variant", ""),
+                        "why": f"pseudo-class {pseudo!r} cannot be forced",
+                    }
+                )
                 continue
             props = dict(sc.get("props") or {})
             if state == "disabled":
                 props["disabled"] = True
             bb = _bbox(index.get(sc["nodeId"]))
-            paths = (node_paths.get(sc["variant"]) or {sc["nodeId"]: ""})
-            cases.append(Case(id=f"c{len(cases)}", component=ident, file=file,
-                              variant=sc["variant"], root=sc["nodeId"], props=props,
-                              paths=dict(paths), state=state,
-                              width=bb[2] if bb else 0.0, height=bb[3] if bb else 0.0))
+            paths = node_paths.get(sc["variant"]) or {sc["nodeId"]: ""}
+            cases.append(
+                Case(
+                    id=f"c{len(cases)}",
+                    component=ident,
+                    file=file,
+                    variant=sc["variant"],
+                    root=sc["nodeId"],
+                    props=props,
+                    paths=dict(paths),
+                    state=state,
+                    width=bb[2] if bb else 0.0,
+                    height=bb[3] if bb else 0.0,
+                )
+            )
     return cases, skipped
 
 
@@ -203,9 +244,13 @@ html, body { margin: 0; padding: 0; background: #fff; }
 def build_page(cases: list[Case], fragments: dict[str, dict[str, Any]], css: str) -> str:
     """The static page the browser opens: each rendered case in a frame as wide as its Figma
     root, in a flex column like the generated app's page."""
-    parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>pf-figma visual</title>", f"<style>{css}</style>",
-             f"<style>{HARNESS_CSS}</style></head><body><main>"]
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>pf-figma visual</title>",
+        f"<style>{css}</style>",
+        f"<style>{HARNESS_CSS}</style></head><body><main>",
+    ]
     for c in cases:
         frag = fragments.get(c.id) or {}
         if "html" not in frag:
@@ -213,9 +258,11 @@ def build_page(cases: list[Case], fragments: dict[str, dict[str, Any]], css: str
         width = max(1, round(c.width)) if c.width else 0
         style = f"width:{width}px" if width else "width:auto"
         cls = "pfv-case pfv-state" if c.state else "pfv-case"
-        parts.append(f'<section class="{cls}" data-case="{c.id}">'
-                     f'<div class="pfv-frame" data-width="{width or ""}" style="{style}">'
-                     f'{frag["html"]}</div></section>')
+        parts.append(
+            f'<section class="{cls}" data-case="{c.id}">'
+            f'<div class="pfv-frame" data-width="{width or ""}" style="{style}">'
+            f"{frag['html']}</div></section>"
+        )
     parts.append("</main></body></html>")
     return "\n".join(parts)
 
@@ -225,16 +272,21 @@ def render_entry(cases: list[Case], project: Path) -> str:
     imports each component lazily (a module that throws on import
     fails only its own cases) and renders each case to static markup."""
     files = sorted({c.file for c in cases})
-    lines = ['import * as React from "react";',
-             'import { renderToStaticMarkup } from "react-dom/server";', "",
-             "const loaders: Record<string, () => Promise<Record<string, unknown>>> = {"]
+    lines = [
+        'import * as React from "react";',
+        'import { renderToStaticMarkup } from "react-dom/server";',
+        "",
+        "const loaders: Record<string, () => Promise<Record<string, unknown>>> = {",
+    ]
     for f in files:
         target = str((project / f).resolve()).replace(os.sep, "/")
         lines.append(f"  {json.dumps(f)}: () => import({json.dumps(target)}),")
     lines.append("};")
     data = [[c.id, c.file, c.component, c.props] for c in cases]
-    lines += [f"const cases: [string, string, string, Record<string, unknown>][] = "
-              f"{json.dumps(data)};", ""]
+    lines += [
+        f"const cases: [string, string, string, Record<string, unknown>][] = {json.dumps(data)};",
+        "",
+    ]
     lines.append((TEMPLATES / "render-all.ts").read_text())
     return "\n".join(lines)
 
@@ -252,8 +304,12 @@ def _expected_color(node: dict[str, Any]) -> tuple[float, float, float, float] |
     if len(fills) != 1 or fills[0].get("type", "SOLID") != "SOLID" or "color" not in fills[0]:
         return None
     c, op = fills[0]["color"], float(fills[0].get("opacity", 1.0))
-    return (float(c.get("r", 0)) * 255, float(c.get("g", 0)) * 255, float(c.get("b", 0)) * 255,
-            float(c.get("a", 1.0)) * op)
+    return (
+        float(c.get("r", 0)) * 255,
+        float(c.get("g", 0)) * 255,
+        float(c.get("b", 0)) * 255,
+        float(c.get("a", 1.0)) * op,
+    )
 
 
 def _color_ok(want: tuple[float, ...], got: list[float] | None) -> bool:
@@ -261,8 +317,10 @@ def _color_ok(want: tuple[float, ...], got: list[float] | None) -> bool:
         return False
     if want[3] <= ALPHA_TOLERANCE and got[3] <= ALPHA_TOLERANCE:
         return True
-    return (all(abs(want[i] - got[i]) <= COLOR_TOLERANCE for i in range(3))
-            and abs(want[3] - got[3]) <= ALPHA_TOLERANCE)
+    return (
+        all(abs(want[i] - got[i]) <= COLOR_TOLERANCE for i in range(3))
+        and abs(want[3] - got[3]) <= ALPHA_TOLERANCE
+    )
 
 
 def design_nodes(index: dict[str, dict[str, Any]], root: str) -> int:
@@ -277,11 +335,17 @@ def design_nodes(index: dict[str, dict[str, Any]], root: str) -> int:
     return count
 
 
-def score_case(case: Case, measured: dict[str, Any] | None, index: dict[str, dict[str, Any]]
-               ) -> dict[str, Any]:
+def score_case(
+    case: Case, measured: dict[str, Any] | None, index: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """Scores of one render against the design (pure)."""
-    out: dict[str, Any] = {"component": case.component, "variant": case.variant,
-                           "state": case.state, "figmaNode": case.root, "props": case.props}
+    out: dict[str, Any] = {
+        "component": case.component,
+        "variant": case.variant,
+        "state": case.state,
+        "figmaNode": case.root,
+        "props": case.props,
+    }
     if measured is None or "error" in measured:
         out["error"] = (measured or {}).get("error", "not rendered")
         out.update({"nodes": 0, "within4": 0, "fidelity": 0.0})
@@ -301,8 +365,12 @@ def score_case(case: Case, measured: dict[str, Any] | None, index: dict[str, dic
         total += 1
         dom = dom_nodes.get(nid)
         fig = [bb[0] - root_bb[0], bb[1] - root_bb[1], bb[2], bb[3]]
-        row: dict[str, Any] = {"node": nid, "name": str(fn.get("name", ""))[:60],
-                               "type": fn.get("type"), "figma": [round(v, 2) for v in fig]}
+        row: dict[str, Any] = {
+            "node": nid,
+            "name": str(fn.get("name", ""))[:60],
+            "type": fn.get("type"),
+            "figma": [round(v, 2) for v in fig],
+        }
         is_text = fn.get("type") == "TEXT"
         if is_text:
             texts_total += 1
@@ -334,8 +402,10 @@ def score_case(case: Case, measured: dict[str, Any] | None, index: dict[str, dic
                 if float(style.get("fontWeight", 400)) == float(dom.get("fontWeight", 0)):
                     weight_ok += 1
                 else:
-                    row["fontWeight"] = {"want": style.get("fontWeight", 400),
-                                         "got": dom.get("fontWeight")}
+                    row["fontWeight"] = {
+                        "want": style.get("fontWeight", 400),
+                        "got": dom.get("fontWeight"),
+                    }
             got = dom.get("color")
         elif fn.get("type") in VECTOR_TYPES and dom.get("svgFill"):
             got = dom.get("svgFill")
@@ -348,27 +418,37 @@ def score_case(case: Case, measured: dict[str, Any] | None, index: dict[str, dic
             else:
                 row["color"] = {"want": [round(v, 1) for v in want_color], "got": got}
     worst = sorted(errors, key=lambda r: (r["err"] is not None, -(r["err"] or 0.0)))
-    worst = [r for r in worst if r["err"] is None or r["err"] > TOLERANCE_PX
-             or len(r) > 6][:WORST_NODES]
-    out.update({
-        "nodes": total, "rendered": nodes, "within4": within,
-        "fidelity": round(within / total, 4) if total else 1.0,
-        # how much of the design the manifest maps (the rest is not scored)
-        "designNodes": design_nodes(index, case.root),
-        "texts": {"shown": texts_shown, "total": texts_total},
-        "fonts": {"sizeOk": size_ok, "weightOk": weight_ok, "total": size_total},
-        "colors": {"ok": colors_ok, "total": colors_total},
-        "worst": worst,
-        # every mapped node's error in px (None: not shown), for comparisons
-        "errors": {r["node"]: r["err"] for r in errors},
-    })
+    worst = [r for r in worst if r["err"] is None or r["err"] > TOLERANCE_PX or len(r) > 6][
+        :WORST_NODES
+    ]
+    out.update(
+        {
+            "nodes": total,
+            "rendered": nodes,
+            "within4": within,
+            "fidelity": round(within / total, 4) if total else 1.0,
+            # how much of the design the manifest maps (the rest is not scored)
+            "designNodes": design_nodes(index, case.root),
+            "texts": {"shown": texts_shown, "total": texts_total},
+            "fonts": {"sizeOk": size_ok, "weightOk": weight_ok, "total": size_total},
+            "colors": {"ok": colors_ok, "total": colors_total},
+            "worst": worst,
+            # every mapped node's error in px (None: not shown), for comparisons
+            "errors": {r["node"]: r["err"] for r in errors},
+        }
+    )
     if case.variant and measured.get("variant") not in (None, case.variant) and not case.state:
         out["variantMismatch"] = measured.get("variant")
     return out
 
 
-def score(cases: list[Case], capture: dict[str, Any], fragments: dict[str, dict[str, Any]],
-          index: dict[str, dict[str, Any]], widths: tuple[int, ...] = WIDTHS) -> dict[str, Any]:
+def score(
+    cases: list[Case],
+    capture: dict[str, Any],
+    fragments: dict[str, dict[str, Any]],
+    index: dict[str, dict[str, Any]],
+    widths: tuple[int, ...] = WIDTHS,
+) -> dict[str, Any]:
     """The visual report (pure): per case, per component, and the pipeline's totals."""
     measured = capture.get("cases") or {}
     overflow = capture.get("overflow") or {}
@@ -387,15 +467,26 @@ def score(cases: list[Case], capture: dict[str, Any], fragments: dict[str, dict[
         row["case"] = c.id
         ov = {str(w): overflow.get(str(w), {}).get(c.id) for w in ("design", *widths)}
         row["overflow"] = {w: px for w, px in ov.items() if px is not None and px > 1.0}
-        row["a11y"] = [{k: v[k] for k in ("rule", "impact", "help", "html")}
-                       for v in a11y.get(c.id, [])]
-        if (m or {}).get("shotError"):
+        row["a11y"] = [
+            {k: v[k] for k in ("rule", "impact", "help", "html")} for v in a11y.get(c.id, [])
+        ]
+        if m is not None and m.get("shotError"):
             row["shotError"] = m["shotError"]
         rows.append(row)
-        comp = by_comp.setdefault(c.component, {
-            "component": c.component, "file": c.file, "variants": 0, "nodes": 0,
-            "within4": 0, "texts": {"shown": 0, "total": 0}, "a11yViolations": 0,
-            "overflowWidths": [], "errors": []})
+        comp = by_comp.setdefault(
+            c.component,
+            {
+                "component": c.component,
+                "file": c.file,
+                "variants": 0,
+                "nodes": 0,
+                "within4": 0,
+                "texts": {"shown": 0, "total": 0},
+                "a11yViolations": 0,
+                "overflowWidths": [],
+                "errors": [],
+            },
+        )
         comp["variants"] += 1
         comp["nodes"] += row["nodes"]
         comp["within4"] += row["within4"]
@@ -407,11 +498,15 @@ def score(cases: list[Case], capture: dict[str, Any], fragments: dict[str, dict[
             if w not in comp["overflowWidths"]:
                 comp["overflowWidths"].append(w)
         if "error" in row:
-            comp["errors"].append({"variant": c.variant, "state": c.state,
-                                   "error": str(row["error"])[:300]})
+            comp["errors"].append(
+                {"variant": c.variant, "state": c.state, "error": str(row["error"])[:300]}
+            )
     for comp in by_comp.values():
-        comp["fidelity"] = round(comp["within4"] / comp["nodes"], 4) if comp["nodes"] else (
-            0.0 if comp["errors"] else 1.0)
+        comp["fidelity"] = (
+            round(comp["within4"] / comp["nodes"], 4)
+            if comp["nodes"]
+            else (0.0 if comp["errors"] else 1.0)
+        )
     nodes = sum(r["nodes"] for r in rows)
     within = sum(r["within4"] for r in rows)
     t_shown = sum(r.get("texts", {}).get("shown", 0) for r in rows)
@@ -423,16 +518,25 @@ def score(cases: list[Case], capture: dict[str, Any], fragments: dict[str, dict[
         "textsShown": round(t_shown / t_total, 4) if t_total else 1.0,
         "a11yViolations": sum(len(r["a11y"]) for r in rows),
         "overflowWidths": [int(w) for w in ow],
-        "components": len(by_comp), "renders": len(rows),
+        "components": len(by_comp),
+        "renders": len(rows),
         "errors": sum(1 for r in rows if "error" in r),
-        "nodes": nodes, "within4": within,
+        "nodes": nodes,
+        "within4": within,
         "designNodes": sum(r.get("designNodes", 0) for r in rows if r.get("state") is None),
         "mappedNodes": sum(r["nodes"] for r in rows if r.get("state") is None),
-        "worstComponents": [{"component": c["component"], "fidelity": c["fidelity"]}
-                            for c in components[:5]],
+        "worstComponents": [
+            {"component": c["component"], "fidelity": c["fidelity"]} for c in components[:5]
+        ],
     }
-    return {"v": 1, "tolerancePx": TOLERANCE_PX, "widths": list(widths), "summary": summary,
-            "components": components, "renders": rows}
+    return {
+        "v": 1,
+        "tolerancePx": TOLERANCE_PX,
+        "widths": list(widths),
+        "summary": summary,
+        "components": components,
+        "renders": rows,
+    }
 
 
 # ------------------------------------------------------------------------------------ preview
@@ -452,33 +556,42 @@ def preview_html(report: dict[str, Any], cases: list[Case], title: str = "") -> 
     by_case = {c.id: c for c in cases}
     s = report["summary"]
     e = html.escape
-    out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>pf-figma preview {e(title)}</title>", "<style>",
-           "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#111}",
-           "h2{margin:32px 0 8px} .grid{display:flex;flex-wrap:wrap;gap:16px}",
-           ".card{border:1px solid #ddd;border-radius:6px;padding:8px;max-width:520px}",
-           ".card img{max-width:500px;display:block;background:repeating-conic-gradient("
-           "#eee 0 25%,#fff 0 50%) 0 0/16px 16px}",
-           ".bad{color:#b00020}.ok{color:#0a7d2c} table{border-collapse:collapse}",
-           "td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left}</style>",
-           "</head><body>", f"<h1>{e(title or 'pf-figma')}: visual QA</h1>",
-           f"<p>fidelity <b>{s['fidelity']:.1%}</b> (share of visible mapped nodes within "
-           f"{TOLERANCE_PX:g} px of the design), texts shown {s['textsShown']:.1%}, "
-           f"accessibility violations (serious, critical) {s['a11yViolations']}, "
-           f"horizontal overflow at {', '.join(map(str, s['overflowWidths'])) or 'no width'}; "
-           f"{s['components']} components, {s['renders']} renders, {s['errors']} errors; "
-           f"{s['mappedNodes']} of the design's {s['designNodes']} visible nodes mapped "
-           "(resting variants).</p>"]
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>pf-figma preview {e(title)}</title>",
+        "<style>",
+        "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#111}",
+        "h2{margin:32px 0 8px} .grid{display:flex;flex-wrap:wrap;gap:16px}",
+        ".card{border:1px solid #ddd;border-radius:6px;padding:8px;max-width:520px}",
+        ".card img{max-width:500px;display:block;background:repeating-conic-gradient("
+        "#eee 0 25%,#fff 0 50%) 0 0/16px 16px}",
+        ".bad{color:#b00020}.ok{color:#0a7d2c} table{border-collapse:collapse}",
+        "td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left}</style>",
+        "</head><body>",
+        f"<h1>{e(title or 'pf-figma')}: visual QA</h1>",
+        f"<p>fidelity <b>{s['fidelity']:.1%}</b> (share of visible mapped nodes within "
+        f"{TOLERANCE_PX:g} px of the design), texts shown {s['textsShown']:.1%}, "
+        f"accessibility violations (serious, critical) {s['a11yViolations']}, "
+        f"horizontal overflow at {', '.join(map(str, s['overflowWidths'])) or 'no width'}; "
+        f"{s['components']} components, {s['renders']} renders, {s['errors']} errors; "
+        f"{s['mappedNodes']} of the design's {s['designNodes']} visible nodes mapped "
+        "(resting variants).</p>",
+    ]
     rows_by_comp: dict[str, list[dict[str, Any]]] = {}
     for r in report["renders"]:
         rows_by_comp.setdefault(r["component"], []).append(r)
     for comp in report["components"]:
         cls = "ok" if comp["fidelity"] >= 0.9 else "bad"
-        out.append(f'<h2 id="{e(comp["component"])}">{e(comp["component"])} '
-                   f'<span class="{cls}">{comp["fidelity"]:.1%}</span></h2>')
-        out.append(f"<p>{comp['variants']} renders, texts {comp['texts']['shown']}/"
-                   f"{comp['texts']['total']}, a11y {comp['a11yViolations']}, overflow at "
-                   f"{', '.join(comp['overflowWidths']) or '-'}</p><div class='grid'>")
+        out.append(
+            f'<h2 id="{e(comp["component"])}">{e(comp["component"])} '
+            f'<span class="{cls}">{comp["fidelity"]:.1%}</span></h2>'
+        )
+        out.append(
+            f"<p>{comp['variants']} renders, texts {comp['texts']['shown']}/"
+            f"{comp['texts']['total']}, a11y {comp['a11yViolations']}, overflow at "
+            f"{', '.join(comp['overflowWidths']) or '-'}</p><div class='grid'>"
+        )
         for r in rows_by_comp.get(comp["component"], []):
             c = by_case[r["case"]]
             label = (c.variant or "(component)") + (f" :{c.state}" if c.state else "")
@@ -487,19 +600,23 @@ def preview_html(report: dict[str, Any], cases: list[Case], title: str = "") -> 
                 out.append(f"<pre class='bad'>{e(str(r['error'])[:400])}</pre></div>")
                 continue
             out.append(f"<img src='{e(shot_name(c))}' alt='{e(label)}'>")
-            out.append(f"<div>{r['within4']}/{r['nodes']} nodes within {TOLERANCE_PX:g} px "
-                       f"({r['fidelity']:.0%})</div>")
+            out.append(
+                f"<div>{r['within4']}/{r['nodes']} nodes within {TOLERANCE_PX:g} px "
+                f"({r['fidelity']:.0%})</div>"
+            )
             if r.get("worst"):
-                out.append("<table><tr><th>node</th><th>error</th><th>figma</th><th>dom</th>"
-                           "</tr>")
+                out.append("<table><tr><th>node</th><th>error</th><th>figma</th><th>dom</th></tr>")
                 for w in r["worst"]:
                     err = f"{w['err']:.1f} px" if w["err"] is not None else w.get("why", "")
-                    out.append(f"<tr><td>{e(w['name'])}</td><td>{e(err)}</td>"
-                               f"<td>{w['figma']}</td><td>{w.get('dom', '')}</td></tr>")
+                    out.append(
+                        f"<tr><td>{e(w['name'])}</td><td>{e(err)}</td>"
+                        f"<td>{w['figma']}</td><td>{w.get('dom', '')}</td></tr>"
+                    )
                 out.append("</table>")
             for a in r.get("a11y", [])[:5]:
-                out.append(f"<div class='bad'>{e(a['impact'])}: {e(a['rule'])}: "
-                           f"{e(a['help'])}</div>")
+                out.append(
+                    f"<div class='bad'>{e(a['impact'])}: {e(a['rule'])}: {e(a['help'])}</div>"
+                )
             out.append("</div>")
         out.append("</div>")
     out.append("</body></html>")
@@ -559,11 +676,19 @@ def _kill_tree(pid: int) -> None:
             time.sleep(0.5)
 
 
-def _run_node(args: list[str], cwd: Path, env: dict[str, str], timeout: float,
-              pid_file: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _run_node(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float, pid_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run node in its own process group; on timeout end it and the browser it started."""
-    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -586,40 +711,66 @@ def prepare(project: Path, cases: list[Case], workdir: Path) -> tuple[dict[str, 
     vis = workdir / "visual-build"  # outside the project: Tailwind scans the project
     vis.mkdir(parents=True, exist_ok=True)
     (vis / "entry.tsx").write_text(render_entry(cases, project))
-    job = {"project": str(project), "entry": str(vis / "entry.tsx"),
-           "bundle": str(vis / "bundle.mjs"), "fragments": str(vis / "fragments.json"),
-           "css": str(vis / "styles.css"), "cssIn": str(project / "app" / "globals.css")}
+    job = {
+        "project": str(project),
+        "entry": str(vis / "entry.tsx"),
+        "bundle": str(vis / "bundle.mjs"),
+        "fragments": str(vis / "fragments.json"),
+        "css": str(vis / "styles.css"),
+        "cssIn": str(project / "app" / "globals.css"),
+    }
     (vis / "prepare.json").write_text(json.dumps(job))
     try:
-        proc = _run_node([str(node_bin_dir() / "node"), str(TEMPLATES / "prepare.mjs"),
-                          str(vis / "prepare.json")], project, _env(workdir), PREPARE_TIMEOUT)
+        proc = _run_node(
+            [
+                str(node_bin_dir() / "node"),
+                str(TEMPLATES / "prepare.mjs"),
+                str(vis / "prepare.json"),
+            ],
+            project,
+            _env(workdir),
+            PREPARE_TIMEOUT,
+        )
     except subprocess.TimeoutExpired:
-        raise StageError("RenderFailed", f"rendering the components took more than "
-                         f"{PREPARE_TIMEOUT}s") from None
+        raise StageError(
+            "RenderFailed", f"rendering the components took more than {PREPARE_TIMEOUT}s"
+        ) from None
     try:
         data = json.loads((vis / "fragments.json").read_text())
     except (OSError, json.JSONDecodeError):
-        raise StageError("RenderFailed", "rendering the components failed: "
-                         + (proc.stderr or proc.stdout)[-400:]) from None
+        raise StageError(
+            "RenderFailed",
+            "rendering the components failed: " + (proc.stderr or proc.stdout)[-400:],
+        ) from None
     if "bundleError" in data:
-        raise StageError("RenderFailed", "bundling the components failed: "
-                         + str(data["bundleError"])[:400])
+        raise StageError(
+            "RenderFailed", "bundling the components failed: " + str(data["bundleError"])[:400]
+        )
     css = (vis / "styles.css").read_text() if (vis / "styles.css").exists() else ""
     data.setdefault("fragments", {})
     return data, css
 
 
-def capture(page: Path, cases: list[Case], out_dir: Path, modules: Path, workdir: Path,
-            timeout: float | None = None, widths: tuple[int, ...] = WIDTHS,
-            shots: bool = True, chromium: str | None = None) -> dict[str, Any]:
+def capture(
+    page: Path,
+    cases: list[Case],
+    out_dir: Path,
+    modules: Path,
+    workdir: Path,
+    timeout: float | None = None,
+    widths: tuple[int, ...] = WIDTHS,
+    shots: bool = True,
+    chromium: str | None = None,
+) -> dict[str, Any]:
     """Open ``page`` in headless Chromium and measure every case (capture.mjs). Raises
     StageError BrowserFailed when the browser does not start, crashes or exceeds ``timeout``."""
     from .qa import _env, node_bin_dir
 
     chromium = chromium or chromium_path()
     if not os.access(chromium, os.X_OK):
-        raise StageError("BrowserFailed", f"no Chromium at {chromium} (Debian package "
-                                          "chromium; PF_CHROMIUM)")
+        raise StageError(
+            "BrowserFailed", f"no Chromium at {chromium} (Debian package chromium; PF_CHROMIUM)"
+        )
     if timeout is None:
         timeout = float(os.environ.get("PF_VISUAL_TIMEOUT") or DEFAULT_TIMEOUT)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -630,15 +781,24 @@ def capture(page: Path, cases: list[Case], out_dir: Path, modules: Path, workdir
         if shots:
             shot = out_dir / shot_name(c)
             shot.parent.mkdir(parents=True, exist_ok=True)
-        job_cases.append({"id": c.id, "paths": c.paths, "state": c.state,
-                          "shot": str(shot) if shot else None})
+        job_cases.append(
+            {"id": c.id, "paths": c.paths, "state": c.state, "shot": str(shot) if shot else None}
+        )
     widest = max([c.width for c in cases] + [320.0])
-    job = {"modules": str(modules), "chromium": chromium, "args": list(CHROMIUM_ARGS),
-           "page": str(page.resolve()), "out": str(workdir / "capture.json"),
-           "pidFile": str(workdir / "chromium.pid"), "launchTimeoutMs": LAUNCH_TIMEOUT * 1000,
-           "stepTimeoutMs": 30000, "axe": str(axe) if axe.exists() else None,
-           "designViewport": int(min(widest + 32, 4096)), "widths": list(widths),
-           "cases": job_cases}
+    job = {
+        "modules": str(modules),
+        "chromium": chromium,
+        "args": list(CHROMIUM_ARGS),
+        "page": str(page.resolve()),
+        "out": str(workdir / "capture.json"),
+        "pidFile": str(workdir / "chromium.pid"),
+        "launchTimeoutMs": LAUNCH_TIMEOUT * 1000,
+        "stepTimeoutMs": 30000,
+        "axe": str(axe) if axe.exists() else None,
+        "designViewport": int(min(widest + 32, 4096)),
+        "widths": list(widths),
+        "cases": job_cases,
+    }
     job_file = workdir / "capture-job.json"
     job_file.write_text(json.dumps(job))
     (workdir / "capture.json").unlink(missing_ok=True)
@@ -649,24 +809,39 @@ def capture(page: Path, cases: list[Case], out_dir: Path, modules: Path, workdir
     env["XDG_CACHE_HOME"] = env.get("XDG_CACHE_HOME") or str(workdir / ".cache")
     start = time.perf_counter()
     try:
-        proc = _run_node([str(node_bin_dir() / "node"), str(TEMPLATES / "capture.mjs"),
-                          str(job_file)], workdir, env, timeout, workdir / "chromium.pid")
+        proc = _run_node(
+            [str(node_bin_dir() / "node"), str(TEMPLATES / "capture.mjs"), str(job_file)],
+            workdir,
+            env,
+            timeout,
+            workdir / "chromium.pid",
+        )
     except subprocess.TimeoutExpired:
-        raise StageError("BrowserFailed", f"the browser did not finish within {timeout:g}s "
-                                          "(stopped)") from None
+        raise StageError(
+            "BrowserFailed", f"the browser did not finish within {timeout:g}s (stopped)"
+        ) from None
     try:
         data: dict[str, Any] = json.loads((workdir / "capture.json").read_text())
     except (OSError, json.JSONDecodeError):
-        raise StageError("BrowserFailed", f"the browser step failed ({proc.returncode}): "
-                         + (proc.stderr or proc.stdout).strip()[-400:]) from None
+        raise StageError(
+            "BrowserFailed",
+            f"the browser step failed ({proc.returncode}): "
+            + (proc.stderr or proc.stdout).strip()[-400:],
+        ) from None
     if "browserError" in data:
         raise StageError("BrowserFailed", str(data["browserError"])[:480])
     data.setdefault("timings", {})["total"] = round(time.perf_counter() - start, 3)
     return data
 
 
-def run_visual(files: dict[str, bytes], manifests: list[dict[str, Any]], spec: dict[str, Any],
-               project_dir: Path, workdir: Path, out_dir: Path) -> dict[str, Any]:
+def run_visual(
+    files: dict[str, bytes],
+    manifests: list[dict[str, Any]],
+    spec: dict[str, Any],
+    project_dir: Path,
+    workdir: Path,
+    out_dir: Path,
+) -> dict[str, Any]:
     """Write the project, render, measure and score it; PNGs and preview/index.html go to
     ``out_dir`` (``out_dir/png/...``, ``out_dir/index.html``). Returns the report."""
     from .files import write_tree
@@ -705,7 +880,8 @@ def run_visual(files: dict[str, bytes], manifests: list[dict[str, Any]], spec: d
     if data.get("cssError"):
         report["cssError"] = data["cssError"]
     report["timings"] = {k: round(v, 3) for k, v in timings.items()} | {
-        "browserSteps": cap.get("timings", {})}
+        "browserSteps": cap.get("timings", {})
+    }
     (out_dir / "index.html").write_text(preview_html(report, cases, spec.get("name", "")))
     (out_dir / "visual-report.json").write_text(json.dumps(report, indent=1))
     return report
@@ -714,12 +890,14 @@ def run_visual(files: dict[str, bytes], manifests: list[dict[str, Any]], spec: d
 def summary_line(report: dict[str, Any]) -> str:
     s = report["summary"]
     worst = ", ".join(f"{w['component']} {w['fidelity']:.0%}" for w in s["worstComponents"][:3])
-    return (f"fidelity {s['fidelity']:.1%} ({s['within4']}/{s['nodes']} nodes within "
-            f"{TOLERANCE_PX:g} px) over {s['renders']} renders of {s['components']} components; "
-            f"texts shown {s['textsShown']:.0%}; a11y violations {s['a11yViolations']}; "
-            f"overflow at {', '.join(map(str, s['overflowWidths'])) or 'no width'}"
-            + (f"; {s['errors']} render errors" if s["errors"] else "")
-            + (f"; worst: {worst}" if worst else ""))
+    return (
+        f"fidelity {s['fidelity']:.1%} ({s['within4']}/{s['nodes']} nodes within "
+        f"{TOLERANCE_PX:g} px) over {s['renders']} renders of {s['components']} components; "
+        f"texts shown {s['textsShown']:.0%}; a11y violations {s['a11yViolations']}; "
+        f"overflow at {', '.join(map(str, s['overflowWidths'])) or 'no width'}"
+        + (f"; {s['errors']} render errors" if s["errors"] else "")
+        + (f"; worst: {worst}" if worst else "")
+    )
 
 
 def prebuild(dest: Path) -> list[str]:
