@@ -35,6 +35,7 @@ from .variants import (
     Values,
     fold_states,
     is_boolean_options,
+    pair_walk,
     print_cva,
     state_props,
 )
@@ -619,6 +620,13 @@ def _component_set(
             if root_tag != "button":
                 prefix = "aria-disabled:"
         base_v, base_el = rest[key(v)]
+        # the state variant's nodes are drawn by the resting variant's elements
+        rest_paths = node_paths(base_el)
+        manifest.nodePaths[v.name] = {
+            y.node: rest_paths[x.node]
+            for x, y in pair_walk(base_el, state_el)[0]
+            if x.node in rest_paths and y.node
+        }
         for extra_el in fold_states(base_el, state_el, state, prefix):
             low.report(
                 vnode,

@@ -153,6 +153,9 @@ def test_govuk_button_is_one_readable_component_with_css_states():
     assert {s.state for s in m.stateChecks} == {"hover", "focus", "disabled"}
     assert all(s.pseudoClass.startswith(":") for s in m.stateChecks)
     assert m.defaultVariant and m.defaultVariant in m.nodePaths
+    # state variants map onto the resting variant's elements (the visual check forces them)
+    assert all(s.variant in m.nodePaths and m.nodePaths[s.variant][s.nodeId] == ""
+               for s in m.stateChecks)
 
 
 # ------------------------------------------------------------------------ merge exactness
