@@ -159,7 +159,12 @@ def plan_cases(
                 node_paths = {"": {root: ""}}
         codes = _option_codes(m)
         variant_props = [p for p in m.get("props", []) if p.get("kind") == "variant"]
+        # interaction states are rendered below, by forcing the pseudo-class on their resting
+        # variant; nodePaths maps their nodes too
+        states = {sc.get("variant") for sc in m.get("stateChecks", [])}
         for vname, paths in node_paths.items():
+            if vname in states:
+                continue
             root_id = next((nid for nid, p in paths.items() if p == ""), None)
             if root_id is None:
                 skipped.append(
