@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from .errors import StageError
 from .figma_client import FigmaSource
-from .figma_models import Node, StyleMeta
+from .figma_models import ComponentMeta, Node, StyleMeta
 from .names import RESERVED_PROP_NAMES, VARIANT_ALIASES, UniqueNames, camel_case, component_name
 
 SUPPORTED_TYPES = frozenset(
@@ -249,6 +249,29 @@ def _page_frames(page: Node) -> list[tuple[Node, str]]:
     return out
 
 
+def component_info(
+    node: Node,
+    kind: Literal["component", "componentSet"],
+    page: str,
+    meta: ComponentMeta | None,
+    ident: str,
+    variants: list[VariantInfo],
+) -> ComponentInfo:
+    """A COMPONENT (outside a set) or a COMPONENT_SET as the generator sees it."""
+    return ComponentInfo(
+        nodeId=node.id,
+        name=node.name,
+        ident=ident,
+        kind=kind,
+        page=page,
+        description=meta.description if meta else "",
+        nodeCount=count_nodes(node),
+        props=_props_for(node, variants),
+        variants=variants,
+        defaultVariant=variants[0].nodeId if variants else None,
+    )
+
+
 def analyze_source(src: FigmaSource, *, max_nodes: int = DEFAULT_MAX_NODES) -> DesignSpec:
     walked = _walk(src.roots)
     if len(walked) > max_nodes:
@@ -286,33 +309,25 @@ def analyze_source(src: FigmaSource, *, max_nodes: int = DEFAULT_MAX_NODES) -> D
             if not variants:
                 warnings.append(f"component set {node.name!r} has no variants; skipped")
                 continue
-            meta = src.component_sets.get(node.id)
             components.append(
-                ComponentInfo(
-                    nodeId=node.id,
-                    name=node.name,
-                    ident=idents.take(component_name(node.name)),
-                    kind="componentSet",
-                    page=page,
-                    description=meta.description if meta else "",
-                    nodeCount=count_nodes(node),
-                    props=_props_for(node, variants),
-                    variants=variants,
-                    defaultVariant=variants[0].nodeId,
+                component_info(
+                    node,
+                    "componentSet",
+                    page,
+                    src.component_sets.get(node.id),
+                    idents.take(component_name(node.name)),
+                    variants,
                 )
             )
         elif node.type == "COMPONENT" and (parent is None or parent.type != "COMPONENT_SET"):
-            meta = src.components.get(node.id)
             components.append(
-                ComponentInfo(
-                    nodeId=node.id,
-                    name=node.name,
-                    ident=idents.take(component_name(node.name)),
-                    kind="component",
-                    page=page,
-                    description=meta.description if meta else "",
-                    nodeCount=count_nodes(node),
-                    props=_props_for(node, []),
+                component_info(
+                    node,
+                    "component",
+                    page,
+                    src.components.get(node.id),
+                    idents.take(component_name(node.name)),
+                    [],
                 )
             )
         elif node.type == "INSTANCE":

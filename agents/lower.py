@@ -1035,16 +1035,7 @@ class Lowering:
                 raw="".join(parts),
             )
         tag = "span" if phrasing else "div"
-        if node.type == "LINE":
-            return El(
-                tag=tag,
-                node=node.id,
-                name=node.name,
-                kind=node.type,
-                cls=cls,
-                attrs={"aria-hidden": '"true"'},
-            )
-        if bb is not None:
+        if node.type != "LINE" and bb is not None:
             self.report(
                 node,
                 "fillGeometry",
