@@ -116,6 +116,8 @@ def tenant(cluster: Cluster, real_operator: OperatorProcess) -> Iterator[str]:
                 "plan": "pro",
                 "limits": {"maxCPU": "2", "maxMemory": "3Gi"},
                 "quota": {"cpu": "8", "memory": "12Gi"},
+                # the quota must hold maxConcurrent agent pods of 2 CPU / 3Gi each
+                "pipelines": {"maxConcurrent": 2},
                 "featureFlags": {"storybook": True},
             },
         }

@@ -36,7 +36,10 @@ def tenant(cluster: Cluster, real_operator: OperatorProcess) -> Iterator[str]:  
         "kind": "Tenant",
         "metadata": {"name": name},
         "spec": {"plan": "pro", "limits": {"maxCPU": "2", "maxMemory": "3Gi"},
-                 "quota": {"cpu": "8", "memory": "12Gi"}},
+                 "quota": {"cpu": "8", "memory": "12Gi"},
+                 # the quota holds maxConcurrent agent pods of 2 CPU / 3Gi (InvalidConfiguration
+                 # otherwise)
+                 "pipelines": {"maxConcurrent": 2}},
     })
     try:
         wait_for(lambda: tenant_ready(cluster, name), 240, what="tenant ready with database role")
