@@ -206,6 +206,13 @@ def drawn_rotation(node: Node) -> float:
     return 0.0 if _quarter_turn(node) else node.rotation
 
 
+def _negative_gap(node: Node) -> float:
+    """Negative auto-layout spacing (items overlap; CSS gap cannot be negative), else 0."""
+    if node.layoutMode not in AUTO_LAYOUT or node.primaryAxisAlignItems == "SPACE_BETWEEN":
+        return 0.0
+    return min(node.itemSpacing, 0.0)
+
+
 def _size(node: Node) -> tuple[float, float]:
     """Unrotated width and height in px (a quarter-turned line or shape: its bounding box)."""
     if _quarter_turn(node) and node.absoluteBoundingBox is not None:
@@ -572,12 +579,10 @@ class Lowering:
             row = node.layoutMode == "HORIZONTAL"
             gap = node.itemSpacing if node.primaryAxisAlignItems != "SPACE_BETWEEN" else 0
             cross = node.counterAxisSpacing if wrap else None
-            if gap < 0:
-                # negative spacing: items overlap; CSS gap cannot be negative
-                self.negative_gap = gap
-            elif gap and cross is not None and cross != gap:
+            # negative spacing is margins on the items (_negative_gap): CSS gap cannot be < 0
+            if gap > 0 and cross is not None and cross != gap:
                 cls.append(self.space("gap-x" if row else "gap-y", gap))
-            elif gap:
+            elif gap > 0:
                 cls.append(self.space("gap", gap))
             if cross:
                 if cross != gap or gap < 0:
@@ -585,8 +590,6 @@ class Lowering:
         if node.layoutMode in (*AUTO_LAYOUT, "GRID"):
             cls += self.padding(node)
         return cls
-
-    negative_gap: float = 0.0
 
     def padding(self, node: Node) -> list[str]:
         t, r, b, left = node.paddingTop, node.paddingRight, node.paddingBottom, node.paddingLeft
@@ -1138,9 +1141,8 @@ class Lowering:
                 f"{node.type} is not a known node type: drawn as a box with its children",
             )
         # containers
-        self.negative_gap = 0.0
         layout = self.own_layout(node)
-        negative_gap = self.negative_gap
+        negative_gap = _negative_gap(node)
         kids = [c for c in node.children]
         flow = self.stack(node) if self.fluid_root and node.layoutMode is None else None
         if flow is not None:
