@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .diagnosis import Diagnosis
-from .model import DesignPipelineSpec, PipelineReason, Stage, set_condition
+from .model import DesignPipelineSpec, PipelineReason, QualityGate, Stage, set_condition
 from .render.job import job_name
 from .times import format_time as ts
 from .times import parse_time as parse_ts
@@ -153,11 +153,15 @@ def quality_of(summary: Any) -> dict[str, Any] | None:
 
 
 def quality_gate(
-    spec: DesignPipelineSpec, quality: dict[str, Any] | None, summary: Any
+    spec: DesignPipelineSpec,
+    quality: dict[str, Any] | None,
+    summary: Any,
+    gate: QualityGate | None = None,
 ) -> str | None:
-    """Why the pipeline fails its ``spec.quality`` gate (naming the worst components), or
-    None when it passes or has no gate."""
-    gate = spec.quality
+    """Why the pipeline fails its quality gate (naming the worst components), or None when it
+    passes or has no gate. ``gate``: the effective gate (``spec.effective_quality(tenant)``,
+    the tenant's defaults filled in); ``spec.quality`` when not given."""
+    gate = gate if gate is not None else spec.quality
     if not gate.active:
         return None
     if quality is None:
@@ -266,10 +270,12 @@ def plan(
     admission: Admission,
     now: datetime,
     preflight: str | None = None,
+    gate: QualityGate | None = None,
 ) -> Plan:
     """``preflight``: why no Job of this pipeline can start (a missing ConfigMap, checked
     before a Job is created); a pipeline about to create a Job then fails at once with reason
-    ReferenceNotFound instead of waiting for its pod to time out."""
+    ReferenceNotFound instead of waiting for its pod to time out. ``gate``: the quality gate
+    with the tenant's defaults (``spec.effective_quality(tenant)``); ``spec.quality`` if None."""
     status = dict(status)
     stages = _stage_entries(spec, status)
     status["stages"] = stages
@@ -433,7 +439,7 @@ def plan(
                 quality = quality_of(res.get("summary"))
                 if quality is not None:
                     status["quality"] = result.quality = quality
-                failed_gate = quality_gate(spec, quality, res.get("summary"))
+                failed_gate = quality_gate(spec, quality, res.get("summary"), gate)
                 if failed_gate:
                     status["artifacts"], status["cost"] = artifacts, cost
                     _finish(

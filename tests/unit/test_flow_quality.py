@@ -100,3 +100,69 @@ def test_thresholds_need_the_visual_stage_and_are_bounded() -> None:
     with pytest.raises(ValidationError):
         mkspec(stages=STAGES[:5], quality={"maxA11yViolations": -1})
     assert mkspec(stages=STAGES[:5], quality={}).quality.active is False
+
+
+# --- tenant defaults (Tenant spec.quality) ------------------------------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from pf_operator.flow import plan  # noqa: E402
+from tests.unit.test_flow import ADMITTED, NAME, T0  # noqa: E402
+
+
+def tenant(**quality: Any) -> model.TenantSpec:
+    return model.TenantSpec.model_validate({"quality": quality})
+
+
+def drive_for(spec: model.DesignPipelineSpec, ten: model.TenantSpec,
+              summary: dict[str, Any]) -> list[Plan]:
+    """``drive`` with the gate the operator computes for the pipeline of tenant ``ten``."""
+    gate = spec.effective_quality(ten)
+
+    def step(status: dict[str, Any], jobs: list[Any], now: Any) -> Plan:
+        return plan(name=NAME, spec=spec, status=status, generation=1,
+                    created=T0 - timedelta(seconds=30), jobs={j.name: j for j in jobs},
+                    admission=ADMITTED, now=now, gate=gate)
+
+    plans = [step({}, [], T0)]
+    t = 0
+    while plans[-1].create_job is not None:
+        stage, _ = plans[-1].create_job
+        t += 10
+        extra = {"summary": summary} if stage == "visual" else {}
+        job = succeeded(stage, start=t - 10, end=t, message=f"{stage} ok", **extra)
+        plans.append(step(plans[-1].status, [job], at(t + 1)))
+    return plans
+
+
+def test_tenant_defaults_fill_what_the_pipeline_leaves_unset() -> None:
+    ten = tenant(minFidelity=0.9, maxA11yViolations=0)
+    gate = mkspec(stages=STAGES[:5], quality={"maxA11yViolations": 5}).effective_quality(ten)
+    assert (gate.min_fidelity, gate.max_a11y_violations) == (0.9, 5)  # own value wins
+    assert mkspec(stages=STAGES[:5]).effective_quality(tenant()).active is False
+    # a pipeline without the visual stage has nothing to gate on: defaults do not apply
+    assert mkspec(stages=STAGES[:4]).effective_quality(ten).active is False
+    # the pipeline opts out of a default with its loosest value
+    opt_out = mkspec(stages=STAGES[:5], quality={"minFidelity": 0, "maxA11yViolations": 99})
+    assert quality_gate(opt_out, {"fidelity": 0.1, "a11yViolations": 3}, {},
+                        opt_out.effective_quality(ten)) is None
+
+
+def test_a_tenant_default_fails_a_pipeline_without_its_own_gate() -> None:
+    spec = mkspec(stages=STAGES, git=GIT)  # no spec.quality at all
+    last = drive_for(spec, tenant(minFidelity=0.8), SUMMARY)[-1]
+    assert last.finished == "QualityGateFailed"
+    msg = cond(last.status, "Succeeded")["message"]
+    assert "fidelity 0.62 < minFidelity 0.80" in msg and "Card 0.20" in msg
+    assert "deploy" not in [s for s, _ in filter(None, [last.create_job])]
+    # the same pipeline in a tenant without defaults goes on to deploy
+    plans = drive_for(spec, tenant(), SUMMARY)
+    assert any(p.create_job == ("deploy", 1) for p in plans)
+    assert plans[-1].finished == "Succeeded"
+
+
+def test_tenant_quality_is_bounded_like_the_pipelines() -> None:
+    with pytest.raises(ValidationError):
+        tenant(minFidelity=1.5)
+    with pytest.raises(ValidationError):
+        tenant(maxA11yViolations=-1)
