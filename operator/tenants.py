@@ -441,6 +441,7 @@ def _agent_resources(settings: Any) -> checks.AgentResources:
         memory_request=settings.agent_memory_request,
         cpu_limit=settings.agent_cpu_limit,
         memory_limit=settings.agent_memory_limit,
+        stage_resources=settings.agent_stage_resources,
     )
 
 

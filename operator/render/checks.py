@@ -9,24 +9,53 @@ as Ready=False instead of applying objects that would be rejected or would weake
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..model import TenantSpec
 from ..quantities import parse_quantity
 from .common import RenderSettings
+from .job import DEFAULT_STAGE_RESOURCES
 from .tenant import LINK_LOCAL_IPV4_RANGE
 
 
 @dataclass(frozen=True)
 class AgentResources:
     """What the operator gives each agent container (PF_AGENT_CPU_LIMIT and friends), before
-    the tenant's limits.maxCPU / maxMemory cap it (as render.job does)."""
+    the tenant's limits.maxCPU / maxMemory cap it (as render.job does). ``stage_resources``:
+    the stages whose container gets other resources (PF_AGENT_STAGE_RESOURCES, chart
+    ``agent.stageResources``: ``{stage: {requests: {cpu, memory}, limits: {cpu, memory}}}``;
+    the visual stage runs Chromium)."""
 
     cpu_request: str = "250m"
     memory_request: str = "256Mi"
     cpu_limit: str = "1"
     memory_limit: str = "1Gi"
+    stage_resources: Mapping[str, Mapping[str, Mapping[str, str]]] = field(
+        default_factory=lambda: DEFAULT_STAGE_RESOURCES
+    )
+
+    def pods(self) -> list[tuple[str | None, dict[str, dict[str, str]]]]:
+        """(stage or None for the default, {requests|limits: {cpu|memory: quantity}}) for the
+        default agent container and each stage that has its own resources."""
+        default = {
+            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+            "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
+        }
+        out: list[tuple[str | None, dict[str, dict[str, str]]]] = [(None, default)]
+        for stage in sorted(self.stage_resources):
+            own = self.stage_resources[stage] or {}
+            out.append(
+                (
+                    stage,
+                    {
+                        kind: {**default[kind], **dict(own.get(kind) or {})}
+                        for kind in ("requests", "limits")
+                    },
+                )
+            )
+        return out
 
 
 def semantic_problems(
@@ -46,26 +75,42 @@ def semantic_problems(
 def _agent_problems(spec: TenantSpec, agent: AgentResources) -> list[str]:
     """The quota must hold pipelines.maxConcurrent agent pods at once, at the size the
     operator gives them: otherwise the Tenant is Ready, a pipeline is admitted and its Job
-    cannot create its pod ("exceeded quota") until the stage times out."""
+    cannot create its pod ("exceeded quota") until the stage times out. Each stage with its own
+    resources (visual: Chromium) is checked too, at the worst moment: every running pipeline
+    in that stage. The quota caps requests and limits alike (render.tenant.resource_quota);
+    each value is capped by the tenant's limits.maxCPU / maxMemory as render.job caps it."""
     quota, limits = spec.effective_quota(), spec.effective_limits()
     running = spec.effective_pipelines().max_concurrent
     if running == 0:
         return []
     problems = []
-    for resource, mine, cap, total, setting in (
-        ("CPU", agent.cpu_limit, limits.max_cpu, quota.cpu, "PF_AGENT_CPU_LIMIT"),
-        ("memory", agent.memory_limit, limits.max_memory, quota.memory, "PF_AGENT_MEMORY_LIMIT"),
+    for resource, key, cap, total in (
+        ("CPU", "cpu", limits.max_cpu, quota.cpu),
+        ("memory", "memory", limits.max_memory, quota.memory),
     ):
-        each = min(_q(mine), _q(cap))
-        if each * running > _q(total):
+        # the largest pod of any stage decides (the default one on a tie); limits first
+        for kind in ("limits", "requests"):
+            stage, mine = None, ""
+            for name, pod in agent.pods():
+                value = pod[kind][key]
+                if not mine or min(_q(value), _q(cap)) > min(_q(mine), _q(cap)):
+                    stage, mine = name, value
+            if min(_q(mine), _q(cap)) * running <= _q(total):
+                continue
             shown = mine if _q(mine) <= _q(cap) else cap
+            capped = f"limits.max{'CPU' if resource == 'CPU' else 'Memory'}"
+            if stage is None:
+                setting, who = f"PF_AGENT_{resource.upper()}_{kind[:-1].upper()}", "agent pods"
+            else:
+                setting = f"PF_AGENT_STAGE_RESOURCES, chart agent.stageResources.{stage}"
+                who = f"{stage} stage pods"
+            size = f"{shown} {resource}" + ("" if kind == "limits" else " requested")
             problems.append(
-                f"agent pods get {shown} {resource} each ({setting}, capped by "
-                f"limits.max{'CPU' if resource == 'CPU' else 'Memory'}); the quota's {resource} "
-                f"({total}) cannot hold pipelines.maxConcurrent ({running}) of them at once: "
-                f"raise quota.{'cpu' if resource == 'CPU' else 'memory'} or lower "
-                f"pipelines.maxConcurrent"
+                f"{who} get {size} each ({setting}, capped by {capped}); the quota's "
+                f"{resource} ({total}) cannot hold pipelines.maxConcurrent ({running}) of "
+                f"them at once: raise quota.{key} or lower pipelines.maxConcurrent"
             )
+            break
     return problems
 
 

@@ -163,7 +163,8 @@ def test_isolation_checked_by_the_api_server(cluster: Cluster, make_tenant: Any)
 def test_tenant_namespace_enforces_pod_security_and_quota(
     cluster: Cluster, make_tenant: Any
 ) -> None:
-    _, ns = make_tenant("psa", quota={"cpu": "2"})
+    # one pipeline at a time: the quota holds one visual pod (2 CPU), not two
+    _, ns = make_tenant("psa", quota={"cpu": "2"}, pipelines={"maxConcurrent": 1})
     privileged = {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -152,3 +152,31 @@ def test_agent_memory_too() -> None:
 def test_no_concurrency_no_agent_problem() -> None:
     spec = {"pipelines": {"maxConcurrent": 0}, "quota": {"cpu": "2"}}
     assert agent_problems(spec, cpu_limit="8") == []
+
+
+# --- the visual stage's own (larger) pods (issue 16) ----------------------------------------------
+
+
+def test_the_visual_pod_decides_when_it_is_the_largest() -> None:
+    # starter: 2 running, maxCPU 2; default agents 1 CPU (2 x 1 fits 3), visual 2 CPU (4 > 3)
+    found = agent_problems({"plan": "starter", "quota": {"cpu": "3"}})
+    assert found == [
+        "visual stage pods get 2 CPU each (PF_AGENT_STAGE_RESOURCES, chart "
+        "agent.stageResources.visual, capped by limits.maxCPU); the quota's CPU (3) cannot hold "
+        "pipelines.maxConcurrent (2) of them at once: raise quota.cpu or lower "
+        "pipelines.maxConcurrent"
+    ]
+    # one running pipeline: a visual pod fits
+    assert agent_problems({"plan": "starter", "quota": {"cpu": "3"},
+                           "pipelines": {"maxConcurrent": 1}}) == []
+
+
+def test_the_visual_pod_is_capped_by_the_tenant_maximum_and_configurable() -> None:
+    # maxCPU 1 caps the 2-CPU visual pod: 2 x 1 <= 3
+    assert agent_problems({"plan": "starter", "quota": {"cpu": "3"},
+                           "limits": {"maxCPU": "1", "defaultCPU": "500m"}}) == []
+    # the operator's own stage resources (the chart's agent.stageResources) are what count
+    small = {"visual": {"requests": {"cpu": "500m", "memory": "512Mi"},
+                        "limits": {"cpu": "1", "memory": "1Gi"}}}
+    spec = TenantSpec.model_validate({"plan": "starter", "quota": {"cpu": "3"}})
+    assert semantic_problems(spec, SETTINGS, AgentResources(stage_resources=small)) == []
