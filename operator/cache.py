@@ -146,6 +146,8 @@ class Store:
 
     def __init__(self, keep: Callable[[str, Obj], Obj] | None = None) -> None:
         self._keep = keep
+        #: True once every watched kind was listed (the manager's prime): a miss is an absence
+        self.synced = False
         self._objects: dict[str, dict[Key, Obj]] = defaultdict(dict)
         # kind -> label -> value -> keys
         self._index: dict[str, dict[str, dict[str, set[Key]]]] = defaultdict(

@@ -1,59 +1,32 @@
-"""Operator process: leader election, kopf watches, the runtime's reconcilers, /metrics, health."""
+"""Operator process: the manager, and the controllers it runs with the ports each is handed.
+
+This is the wiring: which controller gets which port (ports.py). Where a Tenant becomes a
+namespace: tenants.py; where a pipeline's next Job is decided: pipelines.py; where admission
+decides: admission.py; what they share: manager.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from typing import Any
 
-import kopf
-
-from . import handlers, logs, metrics
+from . import logs
+from .admission import AdmissionConfig, AdmissionController
 from .diff import needs_apply, with_hash
-from .health import HealthServer
 from .kube import ApiError, Kube
-from .leader import LeaderElector
-from .pipelines import PipelineReconciler
+from .manager import Manager
+from .pipelines import PipelineConfig, PipelineController
+from .render import checks
 from .render import cluster as render_cluster
-from .runtime import Runtime
+from .render.common import RenderSettings
+from .render.job import AgentSettings
 from .settings import Settings
-from .tenants import TenantReconciler
+from .store.dsn import dsn_egress
+from .tenants import TenantConfig, TenantController
 
 log = logging.getLogger("pf_operator")
-
-
-class NoDiffBase(kopf.DiffBaseStorage):
-    """No "last handled" essence: only raw event handlers are registered, so nothing compares
-    an object with its previous state, and kopf's deep copy of every object on every event
-    (about 6 % of the operator's CPU under load) is skipped."""
-
-    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
-        return None
-
-    def fetch(self, *, body: Any) -> Any:
-        return None
-
-    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
-        return None
-
-
-def kopf_settings() -> kopf.OperatorSettings:
-    s = kopf.OperatorSettings()
-    s.persistence.diffbase_storage = NoDiffBase()
-    # kopf runs one worker task per object until it has been idle this long: a short idle
-    # time keeps a burst (such as the 10,000 objects listed at start) from lingering.
-    s.queueing.idle_timeout = 2
-    s.watching.chunk_size = 500  # list in pages: never 10,000 whole objects in memory at once
-    s.watching.connect_timeout = 10
-    s.watching.server_timeout = 300
-    s.watching.client_timeout = 330
-    s.watching.reconnect_backoff = 0.5
-    s.posting.enabled = False  # Events are the reconcilers' (meaningful steps only)
-    s.networking.connect_timeout = 10
-    return s
 
 
 async def ensure_cluster_objects(kube: Kube) -> None:
@@ -68,46 +41,103 @@ async def ensure_cluster_objects(kube: Kube) -> None:
             log.warning("could not apply %s %s: %s", obj["kind"], obj["metadata"]["name"], err)
 
 
-async def _until_stopped(stop: asyncio.Event, work: asyncio.Future[Any]) -> bool:
-    """Wait for `work` or a stop signal; True when the work finished first."""
-    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-    waiting: set[asyncio.Future[Any]] = {work, stopper}
-    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    return work in done
+def agent_settings(settings: Settings) -> AgentSettings:
+    """How agent Jobs look, from the operator settings."""
+    return AgentSettings(
+        image=settings.agent_image,
+        image_pull_policy=settings.agent_image_pull_policy,
+        cpu_request=settings.agent_cpu_request,
+        memory_request=settings.agent_memory_request,
+        cpu_limit=settings.agent_cpu_limit,
+        memory_limit=settings.agent_memory_limit,
+        node_selector=settings.agent_node_selector,
+        tolerations=tuple(settings.agent_tolerations),
+        artifacts_url=settings.artifacts_url,
+        artifacts_secret="pf-figma-db" if settings.database_dsn else None,
+        ca_bundle_configmap=settings.ca_bundle_configmap
+        or ("pf-figma-ca" if settings.ca_bundle_file else None),
+        stage_resources=settings.agent_stage_resources,
+    )
+
+
+def tenant_config(settings: Settings) -> TenantConfig:
+    """What the Tenant controller renders with. Raises SystemExit for a CA bundle file without
+    a PEM certificate."""
+    extra_egress: tuple[Any, ...] = ()
+    if settings.database_dsn:
+        try:  # tenants may reach the database endpoint, and nothing else new
+            extra_egress = tuple(dsn_egress(settings.database_dsn))
+        except OSError as err:
+            log.warning("cannot resolve the database host for tenant egress: %s", err)
+    ca_bundle: str | None = None
+    if settings.ca_bundle_file:
+        with open(settings.ca_bundle_file) as fh:
+            ca_bundle = fh.read()
+        if "BEGIN CERTIFICATE" not in ca_bundle:
+            raise SystemExit(f"PF_CA_BUNDLE_FILE={settings.ca_bundle_file}: no PEM certificate")
+    return TenantConfig(
+        render=RenderSettings(
+            pod_cidrs=tuple(settings.pod_cidrs),
+            service_cidrs=tuple(settings.service_cidrs),
+            namespace_prefix=settings.namespace_prefix,
+            extra_egress=extra_egress,
+        ),
+        agent_resources=checks.AgentResources(
+            cpu_request=settings.agent_cpu_request,
+            memory_request=settings.agent_memory_request,
+            cpu_limit=settings.agent_cpu_limit,
+            memory_limit=settings.agent_memory_limit,
+        ),
+        ca_bundle=ca_bundle,
+        artifact_retention_days=settings.artifact_retention_days,
+        resync_seconds=settings.drift_resync_seconds,
+    )
+
+
+def build(settings: Settings, kube: Kube | None = None) -> Manager:
+    """The manager with its three controllers, each handed only its ports."""
+    manager = Manager(settings, kube)
+    tenant_queue, pipeline_queue = manager.queue("tenant"), manager.queue("pipeline")
+    admission = AdmissionController(
+        cache=manager.cache,
+        index=manager.index,
+        queue=manager.queue("admission"),
+        pipelines=pipeline_queue,
+        config=AdmissionConfig(
+            global_max_concurrent=settings.global_max_concurrent,
+            refresh_seconds=settings.queue_position_refresh_seconds,
+            database=manager.db is not None,
+        ),
+    )
+    tenants = TenantController(
+        cache=manager.cache,
+        client=manager.kube,
+        queue=tenant_queue,
+        index=manager.index,
+        counts=manager.index,
+        config=tenant_config(settings),
+        db=manager.db,
+        workers=settings.tenant_workers,
+    )
+    pipelines = PipelineController(
+        cache=manager.cache,
+        client=manager.kube,
+        queue=pipeline_queue,
+        admission=admission,
+        index=manager.index,
+        config=PipelineConfig(agent=agent_settings(settings)),
+        db=manager.db,
+        workers=settings.pipeline_workers,
+    )
+    for controller in (tenants, admission, pipelines):  # the order the cache is primed in
+        manager.add(controller)
+    if manager.db is not None:  # a tenant's stored bytes changed: its status shows them
+        manager.db.on_stored_bytes = lambda tenant: tenant_queue.add_after(tenant, 0.5)
+    return manager
 
 
 async def run(settings: Settings) -> int:
-    metrics.serve(settings.metrics_port)
-    kube = Kube.from_environment()
-    health = HealthServer(settings.health_port)
-    await health.start()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-    elector: LeaderElector | None = None
-    if settings.leader_election:
-        elector = LeaderElector(
-            kube, settings.leader_election_namespace, settings.leader_election_lease
-        )
-        health.role, health.ready = "standby", lambda: True
-        acquiring = asyncio.ensure_future(elector.acquire())
-        if not await _until_stopped(stop, acquiring):
-            acquiring.cancel()
-            await health.stop()
-            await kube.close()
-            return 0
-    health.role = "leader" if elector else "single"
-    # Renew the lease from now on: priming a large cache can take longer than a lease lasts.
-    holding = asyncio.ensure_future(elector.hold()) if elector is not None else None
-
-    runtime = Runtime(kube, settings, tenants=TenantReconciler, pipelines=PipelineReconciler)
-    health.ready = lambda: runtime.primed
-    registry = kopf.OperatorRegistry()
-    handlers.register(registry, configmaps=bool(settings.ca_bundle_file))
-    await ensure_cluster_objects(kube)
+    manager = build(settings)
     log.info(
         "pf-figma operator starting",
         extra={
@@ -115,50 +145,7 @@ async def run(settings: Settings) -> int:
             "leader_election": settings.leader_election,
         },
     )
-    # The cache first, then kopf's watches (which list everything again): the two initial
-    # listings never hold their pages in memory at the same time.
-    await runtime.prime()
-    kopf_stop: asyncio.Event = asyncio.Event()
-    operator = asyncio.ensure_future(
-        kopf.operator(
-            registry=registry,
-            settings=kopf_settings(),
-            memo=kopf.Memo(runtime=runtime),
-            clusterwide=True,
-            standalone=True,
-            stop_flag=kopf_stop,
-        )
-    )
-    workers = asyncio.ensure_future(runtime.run())
-    tasks: set[asyncio.Future[Any]] = {operator, workers}
-    if holding is not None:
-        tasks.add(holding)
-    health.alive = lambda: not any(t.done() for t in tasks)
-    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    code = 0  # kopf ends the operator task itself on SIGTERM/SIGINT: a normal stop
-    for task in done:
-        if task.cancelled():  # kopf cancels what it considers its sub-tasks when it stops
-            continue
-        if task is holding:
-            code = 1  # leadership lost: exit so that nothing is processed twice
-        elif task is not stopper and task.exception() is not None:
-            code = 1
-            log.error("operator task failed", exc_info=task.exception())
-    kopf_stop.set()
-    workers.cancel()
-    for task in (*tasks, stopper):
-        if task is not operator:
-            task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await asyncio.wait_for(operator, timeout=10)
-    with contextlib.suppress(asyncio.CancelledError):
-        await workers
-    if elector is not None and code == 0:
-        await elector.release()
-    await health.stop()
-    await kube.close()
-    return code
+    return await manager.run(setup=lambda: ensure_cluster_objects(manager.kube))
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
-"""DesignPipeline reconciler: admission (fair-share queue) and the stage runner.
+"""DesignPipeline controller: **where a pipeline's next Job is decided.**
 
-Watch events of DesignPipelines and their Jobs put keys into the pipeline work queue; the
-admission loop decides which queued pipelines may start. A reconcile gathers facts from the cache
-(and, when a Job has just finished, its pod's termination message), asks the pure state machine
-in `flow` for a Plan, and carries it out.
+Watch events of DesignPipelines, their Jobs and agent pods put keys (``namespace/name``) into
+its queue; which queued pipelines may start is the admission controller's (admission.py). A
+reconcile gathers facts from the cache (and, when a Job has just finished, its pod's termination
+message), asks the pure state machine in ``flow`` for a Plan, and carries it out: create or
+delete Jobs, write status, record Events and history.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
-from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -22,16 +23,23 @@ from pf_agents.contract import STAGE_ORDER
 
 from . import diagnosis, flow, metrics, publish
 from .cache import controller_uid
-from .constants import PIPELINE_LABEL, TENANT_LABEL
+from .constants import MANAGED_SELECTOR, PIPELINE_LABEL
 from .kube import ApiError, deleted_while_reconciling
 from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
+from .ports import (
+    AdmissionView,
+    Cache,
+    Client,
+    Event,
+    PipelineRecords,
+    Queue,
+    Request,
+    TenantLookup,
+    Watch,
+)
 from .render.job import AgentSettings, render_job
-from .scheduler import AdmissionQueue, TenantQuota, Workload, plan_weight, position_moved
 from .times import format_time, parse_time
 from .workqueue import RequeueAfter
-
-if TYPE_CHECKING:
-    from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +49,6 @@ STARVED_GRACE = 3.0
 UNREADY_GRACE = 10.0
 #: seconds between looks at a running Job that has no pod yet (FailedCreate Events)
 STARVED_RECHECK = 10.0
-#: a tenant's pipeline counts are written this long after they change (changes coalesce)
-COUNTS_DELAY = 0.5
 
 
 def job_facts(job: dict[str, Any]) -> flow.JobFacts:
@@ -104,288 +110,125 @@ def unready_for(job: dict[str, Any], now: datetime | None = None) -> float | Non
     return max(((now or datetime.now(UTC)) - created).total_seconds(), 0.0)
 
 
-def classify(status: dict[str, Any]) -> str:
-    if status.get("completionTime"):
-        for cond in status.get("conditions") or []:
-            if cond.get("type") == "Succeeded":
-                return "succeeded" if cond.get("status") == "True" else "failed"
-        return "failed"
-    return "running" if status.get("startTime") else "queued"
+@dataclass(frozen=True)
+class PipelineConfig:
+    #: how agent Jobs look (render.job)
+    agent: AgentSettings
 
 
-class PipelineReconciler:
-    def __init__(self, runtime: Runtime) -> None:
-        self.rt = runtime
-        self.admission = AdmissionQueue()
-        self.admitted: set[str] = set()  # admitted, start not yet recorded in status
-        self.positions: dict[str, int] = {}
-        self.blocked: dict[str, str] = {}
-        self.rejected: dict[str, str] = {}
-        self._by_tenant: dict[str, set[str]] = defaultdict(set)
-        self._tenant_of: dict[str, str] = {}
-        self._wake = asyncio.Event()
-        self._fresh: set[str] = set()  # new pipelines, not yet shown as queued or admitted
+class PipelineController:
+    """DesignPipeline controller: **where a pipeline's next Job is decided** (``_reconcile``).
+
+    Watches DesignPipelines, their Jobs and their agent pods (pods are not cached: only why
+    one failed or cannot start is kept, per Job). Ports: ``cache`` (pipelines, Jobs, Tenants,
+    Namespaces; its own writes go back in), ``client`` (the API), ``queue`` (its own, keys
+    ``namespace/name``), ``admission`` (the admission controller's verdicts), ``index`` (a
+    namespace's tenant) and ``db`` (history, LLM spend, artifacts; None without a database).
+    """
+
+    name = "pipeline"
+
+    def __init__(
+        self,
+        *,
+        cache: Cache,
+        client: Client,
+        queue: Queue,
+        admission: AdmissionView,
+        index: TenantLookup,
+        config: PipelineConfig,
+        db: PipelineRecords | None = None,
+        workers: int = 32,
+    ) -> None:
+        self.cache = cache
+        self.client = client
+        self.queue = queue
+        self.admission = admission
+        self.index = index
+        self.db = db
+        self.workers = workers
+        self.agent = config.agent
         # pipeline key -> Job name -> why its pod failed or cannot progress (from pod events)
         self.pod_problems: dict[str, dict[str, diagnosis.Diagnosis]] = {}
         # pipeline key -> Jobs deleted by someone else while they ran
         self.deleted_jobs: dict[str, set[str]] = {}
         self._deleting: set[tuple[str, str]] = set()  # (namespace, Job) deleted by us
-        self._state_of: dict[str, str] = {}  # pipeline key -> what the tenant counts it as
         self._tasks: set[asyncio.Task[None]] = set()
-        self._last_refresh = 0.0
-        settings = runtime.settings
-        self.agent = AgentSettings(
-            image=settings.agent_image,
-            image_pull_policy=settings.agent_image_pull_policy,
-            cpu_request=settings.agent_cpu_request,
-            memory_request=settings.agent_memory_request,
-            cpu_limit=settings.agent_cpu_limit,
-            memory_limit=settings.agent_memory_limit,
-            node_selector=settings.agent_node_selector,
-            tolerations=tuple(settings.agent_tolerations),
-            artifacts_url=settings.artifacts_url,
-            artifacts_secret="pf-figma-db" if settings.database_dsn else None,
-            ca_bundle_configmap=settings.ca_bundle_configmap
-            or ("pf-figma-ca" if settings.ca_bundle_file else None),
-            stage_resources=settings.agent_stage_resources,
+        self.watches = (
+            Watch(PIPELINE_KIND, self._on_pipeline),
+            Watch("Job", self._on_job, labels=MANAGED_SELECTOR, drop=self.finished_job),
+            Watch("Pod", self._on_pod, labels=MANAGED_SELECTOR, cached=False),
         )
 
-    # --- events -------------------------------------------------------------------------------
+    # --- watches -----------------------------------------------------------------------------
 
-    def tenant_for_namespace(self, namespace: str) -> str | None:
-        ns = self.rt.store.get("Namespace", namespace)
-        if ns is not None:
-            tenant = (ns["metadata"].get("labels") or {}).get(TENANT_LABEL)
-            if tenant:
-                return str(tenant)
-        prefix = self.rt.settings.namespace_prefix
-        if namespace.startswith(prefix):
-            return namespace[len(prefix) :]
-        return None
-
-    def observe(self, obj: dict[str, Any], *, deleted: bool) -> None:
-        meta = obj["metadata"]
-        key = f"{meta['namespace']}/{meta['name']}"
-        if deleted:
-            self._forget(key)
-            return
-        tenant = self.tenant_for_namespace(meta["namespace"]) or f"<none:{meta['namespace']}>"
-        previous = self._tenant_of.get(key)
-        if previous != tenant:
-            if previous:
-                self._by_tenant[previous].discard(key)
-            self._by_tenant[tenant].add(key)
-            self._tenant_of[key] = tenant
-        status = obj.get("status") or {}
-        spec = obj.get("spec") or {}
-        state = classify(status)
-        if self._state_of.get(key) != state or previous != tenant:
-            # the tenant's counts changed (a new pipeline is queued at once): status soon
-            self._state_of[key] = state
-            self._counts_changed(tenant)
-            if previous and previous != tenant:
-                self._counts_changed(previous)
+    def _on_pipeline(self, event: Event) -> Iterable[Request]:
+        key = event.key
+        if event.deleted:
+            self.pod_problems.pop(key, None)
+            self.deleted_jobs.pop(key, None)
+            self.queue.discard(key)
+            return ()
+        obj = event.obj
+        meta, status, spec = obj["metadata"], obj.get("status") or {}, obj.get("spec") or {}
         if status.get("completionTime"):
-            if self.admission.remove(key):
-                self._wake.set()
-            self.admitted.discard(key)
-            for job in self.rt.store.by_label("Job", PIPELINE_LABEL, meta["name"]):
+            for job in self.cache.by_label("Job", PIPELINE_LABEL, meta["name"]):
                 if job["metadata"]["namespace"] == meta["namespace"]:
-                    self.rt.store.delete("Job", job)
+                    self.cache.delete("Job", job)  # never read again
             if spec.get("ttlSecondsAfterFinished") is not None or meta.get(
                 "generation"
             ) != status.get("observedGeneration"):
-                self.rt.pipeline_queue.add(key)  # TTL, or an edit to observe
-            return
-        created = parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
-        workload = Workload(
-            key=key,
-            tenant=tenant,
-            priority=int(spec.get("priority", 50)),
-            created=created.timestamp(),
-            running=bool(status.get("startTime")) or key in self.admitted,
-        )
-        if self.admission.upsert(workload):
-            self._wake.set()
-        if workload.running or spec.get("cancel") or key in self.rejected:
-            self.rt.pipeline_queue.add(key)
-        elif not status.get("conditions"):
-            self._fresh.add(key)  # the admission loop reconciles new pipelines (admitted or queued)
-            self._wake.set()
+                return (Request(key),)  # TTL, or an edit to observe
+            return ()
+        if (
+            status.get("startTime")
+            or self.admission.admitted(key)
+            or spec.get("cancel")
+            or self.admission.rejected(key)
+        ):
+            return (Request(key),)
+        return ()  # queued: the admission controller hands it over when its status is due
 
-    def observe_job(self, job: dict[str, Any], *, deleted: bool) -> None:
-        meta = job["metadata"]
+    def _on_job(self, event: Event) -> Iterable[Request]:
+        meta = event.obj["metadata"]
         pipeline = (meta.get("labels") or {}).get(PIPELINE_LABEL)
-        if pipeline:
-            key = f"{meta['namespace']}/{pipeline}"
-            if deleted and (meta["namespace"], meta["name"]) not in self._deleting:
-                body = self.rt.store.get(PIPELINE_KIND, pipeline, meta["namespace"])
-                if body is not None and not (body.get("status") or {}).get("completionTime"):
-                    self.deleted_jobs.setdefault(key, set()).add(meta["name"])
-            self._deleting.discard((meta["namespace"], meta["name"]))
-            self.rt.pipeline_queue.add(key)
+        if not pipeline:
+            return ()
+        key = f"{meta['namespace']}/{pipeline}"
+        if event.deleted and (meta["namespace"], meta["name"]) not in self._deleting:
+            body = self.cache.get(PIPELINE_KIND, pipeline, meta["namespace"])
+            if body is not None and not (body.get("status") or {}).get("completionTime"):
+                self.deleted_jobs.setdefault(key, set()).add(meta["name"])
+        self._deleting.discard((meta["namespace"], meta["name"]))
+        return (Request(key),)
 
-    def observe_pod(self, pod: dict[str, Any], *, deleted: bool) -> None:
+    def _on_pod(self, event: Event) -> Iterable[Request]:
         """Agent pods are not cached: only why one failed or is stuck is kept, per Job."""
-        meta = pod.get("metadata") or {}
+        meta = event.obj.get("metadata") or {}
         labels = meta.get("labels") or {}
         job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
         pipeline = labels.get(PIPELINE_LABEL)
         if not job or not pipeline:
-            return
+            return ()
         key = f"{meta.get('namespace')}/{pipeline}"
-        found = diagnosis.diagnose_pod(pod)
-        if found is None or key not in self._tenant_of:
-            return
+        found = diagnosis.diagnose_pod(event.obj)
+        if found is None or self.index.tenant_of(key) is None:
+            return ()
         problems = self.pod_problems.setdefault(key, {})
-        if problems.get(job) != found:
-            problems[job] = found
-            self.rt.pipeline_queue.add(key)
+        if problems.get(job) == found:
+            return ()
+        problems[job] = found
+        return (Request(key),)
 
-    def tenant_changed(self, name: str, *, deleted: bool) -> None:
-        if deleted:
-            self.admission.remove_tenant(name)
-        else:
-            body = self.rt.store.get(TENANT_KIND, name)
-            if body is None:
-                return
-            try:
-                spec = TenantSpec.model_validate(body.get("spec") or {})
-            except ValidationError:
-                return
-            caps = spec.effective_pipelines()
-            held = not spec.suspended and not self._database_ready(body)
-            quota = TenantQuota(
-                name=name,
-                weight=plan_weight(spec.plan.value),
-                max_concurrent=caps.max_concurrent,
-                max_queued=caps.max_queued,
-                suspended=spec.suspended or held,
-                hold_reason=f"waiting for tenant {name}'s database credentials" if held else None,
-            )
-            if not self.admission.set_tenant(quota):
-                return
-        self._wake.set()
+    def finished_job(self, job: dict[str, Any]) -> bool:
+        """Whether ``job`` belongs to a finished pipeline: the cache never needs it again."""
+        meta = job["metadata"]
+        pipeline = (meta.get("labels") or {}).get(PIPELINE_LABEL)
+        body = self.cache.get(PIPELINE_KIND, pipeline, meta["namespace"]) if pipeline else None
+        return body is not None and bool((body.get("status") or {}).get("completionTime"))
 
-    def _database_ready(self, tenant_body: dict[str, Any]) -> bool:
-        """Agent pods need the tenant's database Secret before they can start."""
-        if self.rt.db is None:
-            return True
-        return bool(((tenant_body.get("status") or {}).get("database") or {}).get("ready"))
-
-    def _counts_changed(self, tenant: str) -> None:
-        if not tenant.startswith("<none:"):
-            self.rt.tenant_queue.add_after(tenant, COUNTS_DELAY)
-
-    def _forget(self, key: str) -> None:
-        self._state_of.pop(key, None)
-        self.pod_problems.pop(key, None)
-        self.deleted_jobs.pop(key, None)
-        self.admission.remove(key)
-        self.admitted.discard(key)
-        self.rejected.pop(key, None)
-        self.positions.pop(key, None)
-        self.rt.pipeline_queue.discard(key)
-        tenant = self._tenant_of.pop(key, None)
-        if tenant:
-            self._by_tenant[tenant].discard(key)
-            self.rt.tenant_queue.add_after(tenant, 0.5)
-        self._wake.set()
-
-    # --- views ----------------------------------------------------------------------------------
-
-    def counts(self, tenant: str) -> dict[str, int]:
-        counts = {"running": 0, "queued": 0, "succeeded": 0, "failed": 0}
-        store = self.rt.store
-        for key in self._by_tenant.get(tenant, ()):
-            ns, name = key.split("/", 1)
-            body = store.get(PIPELINE_KIND, name, ns)
-            if body is not None:
-                counts[classify(body.get("status") or {})] += 1
-        return counts
-
-    # --- admission loop -------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        await asyncio.gather(self._admission_loop(), self._metrics_loop())
-
-    async def _admission_loop(self) -> None:
-        """Admit what fits on every change; keep queued pipelines' status current.
-
-        A wake costs one (cached) decision. New pipelines are shown queued at once; the
-        positions and reasons of all queued pipelines are compared with their status at most
-        every ``queue_position_refresh_seconds``, and only after the decision changed.
-        """
-        loop = asyncio.get_running_loop()
-        refresh = self.rt.settings.queue_position_refresh_seconds
-        refreshed = -1  # admission version of the last refresh
-        timer: asyncio.TimerHandle | None = None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            decision = self.admission.decide(self.rt.settings.global_max_concurrent)
-            for key in decision.admit:
-                self.admission.mark_running(key, started=time.time())
-                self.admitted.add(key)
-                self.rt.pipeline_queue.add(key)
-            for key, reason in decision.rejected.items():
-                if key not in self.rejected:
-                    self.rejected[key] = reason
-                    self.admission.remove(key)
-                    self.rt.pipeline_queue.add(key)
-            self.positions = dict(decision.positions)
-            self.blocked = dict(decision.blocked)
-            for key in self._fresh:  # new: show it queued right away
-                if key in self.blocked:
-                    self.rt.pipeline_queue.add(key)
-            self._fresh.clear()
-            if not self.blocked or self.admission.version == refreshed:
-                continue
-            now = time.monotonic()
-            if now - self._last_refresh >= refresh:
-                self._last_refresh = now
-                refreshed = self.admission.version
-                self._refresh_queued()
-            elif timer is None or timer.when() <= loop.time():
-                timer = loop.call_later(refresh - (now - self._last_refresh), self._wake.set)
-
-    def _refresh_queued(self) -> None:
-        """Reconcile the queued pipelines whose written reason or position is out of date."""
-        store = self.rt.store
-        for key, reason in self.blocked.items():
-            ns, name = key.split("/", 1)
-            body = store.get(PIPELINE_KIND, name, ns)
-            if body is None:
-                continue
-            status = body.get("status") or {}
-            admitted = None
-            for cond in status.get("conditions") or ():
-                if cond.get("type") == "Admitted":
-                    admitted = cond
-                    break
-            if (
-                admitted is None
-                or admitted.get("message") != reason
-                or position_moved(status.get("queuePosition"), self.positions.get(key))
-            ):
-                self.rt.pipeline_queue.add(key)
-
-    async def _metrics_loop(self) -> None:
-        while True:
-            states: Counter[tuple[str, str]] = Counter()
-            for tenant, keys in list(self._by_tenant.items()):
-                for key in list(keys):
-                    ns, name = key.split("/", 1)
-                    body = self.rt.store.get(PIPELINE_KIND, name, ns)
-                    if body is not None:
-                        states[(tenant, classify(body.get("status") or {}))] += 1
-            metrics.PIPELINES.clear()
-            metrics.QUEUE_DEPTH.clear()
-            for (tenant, state), n in states.items():
-                metrics.PIPELINES.labels(tenant, state).set(n)
-                if state == "queued":
-                    metrics.QUEUE_DEPTH.labels(tenant).set(n)
-            await asyncio.sleep(2)
+    async def start(self) -> None:
+        return None
 
     # --- reconcile ------------------------------------------------------------------------------
 
@@ -397,17 +240,16 @@ class PipelineReconciler:
             if not err.not_found:
                 raise
             ns, name = key.split("/", 1)
-            uid = (self.rt.store.get(PIPELINE_KIND, name, ns) or {}).get("metadata", {}).get("uid")
-            current = await self.rt.kube.get_or_none(PIPELINE_KIND, name, ns)
+            uid = (self.cache.get(PIPELINE_KIND, name, ns) or {}).get("metadata", {}).get("uid")
+            current = await self.client.get_or_none(PIPELINE_KIND, name, ns)
             if not deleted_while_reconciling(err, current, uid):
                 raise
             log.debug("pipeline %s was deleted while it was reconciled", key)
             return None
 
     async def _reconcile(self, key: str) -> float | None:
-        rt = self.rt
         ns, name = key.split("/", 1)
-        body = rt.store.get(PIPELINE_KIND, name, ns)
+        body = self.cache.get(PIPELINE_KIND, name, ns)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None  # owner references delete the Jobs
         meta = body["metadata"]
@@ -421,20 +263,19 @@ class PipelineReconciler:
         except ValidationError as err:
             await self._invalid(body, str(err).replace("\n", " ")[:500], generation, now)
             return None
-        tenant = self.tenant_for_namespace(ns)
-        tenant_body = rt.store.get(TENANT_KIND, tenant) if tenant else None
+        tenant = self.index.tenant_for_namespace(ns)
+        tenant_body = self.cache.get(TENANT_KIND, tenant) if tenant else None
         tenant_spec = TenantSpec.model_validate((tenant_body or {}).get("spec") or {})
 
         jobs = await self._job_facts(body, status)
         started = bool(status.get("startTime"))
-        blocked = self.blocked.get(key)
-        if tenant_body is None:
-            blocked = f"namespace {ns} does not belong to a Tenant"
-        admission = flow.Admission(
-            admitted=started or key in self.admitted,
-            position=self.positions.get(key),
-            blocked=blocked,
-            rejected=self.rejected.get(key),
+        admission = self.admission.verdict(key)
+        admission = dataclasses.replace(
+            admission,
+            admitted=started or admission.admitted,
+            blocked=f"namespace {ns} does not belong to a Tenant"
+            if tenant_body is None
+            else admission.blocked,
         )
         created = parse_time(meta.get("creationTimestamp")) or now
         facts = {
@@ -459,7 +300,7 @@ class PipelineReconciler:
 
         for job in p.delete_jobs:
             self._deleting.add((ns, job))
-            await rt.kube.delete("Job", job, ns, propagation="Background")
+            await self.client.delete("Job", job, ns, propagation="Background")
         create_error: str | None = None
         if p.create_job is not None and job_obj is not None:
             stage, attempt = p.create_job
@@ -477,13 +318,13 @@ class PipelineReconciler:
         if p.quality is not None:  # the visual stage's figures, seen in this pass
             metrics.PIPELINE_FIDELITY.labels(tenant or "").observe(p.quality["fidelity"])
         changed = await self._write_status(body, status, p.status)
-        if rt.db is not None and (changed or p.stage_finished or p.events):
-            rt.db.record_pipeline(tenant or "", body, p.status, p.stage_finished, p.events)
+        if self.db is not None and (changed or p.stage_finished or p.events):
+            self.db.record_pipeline(tenant or "", body, p.status, p.stage_finished, p.events)
         for type_, reason, message in p.events:
-            await rt.kube.event(body, type_=type_, reason=reason, message=message)
+            await self.client.event(body, type_=type_, reason=reason, message=message)
         if p.stage_finished:
             self._record_usage(tenant or "", p.stage_finished)
-        if p.finished == "Succeeded" and rt.db is not None:
+        if p.finished == "Succeeded" and self.db is not None:
             task = asyncio.get_running_loop().create_task(self._publish(body, tenant or ""))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -492,14 +333,9 @@ class PipelineReconciler:
             metrics.PIPELINE_DURATION.labels(p.finished).observe(
                 max((now - begun).total_seconds(), 0.0)
             )
-            self.admission.remove(key)
-            self.admitted.discard(key)
-            self.rejected.pop(key, None)
-            self._wake.set()
-        if p.started or p.finished:  # tenant status counts, coalesced
-            rt.tenant_queue.add_after(tenant or "", 0.3)
+            self.admission.finished(key)  # the next queued pipeline may start
         if p.delete_pipeline:
-            await rt.kube.delete(PIPELINE_KIND, name, ns, uid=meta.get("uid"))
+            await self.client.delete(PIPELINE_KIND, name, ns, uid=meta.get("uid"))
             return None
         if create_error:
             raise RequeueAfter(5.0)
@@ -515,7 +351,7 @@ class PipelineReconciler:
     async def _publish(self, body: dict[str, Any], tenant: str) -> None:
         """Publish a succeeded pipeline's project (and visual report) where its owners may read
         it (see publish.py). Best effort: the database keeps everything anyway."""
-        db = self.rt.db
+        db = self.db
         assert db is not None
         meta = body["metadata"]
         key = f"{meta['namespace']}/{meta['name']}/{meta['uid']}"
@@ -528,13 +364,13 @@ class PipelineReconciler:
                 return
             files = {c.name: await db.read_artifact(by_name[(c.stage, c.name)].uri) for c in chosen}
             cm = publish.artifacts_configmap(body, tenant, files, key)
-            await self.rt.kube.apply(cm)
+            await self.client.apply(cm)
         except Exception as err:  # never fails the pipeline: it succeeded
             log.warning("cannot publish the artifacts of %s: %s", key, err)
             return
         name = cm["metadata"]["name"]
         if chosen:
-            await self.rt.kube.event(
+            await self.client.event(
                 body,
                 type_="Normal",
                 reason="ArtifactsPublished",
@@ -543,7 +379,7 @@ class PipelineReconciler:
                 + f"; pf-figma artifacts get {meta['namespace']}/{meta['name']} -o DIR",
             )
         if left:
-            await self.rt.kube.event(
+            await self.client.event(
                 body,
                 type_="Warning",
                 reason="ArtifactsNotPublished",
@@ -562,7 +398,7 @@ class PipelineReconciler:
         """When to look again at a running attempt whose Job has no pod (None: none has)."""
         cached = {
             j["metadata"]["name"]: j
-            for j in self.rt.store.by_label("Job", PIPELINE_LABEL, pipeline)
+            for j in self.cache.by_label("Job", PIPELINE_LABEL, pipeline)
             if j["metadata"]["namespace"] == ns
         }
         waits = []
@@ -588,34 +424,26 @@ class PipelineReconciler:
         name, ns = meta["name"], meta["namespace"]
         generation = meta.get("generation")
         if generation is not None and status.get("observedGeneration") != generation:
-            result = await self.rt.kube.patch_status(
+            result = await self.client.patch_status(
                 PIPELINE_KIND, name, ns, {"observedGeneration": generation}
             )
             result.setdefault("kind", PIPELINE_KIND)
-            self.rt.store.upsert(PIPELINE_KIND, result)
+            self.cache.upsert(PIPELINE_KIND, result)
         ttl = (body.get("spec") or {}).get("ttlSecondsAfterFinished")
         completed = parse_time(status.get("completionTime")) or now
         delete, requeue = flow.ttl_expiry(completed, int(ttl) if ttl is not None else None, now)
         if delete:
-            await self.rt.kube.delete(PIPELINE_KIND, name, ns, uid=meta.get("uid"))
+            await self.client.delete(PIPELINE_KIND, name, ns, uid=meta.get("uid"))
         return requeue
-
-    def finished_job(self, job: dict[str, Any]) -> bool:
-        """Whether ``job`` belongs to a finished pipeline: the cache never needs it again."""
-        meta = job["metadata"]
-        pipeline = (meta.get("labels") or {}).get(PIPELINE_LABEL)
-        body = self.rt.store.get(PIPELINE_KIND, pipeline, meta["namespace"]) if pipeline else None
-        return body is not None and bool((body.get("status") or {}).get("completionTime"))
 
     async def _job_facts(
         self, body: dict[str, Any], status: dict[str, Any]
     ) -> dict[str, flow.JobFacts]:
-        rt = self.rt
         meta = body["metadata"]
         ns = meta["namespace"]
         cached = {
             j["metadata"]["name"]: j
-            for j in rt.store.by_label("Job", PIPELINE_LABEL, meta["name"])
+            for j in self.cache.by_label("Job", PIPELINE_LABEL, meta["name"])
             if j["metadata"]["namespace"] == ns
         }
         key = f"{ns}/{meta['name']}"
@@ -627,7 +455,7 @@ class PipelineReconciler:
                 continue
             job = cached.get(jname)
             if job is None:  # not in the cache (yet): ask the API before deciding it is gone
-                job = await rt.kube.get_or_none("Job", jname, ns)
+                job = await self.client.get_or_none("Job", jname, ns)
                 if job is None:
                     if entry.get("state") == "Running" and jname in self.deleted_jobs.get(key, ()):
                         facts[jname] = flow.JobFacts(
@@ -637,7 +465,7 @@ class PipelineReconciler:
                         facts[jname] = flow.JobFacts(name=jname, state="Missing")
                     continue
                 job.setdefault("kind", "Job")
-                rt.store.upsert("Job", job)
+                self.cache.upsert("Job", job)
             if not belongs_to(job, meta.get("uid")):
                 # another pipeline's Job holds the name: ours is missing (creating it finds
                 # and removes the orphan, see _create_job)
@@ -646,7 +474,7 @@ class PipelineReconciler:
             fact = job_facts(job)
             problem = problems.get(jname)
             if fact.state != "Running" and entry.get("state") == "Running":
-                pods = await self.rt.kube.list("Pod", ns, label_selector=f"job-name={jname}")
+                pods = await self.client.list("Pod", ns, label_selector=f"job-name={jname}")
                 if fact.state == "Failed":
                     problem = diagnosis.diagnose_pods(pods) or problem
                 fact = dataclasses.replace(fact, result=self._result(pods), problem=problem)
@@ -662,7 +490,7 @@ class PipelineReconciler:
         return facts
 
     async def _mount_failed(self, ns: str, jname: str) -> diagnosis.Diagnosis | None:
-        events = await self.rt.kube.list(
+        events = await self.client.list(
             "Event", ns, field_selector="involvedObject.kind=Pod,reason=FailedMount"
         )
         mine = [
@@ -674,7 +502,7 @@ class PipelineReconciler:
         uid = job["metadata"].get("uid")
         if not uid:
             return None
-        events = await self.rt.kube.list(
+        events = await self.client.list(
             "Event", ns, field_selector=f"involvedObject.uid={uid},reason=FailedCreate"
         )
         return diagnosis.pod_create_failed(events)
@@ -720,7 +548,7 @@ class PipelineReconciler:
         ns = job["metadata"]["namespace"]
         pod_spec = job["spec"]["template"]["spec"]
         live = {
-            name: await self.rt.kube.get_or_none("ConfigMap", name, ns)
+            name: await self.client.get_or_none("ConfigMap", name, ns)
             for name in diagnosis.config_map_names(pod_spec)
         }
         return diagnosis.missing_references(pod_spec, live)
@@ -729,7 +557,7 @@ class PipelineReconciler:
         self, body: dict[str, Any], job: dict[str, Any], stage: str
     ) -> str | None:
         try:
-            created = await self.rt.kube.create(job)
+            created = await self.client.create(job)
         except ApiError as err:
             if err.conflict:  # created before a restart: the same attempt, never a second Job
                 return await self._name_taken(body, job)
@@ -739,7 +567,7 @@ class PipelineReconciler:
                 job["metadata"]["name"],
                 err.message,
             )
-            await self.rt.kube.event(
+            await self.client.event(
                 body,
                 type_="Warning",
                 reason="JobCreateFailed",
@@ -748,7 +576,7 @@ class PipelineReconciler:
             return f"cannot create Job {job['metadata']['name']}: {err.message}"[:500]
         metrics.JOBS_CREATED.labels(stage).inc()
         created.setdefault("kind", "Job")
-        self.rt.store.upsert("Job", created)
+        self.cache.upsert("Job", created)
         return None
 
     async def _name_taken(self, body: dict[str, Any], job: dict[str, Any]) -> str | None:
@@ -757,25 +585,23 @@ class PipelineReconciler:
         attempt's own Job is created on the next pass."""
         meta = job["metadata"]
         ns, jname = meta["namespace"], meta["name"]
-        live = await self.rt.kube.get_or_none("Job", jname, ns)
+        live = await self.client.get_or_none("Job", jname, ns)
         if live is None:
             return f"Job {jname} is being deleted; creating it again"
         if belongs_to(live, body["metadata"].get("uid")):
             live.setdefault("kind", "Job")
-            self.rt.store.upsert("Job", live)
+            self.cache.upsert("Job", live)
             return None
         owner = controller_uid(live) or "none (orphaned)"
         self._deleting.add((ns, jname))
-        await self.rt.kube.delete("Job", jname, ns, uid=live["metadata"].get("uid"))
-        self.rt.store.delete("Job", live)
+        await self.client.delete("Job", jname, ns, uid=live["metadata"].get("uid"))
+        self.cache.delete("Job", live)
         message = (
             f"deleted Job {jname}: it holds this attempt's name but belongs to another "
             f"pipeline (owner {owner}), e.g. one deleted with --cascade=orphan"
         )
         log.warning("%s/%s: %s", ns, body["metadata"]["name"], message)
-        await self.rt.kube.event(
-            body, type_="Warning", reason="OrphanedJobDeleted", message=message
-        )
+        await self.client.event(body, type_="Warning", reason="OrphanedJobDeleted", message=message)
         return f"waiting for the orphaned Job {jname} of an earlier pipeline to be deleted"
 
     async def _write_status(
@@ -787,11 +613,11 @@ class PipelineReconciler:
         patch = dict(new)
         for field in ("currentStage", "queuePosition"):  # null removes a field in merge patch
             patch.setdefault(field, None)
-        result = await self.rt.kube.patch_status(
+        result = await self.client.patch_status(
             PIPELINE_KIND, meta["name"], meta["namespace"], patch
         )
         result.setdefault("kind", PIPELINE_KIND)
-        self.rt.store.upsert(PIPELINE_KIND, result)
+        self.cache.upsert(PIPELINE_KIND, result)
         return True
 
     async def _invalid(
@@ -818,15 +644,15 @@ class PipelineReconciler:
             "observedGeneration": generation,
         }
         await self._write_status(body, status, new)
-        await self.rt.kube.event(body, type_="Warning", reason="InvalidSpec", message=message)
+        await self.client.event(body, type_="Warning", reason="InvalidSpec", message=message)
         return None
 
     def _llm_allowed(self, tenant: str, tenant_spec: TenantSpec) -> bool:
         """False once the tenant's month-to-date LLM spend reaches llm.monthlyBudgetUSD."""
         budget = tenant_spec.llm.monthly_budget_usd
-        if self.rt.db is None or budget is None or not tenant_spec.llm.enabled:
+        if self.db is None or budget is None or not tenant_spec.llm.enabled:
             return True
-        spent = self.rt.db.spent_this_month(tenant)
+        spent = self.db.spent_this_month(tenant)
         return spent is None or spent < budget
 
     def _record_usage(

@@ -1,15 +1,17 @@
-"""Tenant reconciler: Tenant spec -> namespace and its isolation, applied level-based.
+"""Tenant controller: **where a Tenant becomes a namespace** and its isolation, level-based.
 
-Reads the Tenant and its children from the cache, asks the pure renderer for the desired
-objects, server-side applies only what differs, prunes what is no longer desired, and writes
-status only when it changed.
+Reads the Tenant and its children from the cache, asks the pure renderer (render/tenant.py) for
+the desired objects, server-side applies only what differs, prunes what is no longer desired,
+provisions the tenant's database role, and writes status only when it changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -18,25 +20,41 @@ from .constants import (
     HASH_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
+    MANAGED_SELECTOR,
+    TENANT_CHILD_KINDS,
     TENANT_LABEL,
 )
 from .diff import drifted_fields, needs_apply, repair_patch, with_hash
+from .index import classify
 from .kube import ApiError, deleted_while_reconciling
 from .model import (
     API_VERSION,
+    PIPELINE_KIND,
     TENANT_KIND,
+    ArtifactsStatus,
     ConditionStatus,
+    DatabaseStatus,
     Tenant,
+    TenantStatus,
     set_condition,
     summarize_conditions,
+)
+from .model import PipelineCounts as PipelineCountsStatus
+from .ports import (
+    Cache,
+    Client,
+    Event,
+    PipelineCounts,
+    Queue,
+    Request,
+    TenantDatabase,
+    TenantLookup,
+    Watch,
 )
 from .render import checks, common
 from .render import tenant as render_tenant
 from .store import roles
 from .store.writer import describe
-
-if TYPE_CHECKING:
-    from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +69,13 @@ PARTS: dict[str, tuple[str, ...]] = {
 CA_CONFIGMAP = "pf-figma-ca"
 # kinds whose set of objects varies with the spec (others are one fixed object each)
 PRUNED_KINDS = ("NetworkPolicy", "RoleBinding")
+#: a tenant's pipeline counts are written this long after they change (changes coalesce)
+COUNTS_DELAY = 0.5
+
+
+def _owned(tenant: str) -> bool:
+    """Whether a pipeline's tenant is a Tenant (not ``<none:NS>``, see index.unowned)."""
+    return not tenant.startswith("<none:")
 
 
 def namespace_ownership(live: dict[str, Any] | None, tenant: str, uid: str) -> str:
@@ -103,9 +128,101 @@ def owner_reference(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class TenantReconciler:
-    def __init__(self, runtime: Runtime) -> None:
-        self.rt = runtime
+@dataclass(frozen=True)
+class TenantConfig:
+    render: common.RenderSettings
+    #: agents' default resources, checked against the tenant's limits
+    agent_resources: checks.AgentResources
+    #: PEM of extra CA certificates copied into each tenant namespace (PF_CA_BUNDLE_FILE)
+    ca_bundle: str | None = None
+    artifact_retention_days: int = 30
+    #: every Tenant is looked at again this often (a safety net; cheap cache compares)
+    resync_seconds: float = 300.0
+
+
+class TenantController:
+    """Tenant controller: **where a Tenant becomes a namespace** (``_reconcile``).
+
+    Watches Tenants, the objects they are made of (by their ``pffigma.dev/tenant`` label) and
+    DesignPipelines (a tenant's status counts them). Ports: ``cache`` (its own writes go back
+    in), ``client`` (the API), ``queue`` (its own, keys are Tenant names), ``index`` (a
+    pipeline's tenant), ``counts`` (a tenant's pipelines by state) and ``db`` (the tenant's
+    database role; None without a database).
+    """
+
+    name = "tenant"
+
+    def __init__(
+        self,
+        *,
+        cache: Cache,
+        client: Client,
+        queue: Queue,
+        index: TenantLookup,
+        counts: PipelineCounts,
+        config: TenantConfig,
+        db: TenantDatabase | None = None,
+        workers: int = 32,
+    ) -> None:
+        self.cache = cache
+        self.client = client
+        self.queue = queue
+        self.index = index
+        self.counts = counts
+        self.config = config
+        self.db = db
+        self.workers = workers
+        self._state_of: dict[str, tuple[str, str]] = {}  # pipeline key -> (tenant, state)
+        children = [k for k in TENANT_CHILD_KINDS if k != "ConfigMap" or config.ca_bundle]
+        self.watches = (
+            *(Watch(kind, self._on_child, labels=MANAGED_SELECTOR) for kind in children),
+            Watch(TENANT_KIND, self._on_tenant),
+            Watch(PIPELINE_KIND, self._on_pipeline),
+        )
+
+    # --- watches -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _on_tenant(event: Event) -> Iterable[Request]:
+        return (Request(event.obj["metadata"]["name"]),)
+
+    @staticmethod
+    def _on_child(event: Event) -> Iterable[Request]:
+        tenant = (event.obj["metadata"].get("labels") or {}).get(TENANT_LABEL)
+        return (Request(tenant),) if tenant else ()
+
+    def _on_pipeline(self, event: Event) -> Iterable[Request]:
+        """A tenant's status counts its pipelines: requeued (coalesced) when one of them is
+        created, deleted or changes state."""
+        key = event.key
+        previous = self._state_of.pop(key, None) if event.deleted else self._state_of.get(key)
+        if event.deleted:
+            return (Request(previous[0], COUNTS_DELAY),) if previous and _owned(previous[0]) else ()
+        tenant = self.index.tenant_of(key)
+        if tenant is None:
+            return ()
+        now = (tenant, classify(event.obj.get("status") or {}))
+        if previous == now:
+            return ()
+        self._state_of[key] = now
+        changed = {t for t in (tenant, previous[0] if previous else None) if t and _owned(t)}
+        return tuple(Request(t, COUNTS_DELAY) for t in sorted(changed))
+
+    async def start(self) -> None:
+        """A slow safety net: look at every Tenant again now and then (cheap: cache compares);
+        drop the database roles of Tenants deleted while no operator ran."""
+        while True:
+            await asyncio.sleep(self.config.resync_seconds)
+            names = {body["metadata"]["name"] for body in self.cache.all(TENANT_KIND)}
+            for name in names:
+                self.queue.add(name)
+            if self.db is not None and self.cache.synced:
+                try:
+                    await self.db.drop_orphans(names)
+                except Exception as err:
+                    log.warning("cannot drop orphaned database roles: %s", err)
+
+    # --- reconcile ---------------------------------------------------------------------------
 
     async def reconcile(self, name: str) -> float | None:
         """One pass; a Tenant deleted while it runs is not an error (its writes 404)."""
@@ -114,18 +231,18 @@ class TenantReconciler:
         except ApiError as err:
             if not err.not_found:
                 raise
-            uid = (self.rt.store.get(TENANT_KIND, name) or {}).get("metadata", {}).get("uid")
-            current = await self.rt.kube.get_or_none(TENANT_KIND, name)
+            uid = (self.cache.get(TENANT_KIND, name) or {}).get("metadata", {}).get("uid")
+            current = await self.client.get_or_none(TENANT_KIND, name)
             if not deleted_while_reconciling(err, current, uid):
                 raise
             log.debug("tenant %s was deleted while it was reconciled", name)
             return None
 
     async def _reconcile(self, name: str) -> float | None:
-        rt = self.rt
-        body = rt.store.get(TENANT_KIND, name)
-        if body is None and rt.db is not None and rt.primed:
-            await rt.db.drop_tenant(name)  # raises while the database is down: retried
+        config = self.config
+        body = self.cache.get(TENANT_KIND, name)
+        if body is None and self.db is not None and self.cache.synced:
+            await self.db.drop_tenant(name)  # raises while the database is down: retried
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None  # owner references let the garbage collector remove the children
         generation = body["metadata"].get("generation")
@@ -138,17 +255,17 @@ class TenantReconciler:
                 {"Ready": (ConditionStatus.FALSE, "InvalidSpec", _short(err))},
                 generation,
             )
-            await rt.kube.event(body, type_="Warning", reason="InvalidSpec", message=_short(err))
+            await self.client.event(
+                body, type_="Warning", reason="InvalidSpec", message=_short(err)
+            )
             return None
 
-        namespace = rt.render_settings.namespace_for(name)
-        problems = checks.semantic_problems(
-            tenant.spec, rt.render_settings, _agent_resources(rt.settings)
-        )
+        namespace = config.render.namespace_for(name)
+        problems = checks.semantic_problems(tenant.spec, config.render, config.agent_resources)
         owner = owner_reference(body)
-        objects = render_tenant.desired_objects(name, tenant.spec, rt.render_settings)
-        if rt.ca_bundle is not None:
-            objects.append(ca_bundle_configmap(name, namespace, rt.ca_bundle))
+        objects = render_tenant.desired_objects(name, tenant.spec, config.render)
+        if config.ca_bundle is not None:
+            objects.append(ca_bundle_configmap(name, namespace, config.ca_bundle))
         desired = [with_hash(common.with_owner(obj, owner)) for obj in objects]
         results: dict[str, tuple[ConditionStatus, str, str]] = {}
         retry: float | None = None
@@ -159,7 +276,7 @@ class TenantReconciler:
         others = [o for o in desired if o["kind"] != "Namespace"]
         live_ns = await self._live(ns_objs[0])
         if live_ns is None:  # the cache holds only our namespaces: someone else's may exist
-            live_ns = await rt.kube.get_or_none("Namespace", namespace)
+            live_ns = await self.client.get_or_none("Namespace", namespace)
         ownership = namespace_ownership(live_ns, name, body["metadata"]["uid"])
         if live_ns is not None and live_ns["metadata"].get("deletionTimestamp"):
             results["NamespaceReady"] = (
@@ -185,7 +302,7 @@ class TenantReconciler:
                 removed = await self._remove_foreign_access(namespace, body["metadata"]["uid"])
             created = await self._ensure(body, ns_objs[0], live_ns)
             if ownership == "adopt":
-                await rt.kube.event(
+                await self.client.event(
                     body,
                     type_="Warning" if removed else "Normal",
                     reason="NamespaceAdopted",
@@ -197,7 +314,7 @@ class TenantReconciler:
                     ),
                 )
             elif created == "created":
-                await rt.kube.event(
+                await self.client.event(
                     body,
                     type_="Normal",
                     reason="NamespaceCreated",
@@ -220,14 +337,14 @@ class TenantReconciler:
                 elif outcome == "repaired":
                     repaired.append(f"{obj['kind']}/{obj['metadata']['name']}")
             if repaired and live_ns is not None:
-                await rt.kube.event(
+                await self.client.event(
                     body,
                     type_="Normal",
                     reason="DriftRepaired",
                     message="restored " + ", ".join(sorted(repaired)),
                 )
             await self._prune(name, desired)
-            if rt.db is not None:
+            if self.db is not None:
                 results["DatabaseReady"], db_credentials = await self._database(
                     name, namespace, body, owner
                 )
@@ -252,7 +369,7 @@ class TenantReconciler:
                         _ok_message(condition, tenant),
                     )
             if failed:
-                await rt.kube.event(
+                await self.client.event(
                     body, type_="Warning", reason="ApplyFailed", message="; ".join(failed.values())
                 )
 
@@ -269,14 +386,14 @@ class TenantReconciler:
         Returns the DatabaseReady condition and whether agent pods have credentials: during a
         database outage the existing Secret still holds, so pipelines keep being admitted.
         """
-        db = self.rt.db
+        db = self.db
         assert db is not None
-        live = await self.rt.kube.get_or_none("Secret", roles.SECRET_NAME, namespace)
+        live = await self.client.get_or_none("Secret", roles.SECRET_NAME, namespace)
         try:
             secret = await db.tenant_secret(name, namespace, body, live)
             if secret is not None:
-                await self.rt.kube.apply(common.with_owner(secret, owner))
-                await self.rt.kube.event(
+                await self.client.apply(common.with_owner(secret, owner))
+                await self.client.event(
                     body,
                     type_="Normal",
                     reason="DatabaseCredentials",
@@ -299,9 +416,9 @@ class TenantReconciler:
         make: whoever could read the namespace before must not read the tenant's Secrets."""
         removed = []
         for kind in ("RoleBinding", "Role"):
-            for obj in foreign_access(await self.rt.kube.list(kind, namespace), uid):
+            for obj in foreign_access(await self.client.list(kind, namespace), uid):
                 meta = obj["metadata"]
-                await self.rt.kube.delete(kind, meta["name"], namespace, uid=meta.get("uid"))
+                await self.client.delete(kind, meta["name"], namespace, uid=meta.get("uid"))
                 removed.append(f"{kind}/{meta['name']}")
         if removed:
             log.warning("adopting namespace %s: removed %s", namespace, ", ".join(removed))
@@ -312,12 +429,12 @@ class TenantReconciler:
         kind at start, then the watches, plus our own writes), so a miss means it is missing."""
         meta = obj["metadata"]
         kind, ns = obj["kind"], meta.get("namespace", "")
-        live = self.rt.store.get(kind, meta["name"], ns)
-        if live is None and not self.rt.primed:
-            live = await self.rt.kube.get_or_none(kind, meta["name"], ns or None)
+        live = self.cache.get(kind, meta["name"], ns)
+        if live is None and not self.cache.synced:
+            live = await self.client.get_or_none(kind, meta["name"], ns or None)
             if live is not None:
                 live.setdefault("kind", kind)
-                self.rt.store.upsert(kind, live)
+                self.cache.upsert(kind, live)
         return live
 
     async def _sync(self, body: dict[str, Any], obj: dict[str, Any]) -> str:
@@ -328,11 +445,11 @@ class TenantReconciler:
     ) -> str:
         if not needs_apply(obj, live):
             return "unchanged"
-        result = await self.rt.kube.apply(obj)
+        result = await self.client.apply(obj)
         if [f for f in drifted_fields(obj, result) if f != "metadata"]:
             # fields another manager set are kept by server-side apply: replace ours exactly
             meta = obj["metadata"]
-            result = await self.rt.kube.patch(
+            result = await self.client.patch(
                 obj["kind"],
                 meta["name"],
                 meta.get("namespace"),
@@ -340,7 +457,7 @@ class TenantReconciler:
                 patch_type="json",
             )
         result.setdefault("kind", obj["kind"])
-        self.rt.store.upsert(obj["kind"], result)
+        self.cache.upsert(obj["kind"], result)
         if live is None:
             return "created"
         if _hash(live) == _hash(obj):
@@ -356,13 +473,13 @@ class TenantReconciler:
     async def _prune(self, name: str, desired: list[dict[str, Any]]) -> None:
         wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
         for kind in PRUNED_KINDS:
-            for live in self.rt.store.by_label(kind, TENANT_LABEL, name):
+            for live in self.cache.by_label(kind, TENANT_LABEL, name):
                 meta = live["metadata"]
                 if (meta.get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY:
                     continue
                 if (kind, meta["name"]) not in wanted:
-                    await self.rt.kube.delete(kind, meta["name"], meta.get("namespace"))
-                    self.rt.store.delete(kind, live)
+                    await self.client.delete(kind, meta["name"], meta.get("namespace"))
+                    self.cache.delete(kind, live)
 
     async def _write_status(
         self,
@@ -373,7 +490,6 @@ class TenantReconciler:
         problems: list[str] | None = None,
         db_credentials: bool = False,
     ) -> None:
-        rt = self.rt
         current = body.get("status") or {}
         conditions: Any = current.get("conditions") or []
         for ctype, (status, reason, message) in results.items():
@@ -383,7 +499,7 @@ class TenantReconciler:
         # A database outage does not make a tenant unready once its credentials exist: the
         # DatabaseReady condition (and pf_figma_db_up) say so, work goes on.
         parts = (
-            [*PARTS, "DatabaseReady"] if rt.db is not None and not db_credentials else list(PARTS)
+            [*PARTS, "DatabaseReady"] if self.db is not None and not db_credentials else list(PARTS)
         )
         if "Ready" in results:
             status, reason, message = results["Ready"]
@@ -398,51 +514,40 @@ class TenantReconciler:
                     else f"namespace {namespace} is isolated and ready"
                 )
         conditions = set_condition(conditions, "Ready", status, reason, message, generation)
-        status_obj: dict[str, Any] = {
-            "observedGeneration": generation,
-            "conditions": [c.to_dict() for c in conditions],
-            "pipelines": rt.pipeline_counts(body["metadata"]["name"]),
-        }
-        if namespace:
-            status_obj["namespace"] = namespace
-        if rt.db is not None and "DatabaseReady" in results:
-            stored = rt.db.stored_bytes(body["metadata"]["name"])
+        name = body["metadata"]["name"]
+        artifacts, database = None, None
+        if self.db is not None and "DatabaseReady" in results:
+            stored = self.db.stored_bytes(name)
             if stored is not None:
-                retention = rt.settings.artifact_retention_days
-                status_obj["artifacts"] = {
-                    "storedBytes": stored,
-                    **({"retentionDays": retention} if retention else {}),
-                }
-            status_obj["database"] = {
-                "role": roles.role_name(body["metadata"]["name"]),
-                "secretName": roles.SECRET_NAME,
-                "ready": db_credentials,
-            }
+                retention = self.config.artifact_retention_days
+                artifacts = ArtifactsStatus(stored_bytes=stored, retention_days=retention or None)
+            database = DatabaseStatus(
+                role=roles.role_name(name), secret_name=roles.SECRET_NAME, ready=db_credentials
+            )
+        status_obj = TenantStatus(
+            observed_generation=generation,
+            namespace=namespace or None,
+            conditions=conditions,
+            pipelines=PipelineCountsStatus(**self.counts.counts(name)),
+            artifacts=artifacts,
+            database=database,
+        ).to_dict()
         if _status_equal(current, status_obj):
             return
         was_ready = _ready(current)
-        result = await rt.kube.patch_status(TENANT_KIND, body["metadata"]["name"], None, status_obj)
+        result = await self.client.patch_status(
+            TENANT_KIND, body["metadata"]["name"], None, status_obj
+        )
         result.setdefault("kind", TENANT_KIND)
-        rt.store.upsert(TENANT_KIND, result)
+        self.cache.upsert(TENANT_KIND, result)
         now_ready = status is ConditionStatus.TRUE
         if now_ready != was_ready or reason != _ready_reason(current):
-            await rt.kube.event(
+            await self.client.event(
                 body,
                 type_="Normal" if now_ready else "Warning",
                 reason=reason,
                 message=message or reason,
             )
-        rt.update_tenant_metrics()
-
-
-def _agent_resources(settings: Any) -> checks.AgentResources:
-    return checks.AgentResources(
-        cpu_request=settings.agent_cpu_request,
-        memory_request=settings.agent_memory_request,
-        cpu_limit=settings.agent_cpu_limit,
-        memory_limit=settings.agent_memory_limit,
-        stage_resources=settings.agent_stage_resources,
-    )
 
 
 def _hash(obj: dict[str, Any]) -> str | None:
