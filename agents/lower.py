@@ -74,6 +74,19 @@ SEMANTIC = {
     "link": {"link", "hyperlink"},
 }
 SOFT_BREAKS = {"\u2028": "\n", "\u2029": "\n"}
+# classes that place a node in its parent (dropped where a table cell is placed by its row)
+POSITION_PREFIXES = (
+    "absolute",
+    "relative",
+    "left-",
+    "right-",
+    "top-",
+    "bottom-",
+    "w-[",
+    "h-[",
+    "-translate-",
+    "shrink-",
+)
 
 
 @dataclass(frozen=True)
@@ -1109,6 +1122,8 @@ class Lowering:
     ) -> El | None:
         if node.type == "TEXT":
             return self.text(node, parent, root, phrasing)
+        if node.type == "TABLE" and not phrasing:
+            return self.table(node, parent, root, depth)
         if node.type in FIGJAM_TEXT_TYPES or node.type == "CONNECTOR":
             return self.figjam(node, parent, root, phrasing)
         if node.type == "INSTANCE" and not root:
@@ -1409,6 +1424,61 @@ class Lowering:
                     child.cls.insert(0, "absolute")
                 wrapper.children.append(child)
         return wrapper
+
+    def table(self, node: Node, parent: Node | None, root: bool, depth: int) -> El:
+        """A FigJam TABLE: a ``<table>`` whose rows are its TABLE_CELLs grouped by their top
+        edge (the REST API lists the cells without row or column indices), in reading order.
+        A first row whose cells are all bolder than the rest is the header (``<th scope="col">``).
+        Cells keep their Figma width and height; the table is as wide as its columns."""
+        cls = self.position(node, parent, root)
+        cls = [c for c in cls if not c.startswith(("h-[", "min-h-["))]  # rows give the height
+        fills, _ = self.fills(node)
+        cls += ["table-fixed", "border-collapse", *fills, *self.strokes(node), *self.common(node)]
+        rows: dict[float, list[Node]] = {}
+        for c in node.children:
+            bb = c.absoluteBoundingBox
+            rows.setdefault(round(bb.y) if bb else 0.0, []).append(c)
+        ordered = [
+            sorted(r, key=lambda c: c.absoluteBoundingBox.x if c.absoluteBoundingBox else 0.0)
+            for _, r in sorted(rows.items())
+        ]
+
+        def weight(c: Node) -> float:
+            return (c.style.fontWeight if c.style else None) or 400
+
+        head = (
+            len(ordered) > 1
+            and all(c.type == "TABLE_CELL" for c in ordered[0])
+            and min(weight(c) for c in ordered[0]) > max(weight(c) for r in ordered[1:] for c in r)
+        )
+        trs: list[El | Txt] = []
+        for i, r in enumerate(ordered):
+            tr = El(tag="tr")
+            for c in r:
+                cell = self.lower(c, node, depth=depth + 1)
+                if cell is None:
+                    continue
+                w, h = _size(c)
+                cell.tag = "th" if head and i == 0 else "td"
+                if cell.tag == "th":
+                    cell.attrs["scope"] = '"col"'
+                cell.cls = [
+                    f"w-[{px(w)}]",
+                    f"h-[{px(h)}]",
+                    "align-top",
+                    "text-left",
+                    *[k for k in cell.cls if not k.startswith(POSITION_PREFIXES)],
+                ]
+                tr.children.append(cell)
+            trs.append(tr)
+        sections: list[El | Txt] = []
+        if head:
+            sections.append(El(tag="thead", children=trs[:1]))
+            trs = trs[1:]
+        sections.append(El(tag="tbody", children=trs))
+        return El(
+            tag="table", node=node.id, name=node.name, kind=node.type, cls=cls, children=sections
+        )
 
     def figjam(self, node: Node, parent: Node | None, root: bool, phrasing: bool) -> El:
         """STICKY, SHAPE_WITH_TEXT, TABLE_CELL and CONNECTOR labels: a box with its text."""

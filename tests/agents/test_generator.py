@@ -121,6 +121,18 @@ def test_12_figjam_nodes_show_their_texts():
     assert any(u.property == "connector" for u in c.unreproduced)  # the line itself: reported
 
 
+def test_12_a_figjam_table_is_a_table_with_a_header_row():
+    (c,) = gen("12-figjam-nodes.json").values()
+    table = re.search(r"<table[^>]*>(.*)</table>", c.source, re.S)
+    assert table, c.source
+    body = table.group(1)
+    assert body.count("<tr>") == 3 and body.count("<th ") == 2 and body.count("<td ") == 4
+    assert re.search(r'<th [^>]*scope="col"[^>]*>\s*<p[^>]*>\s*Action', body)
+    # reading order: row by row, left to right
+    order = [body.index(t) for t in ("Action", "Owner", "Add smoke tests", "Sam", "Priya")]
+    assert order == sorted(order)
+
+
 def test_13_frames_in_nested_sections_are_components():
     assert set(gen("13-nested-sections.json")) == {"Cart", "CardDetails", "Confirmation"}
 
