@@ -87,6 +87,7 @@ def tenant_config(settings: Settings) -> TenantConfig:
             memory_request=settings.agent_memory_request,
             cpu_limit=settings.agent_cpu_limit,
             memory_limit=settings.agent_memory_limit,
+            stage_resources=settings.agent_stage_resources,
         ),
         ca_bundle=ca_bundle,
         artifact_retention_days=settings.artifact_retention_days,
