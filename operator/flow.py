@@ -17,6 +17,7 @@ from typing import Any
 from .diagnosis import Diagnosis
 from .model import DesignPipelineSpec, PipelineReason, QualityGate, Stage, set_condition
 from .render.job import job_name
+from .render.kueue import KueueAdmission
 from .times import format_time as ts
 from .times import parse_time as parse_ts
 
@@ -247,6 +248,28 @@ def _finish(
     plan.events.append((event_type, reason, message))
 
 
+_VERSION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def source_status(
+    spec: DesignPipelineSpec, current: Any, summary: Any = None
+) -> dict[str, Any] | None:
+    """``status.source`` of a pipeline with a Figma source: the file key, branch key and node
+    ids its ``spec.source.figma`` (url or fileKey) resolves to, and the version analyze read
+    (``summary.version`` of its result, untrusted: kept only when it looks like a Figma version
+    id) or already recorded. None for other sources."""
+    figma = spec.source.figma
+    if figma is None:
+        return None
+    resolved = figma.resolve().to_dict()
+    version = summary.get("version") if isinstance(summary, dict) else None
+    if not (isinstance(version, str) and _VERSION.match(version)):
+        version = current.get("version") if isinstance(current, dict) else None
+    if isinstance(version, str) and _VERSION.match(version):
+        resolved["version"] = version
+    return resolved
+
+
 def ttl_expiry(
     completed: datetime, ttl_seconds: int | None, now: datetime
 ) -> tuple[bool, float | None]:
@@ -280,6 +303,9 @@ def plan(
     stages = _stage_entries(spec, status)
     status["stages"] = stages
     status["observedGeneration"] = generation
+    source = source_status(spec, status.get("source"))
+    if source is not None:
+        status["source"] = source
     result = Plan(status=status)
 
     # --- finished: only TTL is left ------------------------------------------------------------
@@ -419,6 +445,8 @@ def plan(
             entry["state"] = "Succeeded"
             entry["completionTime"] = ts(job.end or now)
             entry["message"] = _clip(res.get("message") or "completed")
+            if stage == Stage.ANALYZE.value and "source" in status:
+                status["source"] = source_status(spec, status["source"], res.get("summary"))
             known = {(a.get("stage"), a.get("name")) for a in artifacts}
             for art in res.get("artifacts") or []:
                 if not isinstance(art, dict) or "name" not in art or "uri" not in art:
@@ -573,4 +601,47 @@ def _start_attempt(
     result.create_job = (stage, attempt)
 
 
-__all__ = ["Admission", "JobFacts", "Plan", "Stage", "parse_result", "plan"]
+def kueue_job(status: dict[str, Any]) -> str | None:
+    """The Job a running pipeline waits on (its current stage's Running attempt), or None."""
+    if status.get("completionTime") or not status.get("startTime"):
+        return None
+    current = status.get("currentStage")
+    for entry in status.get("stages") or ():
+        if entry.get("name") == current and entry.get("state") == "Running" and entry.get("job"):
+            return str(entry["job"])
+    return None
+
+
+def kueue_admitted(
+    status: dict[str, Any],
+    verdict: KueueAdmission,
+    generation: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """``queueing: kueue``: the pipeline's ``Admitted`` condition and ``queuePosition`` follow
+    Kueue's Workload of its current stage Job (``render.kueue.workload_admission``) instead of
+    pf-figma's own admission. ``status``: the planned status (``Plan.status``), returned as a
+    new dict; a finished pipeline, or one not running a stage Job, is returned unchanged."""
+    if kueue_job(status) is None:
+        return status
+    out = dict(status)
+    out["queuePosition"] = verdict.position
+    out["conditions"] = _conditions(
+        out,
+        generation,
+        now,
+        [("Admitted", "True" if verdict.admitted else "False", verdict.reason, verdict.message)],
+    )
+    return out
+
+
+__all__ = [
+    "Admission",
+    "JobFacts",
+    "Plan",
+    "Stage",
+    "kueue_admitted",
+    "kueue_job",
+    "parse_result",
+    "plan",
+]

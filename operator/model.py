@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from pf_agents import contract
+from pf_agents.figma_url import parse_figma_url
 
 from .quantities import parse_quantity
 from .times import format_time
@@ -322,6 +323,10 @@ class NetworkSpec(_Model):
 
 class FigmaSpec(_Model):
     token_secret_ref: SecretKeyRef | None = None
+    #: base URL of the Figma API for this tenant's analyze stages; None: the operator's setting
+    api_url: str | None = Field(default=None, alias="apiURL")
+    #: most analyze stages running at once with this tenant's token; None: the operator's setting
+    max_concurrent_analyze: int | None = Field(default=None, ge=1)
 
 
 class TenantLLM(_Model):
@@ -573,10 +578,69 @@ class Tenant(_Model):
 # --- DesignPipeline spec ---------------------------------------------------------------------
 
 
-class FigmaSource(_Model):
-    file_key: str = Field(min_length=1)
+class SourceStatus(_Model):
+    """``status.source``: the Figma file a pipeline reads, resolved from ``spec.source.figma``
+    (a url or fileKey/nodeIds); ``version`` is the one analyze read (its result)."""
+
+    file_key: str
+    branch_key: str | None = None
     node_ids: tuple[str, ...] = ()
     version: str | None = None
+
+    @property
+    def fetch_key(self) -> str:
+        """The key to ask the API for: a branch's key for a branch link (Figma REST API,
+        "GET file": a branch is read with its branch key)."""
+        return self.branch_key or self.file_key
+
+
+class FigmaSource(_Model):
+    """``spec.source.figma``: a Figma link (``url``) or ``fileKey`` (and ``nodeIds``), or both
+    when they agree. Raises ``ValueError`` (pydantic's ValidationError) for a link that is not
+    a Figma design/file/proto/board/branch link, or that contradicts fileKey/nodeIds."""
+
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    file_key: str | None = Field(default=None, min_length=1)
+    node_ids: tuple[str, ...] = ()
+    version: str | None = None
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> Self:
+        self.resolve()
+        return self
+
+    def resolve(self) -> SourceStatus:
+        """The file key, branch key and node ids (REST form, ``12:34``) this source names."""
+        if self.url is None:
+            if self.file_key is None:
+                raise ValueError("source.figma needs a url or a fileKey")
+            return SourceStatus(
+                file_key=self.file_key, node_ids=self.node_ids, version=self.version
+            )
+        try:
+            link = parse_figma_url(self.url)
+        except ValueError as err:
+            raise ValueError(f"source.figma.url: {err}") from None
+        if self.file_key is not None and self.file_key not in (link.file_key, link.branch_key):
+            raise ValueError(
+                f"source.figma.fileKey {self.file_key!r} contradicts source.figma.url (file key "
+                f"{link.file_key!r}"
+                + (f", branch key {link.branch_key!r}" if link.branch_key else "")
+                + "); set only one of them"
+            )
+        missing = [n for n in link.node_ids if n not in self.node_ids]
+        if self.node_ids and missing:
+            raise ValueError(
+                "source.figma.nodeIds must contain the url's node-id "
+                + ", ".join(missing)
+                + " (written 12-34 in the url, 12:34 in nodeIds)"
+            )
+        return SourceStatus(
+            file_key=link.file_key,
+            branch_key=link.branch_key,
+            node_ids=self.node_ids or link.node_ids,
+            version=self.version,
+        )
 
 
 class ConfigMapKeyRef(_Model):
@@ -584,14 +648,25 @@ class ConfigMapKeyRef(_Model):
     key: str
 
 
+class StoredRef(_Model):
+    """``spec.source.storedRef``: a file stored by ``pf-figma sources put`` in the tenant's
+    artifact store; ``sha256`` pins its content."""
+
+    name: str = Field(min_length=1, max_length=63)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
 class Source(_Model):
     figma: FigmaSource | None = None
     config_map_ref: ConfigMapKeyRef | None = None
+    stored_ref: StoredRef | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
-        if (self.figma is None) == (self.config_map_ref is None):
-            raise ValueError("exactly one of source.figma and source.configMapRef must be set")
+        if [self.figma, self.config_map_ref, self.stored_ref].count(None) != 2:
+            raise ValueError(
+                "exactly one of source.figma, source.configMapRef and source.storedRef must be set"
+            )
         return self
 
 
@@ -769,6 +844,7 @@ class DesignPipelineStatus(_Model):
     artifacts: tuple[Artifact, ...] = ()
     cost: Cost | None = None
     quality: Quality | None = None
+    source: SourceStatus | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -50,6 +50,16 @@ maxQueued (fail fast)
     ones when a slot is free; it is only rejected when it would have to wait in a full
     queue. The limit applies to suspended tenants too (their pipelines all wait).
 
+Figma slots (only analyze calls Figma)
+    A tenant's analyze stages share its Figma token, and Figma rate-limits per token, so at
+    most ``TenantQuota.figma_max_concurrent`` of a tenant's pipelines may be in analyze with a
+    Figma source at once (``Workload.figma``: running and still in analyze, or waiting with a
+    Figma source). Of a tenant's waiting Figma pipelines, in the tenant's order, only the first
+    ``figma_max_concurrent - (running in analyze)`` are candidates this round; the others are
+    *held*: they wait with the reason "waiting for a Figma API slot ...", get no queue position
+    and count as queued for maxQueued. Pipelines that do not call Figma (a ConfigMap or stored
+    source) pass them by. A pipeline frees its slot when its analyze stage ends.
+
 Suspended and unknown tenants
     A suspended tenant's pipelines stay queued (subject to ``max_queued``) with the
     reason "tenant X is suspended"; its running pipelines still count against the global
@@ -72,6 +82,13 @@ Cost: ``decide`` sorts once and runs one heap-driven simulation, O(n log n); abo
 for 10,000 workloads and 1,000 tenants (``hack/bench_scheduler.py``). Shares are compared
 exactly as integers, scaled by the lcm of the weights, so weights should stay small ints.
 
+Tenants queued by Kueue (``TenantQuota.external``, ``queueing: kueue``)
+    pf-figma's admission steps aside: their pipelines are admitted at once, in the same
+    order as above, count against neither ``global_max`` nor ``max_concurrent``, are never
+    rejected by ``max_queued`` and get no position; their stage Jobs wait in Kueue instead
+    (see render/kueue.py, ``workload_admission``). A suspended (or held) external
+    tenant's pipelines wait with the tenant's reason, like any other tenant's.
+
 Every waiting pipeline (queued, not admitted, not rejected) appears in ``blocked`` with
 the reason it waits. ``admit``, ``rejected`` and ``blocked`` partition the queued
 pipelines; ``positions`` keys are a subset of ``blocked`` keys.
@@ -84,6 +101,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from heapq import heapify, heappop, heappush, heappushpop
 from types import MappingProxyType
+from typing import Any
 
 __all__ = [
     "PLAN_WEIGHTS",
@@ -92,9 +110,13 @@ __all__ = [
     "TenantQuota",
     "Workload",
     "decide",
+    "needs_figma",
     "plan_weight",
     "position_moved",
 ]
+
+#: states of the analyze stage in which a pipeline still (or again) calls Figma
+_FIGMA_STATES = frozenset({None, "Pending", "Running"})
 
 #: Fair-share weight per tenant plan.
 PLAN_WEIGHTS: Mapping[str, int] = MappingProxyType({"starter": 1, "pro": 2, "enterprise": 4})
@@ -105,6 +127,18 @@ def plan_weight(plan: str | None) -> int:
     if not plan:
         return 1
     return PLAN_WEIGHTS.get(plan.lower(), 1)
+
+
+def needs_figma(spec: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """Whether a DesignPipeline (raw ``spec`` and ``status``) holds or needs a Figma slot: its
+    source is ``figma`` and its analyze stage has not ended (not started, running, or waiting
+    for a retry)."""
+    if not (spec.get("source") or {}).get("figma"):
+        return False
+    for entry in status.get("stages") or ():
+        if isinstance(entry, Mapping) and entry.get("name") == "analyze":
+            return entry.get("state") in _FIGMA_STATES
+    return True
 
 
 def position_moved(written: int | None, current: int | None) -> bool:
@@ -134,6 +168,8 @@ class Workload:
     #: When a running pipeline was started (epoch seconds). Only used to predict the order
     #: in which running pipelines finish for ``positions``; ``created`` when unknown.
     started: float | None = None
+    #: Holds (running) or needs (waiting) one of its tenant's Figma slots: see needs_figma.
+    figma: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +182,11 @@ class TenantQuota:
     #: Why a suspended tenant's pipelines wait, when it is not the tenant's own spec.suspended
     #: (e.g. its database credentials are not provisioned yet).
     hold_reason: str | None = None
+    #: Kueue admits this tenant's stage Jobs (``queueing: kueue``): pf-figma admits its
+    #: pipelines at once, outside every limit (see the module docstring).
+    external: bool = False
+    #: Most pipelines in analyze with a Figma source at once (one Figma token); None: no cap.
+    figma_max_concurrent: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +239,26 @@ def decide(
                 raise ValueError(f"duplicate workload key {key!r}")
             seen.add(key)
 
+    # Tenants queued by Kueue: admitted at once (unless suspended), outside every limit.
+    handed: list[Workload] = []
+    held_external: dict[str, str] = {}
+    if any(q.external for q in tenants.values()):
+        own: list[Workload] = []
+        for w in all_w:
+            quota = tenants.get(w.tenant)
+            if quota is None or not quota.external:
+                own.append(w)
+            elif w.running:
+                continue
+            elif quota.suspended:
+                held_external[w.key] = quota.hold_reason or f"tenant {w.tenant} is suspended"
+            else:
+                handed.append(w)
+        all_w = own
+        handed.sort(key=_by_key)
+        handed.sort(key=_by_created)
+        handed.sort(key=_by_priority, reverse=True)
+
     # Waiting workloads in the global admission order (priority desc, created, key); a
     # workload's index in `order` is its rank. Three stable C-level sorts beat one sort
     # on a Python key tuple by ~2x.
@@ -205,6 +266,7 @@ def decide(
     order.sort(key=_by_key)
     order.sort(key=_by_created)
     order.sort(key=_by_priority, reverse=True)
+    order, held = _hold_for_figma(all_w, order, tenants)
     n = len(order)
 
     # Per-tenant state, as parallel lists indexed by tenant index `ti`.
@@ -221,6 +283,11 @@ def decide(
         else:
             queues[ti].append(r)
         rank_tenant[r] = ti
+    for tenant in held:  # tenants whose every waiting workload is held
+        if tenant not in tindex:
+            tindex[tenant] = len(names)
+            names.append(tenant)
+            queues.append([])
     nt = len(names)
     quotas = [tenants.get(name) for name in names]
     count = [0] * nt  # running + admitted
@@ -249,7 +316,7 @@ def decide(
 
     heap: list[int] = []
     for ti in range(nt):
-        if active[ti] and count[ti] < cap[ti]:
+        if active[ti] and count[ti] < cap[ti] and queues[ti]:
             k = cur[ti] = count[ti] * mult[ti] + queues[ti][0]
             heap.append(k)
     heapify(heap)
@@ -285,23 +352,27 @@ def decide(
         quota = quotas[ti]
         q = queues[ti]
         i = idx[ti]
-        if i >= len(q):
+        on_hold, why_held = held.get(name, ([], ""))
+        if i >= len(q) and not on_hold:
             continue
         rest = q[i:] if i else q
         if quota is None:
             reason = f"tenant {name} not found"
         else:
             limit = quota.max_queued if quota.max_queued > 0 else 0
-            if len(rest) > limit:
-                by_age = sorted(rest, key=lambda r: _by_age(order[r]))
+            if len(rest) + len(on_hold) > limit:
+                # the held ones wait too: the oldest `limit` of all that wait stay
+                waiting = [(order[r], r) for r in rest] + [(w, -1) for w in on_hold]
+                waiting.sort(key=lambda wr: _by_age(wr[0]))
                 why = (
                     f"tenant {name} already has {limit} queued pipelines (maxQueued={limit})"
                     if limit
                     else f"tenant {name} allows no queued pipelines (maxQueued=0)"
                 )
-                gone = set(by_age[limit:])
-                for r in by_age[limit:]:
-                    rejected[order[r].key] = why
+                gone = {r for _, r in waiting[limit:] if r >= 0}
+                for w, _ in waiting[limit:]:
+                    rejected[w.key] = why
+                on_hold = [w for w in on_hold if w.key not in rejected]
                 rest = [r for r in rest if r not in gone]
                 queues[ti] = rest
                 idx[ti] = 0
@@ -311,8 +382,13 @@ def decide(
                     elif (k := count[ti] * mult[ti] + rest[0]) != cur[ti]:
                         cur[ti] = k
                         heappush(heap, k)
+                for w in on_hold:
+                    blocked[w.key] = why_held
                 if not rest:
                     continue
+            else:
+                for w in on_hold:
+                    blocked[w.key] = why_held
             if quota.suspended:
                 reason = quota.hold_reason or f"tenant {name} is suspended"
             elif count[ti] >= cap[ti]:
@@ -373,12 +449,50 @@ def decide(
                     pending = cur[ti] = c * mult[ti] + queues[ti][i]
         positions = {order[r].key: p for p, r in enumerate(placed, 1)}
 
+    blocked.update(held_external)
     return Decision(
-        admit=tuple([order[r].key for r in admitted]),
+        admit=tuple([w.key for w in handed] + [order[r].key for r in admitted]),
         positions=MappingProxyType(positions),
         rejected=MappingProxyType(rejected),
         blocked=MappingProxyType(blocked),
     )
+
+
+def _hold_for_figma(
+    all_w: list[Workload], order: list[Workload], tenants: Mapping[str, TenantQuota]
+) -> tuple[list[Workload], dict[str, tuple[list[Workload], str]]]:
+    """Split the waiting workloads (in admission order) into the candidates and, per tenant,
+    the Figma workloads held for want of a Figma slot (with the reason they wait)."""
+    capped = {
+        name: q.figma_max_concurrent
+        for name, q in tenants.items()
+        if q.figma_max_concurrent is not None and not q.suspended and q.max_concurrent > 0
+    }
+    if not capped or not any(w.figma for w in order):
+        return order, {}
+    busy: dict[str, int] = {}
+    for w in all_w:
+        if w.running and w.figma:
+            busy[w.tenant] = busy.get(w.tenant, 0) + 1
+    running_figma = dict(busy)
+    keep: list[Workload] = []
+    held: dict[str, tuple[list[Workload], str]] = {}
+    for w in order:
+        limit = capped.get(w.tenant) if w.figma else None
+        if limit is not None:
+            if busy.get(w.tenant, 0) >= limit:
+                if w.tenant not in held:
+                    held[w.tenant] = (
+                        [],
+                        f"waiting for a Figma API slot: tenant {w.tenant}'s Figma token is in "
+                        f"use by {limit} analyze stage(s), {running_figma.get(w.tenant, 0)} "
+                        f"running (maxConcurrentAnalyze={limit})",
+                    )
+                held[w.tenant][0].append(w)
+                continue
+            busy[w.tenant] = busy.get(w.tenant, 0) + 1
+        keep.append(w)
+    return keep, held
 
 
 class AdmissionQueue:

@@ -49,6 +49,18 @@ class Settings(BaseModel):
         "into every tenant namespace as ConfigMap pf-figma-ca and trusted by agent pods",
     )
     artifacts_url: str = Field("file:///tmp/pf-figma-artifacts", description="artifact store URL")
+    figma_api_url: str = Field(
+        "https://api.figma.com",
+        pattern=r"^https?://[^/?#@\s]+(/[^?#\s]*)?$",
+        description="base URL of the Figma API (FIGMA_API_URL of analyze stages), e.g. a proxy; "
+        "a Tenant's spec.figma.apiURL overrides it; tenants' egress allows its address and port",
+    )
+    figma_max_concurrent_analyze: int = Field(
+        2,
+        ge=1,
+        description="analyze stages (the only Figma callers) running at once per Figma token, "
+        "i.e. per tenant; a Tenant's spec.figma.maxConcurrentAnalyze overrides it",
+    )
     artifact_retention_days: int = Field(
         30,
         ge=0,

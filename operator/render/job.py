@@ -80,6 +80,8 @@ class AgentSettings:
     #: set, artifacts go to PostgreSQL under the tenant's role instead of artifacts_url.
     artifacts_secret: str | None = None
     ca_bundle_configmap: str | None = None
+    #: base URL of the Figma API (FIGMA_API_URL of analyze); a Tenant's figma.apiURL wins
+    figma_api_url: str = "https://api.figma.com"
     stage_resources: Mapping[str, Mapping[str, Mapping[str, str]]] = field(
         default_factory=lambda: DEFAULT_STAGE_RESOURCES
     )
@@ -121,7 +123,7 @@ def agent_config(
         "uid": uid,
         "stage": stage,
         "attempt": attempt,
-        "source": spec.source.to_dict(),
+        "source": source_config(spec),
         "target": spec.target.to_dict(),
         "featureFlags": dict(sorted(tenant_spec.feature_flags.items())),
         "llm": {
@@ -134,6 +136,26 @@ def agent_config(
     if spec.git is not None:
         config["git"] = {"url": spec.git.url, "branch": spec.git.branch_for(pipeline)}
     return config
+
+
+def source_config(spec: DesignPipelineSpec) -> dict[str, Any]:
+    """``source`` of the agent config: a Figma source resolved (a url becomes the key to fetch,
+    a branch's key for a branch link, and REST node ids); other sources as the spec has them."""
+    figma = spec.source.figma
+    if figma is None:
+        return spec.source.to_dict()
+    resolved = figma.resolve()
+    ref: dict[str, Any] = {"fileKey": resolved.fetch_key, "nodeIds": list(resolved.node_ids)}
+    if resolved.version is not None:
+        ref["version"] = resolved.version
+    if figma.url is not None:
+        ref["url"] = figma.url
+    return {"figma": ref}
+
+
+def figma_api_url(agent: AgentSettings, tenant_spec: TenantSpec) -> str:
+    """The Figma API base URL of a tenant's analyze stages: its own, else the operator's."""
+    return tenant_spec.figma.api_url or agent.figma_api_url
 
 
 def render_job(
@@ -230,29 +252,29 @@ def render_job(
     credentials = STAGE_CREDENTIALS.get(stage, frozenset())
     source = spec.source
     if source.config_map_ref is not None:
+        # a key ending in .gz (binaryData) is gzip-compressed JSON: analyze inflates it
+        path = "figma.json.gz" if source.config_map_ref.key.endswith(".gz") else "figma.json"
         volumes.append(
             {
                 "name": "source",
                 "configMap": {
                     "name": source.config_map_ref.name,
-                    "items": [{"key": source.config_map_ref.key, "path": "figma.json"}],
+                    "items": [{"key": source.config_map_ref.key, "path": path}],
                 },
             }
         )
         mounts.append({"name": "source", "mountPath": SOURCE_DIR, "readOnly": True})
-        env.append({"name": "PF_SOURCE_FILE", "value": f"{SOURCE_DIR}/figma.json"})
-    elif (
-        "figma" in credentials
-        and tenant_spec.figma is not None
-        and tenant_spec.figma.token_secret_ref is not None
-    ):
-        ref = tenant_spec.figma.token_secret_ref
-        env.append(
-            {
-                "name": "FIGMA_TOKEN",
-                "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
-            }
-        )
+        env.append({"name": "PF_SOURCE_FILE", "value": f"{SOURCE_DIR}/{path}"})
+    elif source.figma is not None and "figma" in credentials:
+        env.append({"name": "FIGMA_API_URL", "value": figma_api_url(agent, tenant_spec)})
+        if tenant_spec.figma.token_secret_ref is not None:
+            ref = tenant_spec.figma.token_secret_ref
+            env.append(
+                {
+                    "name": "FIGMA_TOKEN",
+                    "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+                }
+            )
     llm = spec.effective_llm(tenant_spec)
     if (
         "anthropic" in credentials

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..model import Owner, OwnerKind, TenantSpec
 from .common import (
@@ -20,6 +22,7 @@ from .common import (
     OWNER_BINDING_PREFIX,
     OWNER_CLUSTER_ROLE_NAME,
     QUOTA_NAME,
+    EgressEndpoint,
     Obj,
     RenderSettings,
     metadata,
@@ -34,9 +37,16 @@ INTERNET_EGRESS_PORT = 443
 _PSA = "pod-security.kubernetes.io"
 
 
-def desired_objects(tenant_name: str, spec: TenantSpec, settings: RenderSettings) -> list[Obj]:
+def desired_objects(
+    tenant_name: str,
+    spec: TenantSpec,
+    settings: RenderSettings,
+    *,
+    figma_egress: Sequence[EgressEndpoint] = (),
+) -> list[Obj]:
     """Every object the tenant should have, in the order to apply them (namespace first).
 
+    ``figma_egress``: the endpoints of the tenant's Figma API URL (``figma_api_egress``).
     Owner references are not set: add them with ``with_owner``.
     """
     return [
@@ -44,7 +54,7 @@ def desired_objects(tenant_name: str, spec: TenantSpec, settings: RenderSettings
         agent_service_account(tenant_name, settings),
         resource_quota(tenant_name, spec, settings),
         limit_range(tenant_name, spec, settings),
-        *network_policies(tenant_name, spec, settings),
+        *network_policies(tenant_name, spec, settings, figma_egress=figma_egress),
         *owner_role_bindings(tenant_name, spec, settings),
     ]
 
@@ -123,8 +133,15 @@ def limit_range(tenant_name: str, spec: TenantSpec, settings: RenderSettings) ->
 # --- NetworkIsolated -------------------------------------------------------------------------
 
 
-def network_policies(tenant_name: str, spec: TenantSpec, settings: RenderSettings) -> list[Obj]:
-    """Deny all ingress and egress, then allow DNS, the listed destinations and HTTPS out."""
+def network_policies(
+    tenant_name: str,
+    spec: TenantSpec,
+    settings: RenderSettings,
+    *,
+    figma_egress: Sequence[EgressEndpoint] = (),
+) -> list[Obj]:
+    """Deny all ingress and egress, then allow DNS, the listed destinations, the Figma API
+    endpoint (``figma_egress``) and HTTPS out."""
     ns = settings.namespace_for(tenant_name)
     deny_all = {
         "apiVersion": "networking.k8s.io/v1",
@@ -139,13 +156,15 @@ def network_policies(tenant_name: str, spec: TenantSpec, settings: RenderSetting
         "spec": {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": egress_rules(spec, settings),
+            "egress": egress_rules(spec, settings, figma_egress=figma_egress),
         },
     }
     return [deny_all, allow_egress]
 
 
-def egress_rules(spec: TenantSpec, settings: RenderSettings) -> list[dict[str, Any]]:
+def egress_rules(
+    spec: TenantSpec, settings: RenderSettings, *, figma_egress: Sequence[EgressEndpoint] = ()
+) -> list[dict[str, Any]]:
     dns_peer = {
         "namespaceSelector": {
             "matchLabels": {"kubernetes.io/metadata.name": settings.dns_namespace}
@@ -159,7 +178,8 @@ def egress_rules(spec: TenantSpec, settings: RenderSettings) -> list[dict[str, A
         if allowed.ports:
             rule["ports"] = [_port("TCP", p) for p in sorted(set(allowed.ports))]
         rules.append(rule)
-    for endpoint in sorted(settings.extra_egress, key=lambda e: (e.cidr, e.port, e.protocol)):
+    extra = {*settings.extra_egress, *figma_egress}
+    for endpoint in sorted(extra, key=lambda e: (e.cidr, e.port, e.protocol)):
         rules.append(
             {
                 "to": [{"ipBlock": {"cidr": endpoint.cidr}}],
@@ -174,6 +194,45 @@ def egress_rules(spec: TenantSpec, settings: RenderSettings) -> list[dict[str, A
             }
         )
     return rules
+
+
+def figma_api_host(url: str) -> tuple[str, int]:
+    """(host, port) of a Figma API base URL (port 443 for https, 80 for http unless given).
+
+    Raises ``ValueError`` for a URL without a host or with a bad port.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"Figma API URL {url!r} has no host")
+    return host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def figma_api_egress(
+    url: str, addresses: Sequence[str], spec: TenantSpec, settings: RenderSettings
+) -> list[EgressEndpoint]:
+    """The egress endpoints a tenant's agent pods need to reach the Figma API at ``url``,
+    whose host has ``addresses`` (an IP literal is its own address; the caller resolves names).
+
+    An address the internet rule already reaches (public, port 443, internet egress allowed)
+    needs no rule of its own; any other (a proxy or test server in a private range, another
+    port) gets a /32 (/128) rule on the URL's port, and nothing else new.
+    """
+    _, port = figma_api_host(url)
+    excluded = [ipaddress.ip_network(c) for c in internet_exceptions(settings)]
+    out: list[EgressEndpoint] = []
+    for raw in addresses:
+        ip = ipaddress.ip_address(raw)
+        covered = (
+            spec.network.allow_internet_egress
+            and port == INTERNET_EGRESS_PORT
+            and ip.version == 4
+            and not any(ip in net for net in excluded)
+        )
+        endpoint = EgressEndpoint(cidr=f"{ip}/{ip.max_prefixlen}", port=port)
+        if not covered and endpoint not in out:
+            out.append(endpoint)
+    return out
 
 
 def internet_exceptions(settings: RenderSettings) -> list[str]:
