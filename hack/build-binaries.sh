@@ -6,7 +6,7 @@
 #   ${PF_FIGMA_CACHE:-${XDG_CACHE_HOME:-~/.cache}/pf-figma}/bin/<tool>-<version>/
 # A warm call only checks that the files exist.
 #
-# usage: hack/build-binaries.sh [control-plane|node|all|print-dir]
+# usage: hack/build-binaries.sh [control-plane|node|jaeger|all|print-dir]
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -175,10 +175,18 @@ node() {
     sigs.k8s.io/cri-tools/cmd/crictl
 }
 
+# Jaeger v2 (an OpenTelemetry Collector distribution): OTLP gRPC/HTTP receiver, in-memory
+# storage and the query API, in one binary; the tracing tests' real collector (hack/jaeger.sh).
+jaeger() {
+  build_mod jaeger "${JAEGER_VERSION}" "github.com/jaegertracing/jaeger@${JAEGER_VERSION}" \
+    github.com/jaegertracing/jaeger/cmd/jaeger
+}
+
 case "${1:-control-plane}" in
   control-plane) control_plane ;;
   node) node ;;
-  all) control_plane; node ;;
+  jaeger) jaeger ;;
+  all) control_plane; node; jaeger ;;
   print-dir) echo "${BIN}" ;;
-  *) echo "usage: $0 [control-plane|node|all|print-dir]" >&2; exit 2 ;;
+  *) echo "usage: $0 [control-plane|node|jaeger|all|print-dir]" >&2; exit 2 ;;
 esac

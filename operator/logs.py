@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
+
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -19,6 +21,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        # the current span (a pipeline reconcile runs in its pipeline's trace: see tracing)
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            entry["trace_id"] = f"{ctx.trace_id:032x}"
+            entry["span_id"] = f"{ctx.span_id:016x}"
         for key, value in record.__dict__.items():  # structured extras: log.info(..., extra={})
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = (
