@@ -3,7 +3,7 @@
 #   agent     the agent stages (adds Node.js 24 and the generated projects' npm packages,
 #             installed with `npm ci` from the stored lockfile, so the qa stage type-checks,
 #             tests, lints and builds without reaching a registry; Debian's chromium, fonts and
-#             the visual stage's playwright-core and axe-core, so it renders offline too)
+#             the visual stage's playwright-core, axe-core and pixelmatch, so it renders offline too)
 #
 #   docker build --target operator -t pf-figma-operator:dev .
 #   docker build --target agent    -t pf-figma-agent:dev .

@@ -217,6 +217,25 @@ def run_qa(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
         raise StageError(failed[0], res.message + ": " + failed[1][:300])
 
 
+def _figma_renders(store: ArtifactStore, key: str) -> Any:
+    """Figma's renders that analyze stored (``figma-renders...`` artifacts: PNGs, an index JSON,
+    or an archive of them), as ``visual.FigmaRenders``; None when there are none (a design
+    not read from the Figma API). The visual stage holds no Figma token: it only reads them."""
+    from .visual import RENDERS_PREFIX, parse_renders
+
+    refs = [r for r in store.list(key, "analyze") if r.name.startswith(RENDERS_PREFIX)]
+    if not refs:
+        return None
+    files: dict[str, bytes] = {}
+    for ref in refs:
+        data = store.get(ref.uri)
+        if ref.name.endswith((".tar.gz", ".tgz")):
+            files.update(unpack_files(data))
+        else:
+            files[ref.name] = data
+    return parse_renders(files)
+
+
 def run_visual(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     from .visual import run_visual as visual
     from .visual import summary_line
@@ -226,7 +245,8 @@ def run_visual(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     manifests = json.loads(env.store.get(find(env.store, key, "manifest.json", "generate").uri))
     spec = json.loads(env.store.get(find(env.store, key, "design-spec.json", "analyze").uri))
     out_dir = env.workdir / "visual-out" / "preview"
-    report = visual(files, manifests, spec, env.workdir / "visual-project", env.workdir, out_dir)
+    report = visual(files, manifests, spec, env.workdir / "visual-project", env.workdir, out_dir,
+                    _figma_renders(env.store, key))
     res.artifacts.append(env.store.put(key, "visual", "visual-report.json",
                                        json.dumps(report, indent=1).encode()))
     preview: dict[str, str | bytes] = {
@@ -236,6 +256,9 @@ def run_visual(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     s = report["summary"]
     res.summary.update({k: s[k] for k in ("fidelity", "textsShown", "a11yViolations",
                                           "overflowWidths", "components", "renders", "errors")})
+    if s.get("pixelSimilarity") is not None:
+        res.summary.update({"pixelSimilarity": s["pixelSimilarity"],
+                            "pixelRenders": s["pixelRenders"]})
     res.summary["worst"] = [f"{w['component'][:40]} {w['fidelity']:.2f}"
                             for w in s["worstComponents"][:3]]
     a11y = sorted((c for c in report["components"] if c["a11yViolations"]),

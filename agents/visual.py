@@ -57,13 +57,26 @@ CHROMIUM_ARGS = (
 )
 A11Y_IMPACTS = ("serious", "critical")
 #: the stage's own tools (no transitive dependencies: exact pins are the whole lock)
+#: pixelmatch (pixel similarity against Figma's renders) needs pngjs, pinned here in its range
 TOOLS_PACKAGE: dict[str, Any] = {
-    "dependencies": {"playwright-core": "1.65.1", "axe-core": "4.14.1"},
+    "dependencies": {
+        "playwright-core": "1.65.1",
+        "axe-core": "4.14.1",
+        "pixelmatch": "8.0.0",
+        "pngjs": "7.0.0",
+    },
     "devDependencies": {},
 }
 TEMPLATES = Path(__file__).parent / "templates" / "visual"
 DEFAULT_TIMEOUT = 300  # seconds for the browser step (PF_VISUAL_TIMEOUT)
 PREPARE_TIMEOUT = 300
+PIXELS_TIMEOUT = 120  # seconds for the pixel comparison (pixels.mjs)
+#: pixelmatch's threshold: the largest perceptual colour distance (0..1) of pixels called equal
+PIXEL_THRESHOLD = 0.1
+#: artifact names of Figma's renders written by analyze (``figma-renders/<node-id>.png`` and an
+#: index JSON; a store name cannot hold "/", so "figma-renders-<id>.png" and an archive
+#: ``figma-renders.tar.gz`` of the same files are read too)
+RENDERS_PREFIX = "figma-renders"
 LAUNCH_TIMEOUT = 30
 STATE_CLASSES = {
     "hover": "hover",
@@ -544,6 +557,231 @@ def score(
     }
 
 
+# ------------------------------------------------------------------------------------ pixels
+
+
+def _safe_id(nid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", nid).strip("-")
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk; None when ``data`` is not a PNG."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@dataclass
+class FigmaRenders:
+    """Figma's own renders of design nodes (``GET /v1/images/:key?ids=...&format=png``, fetched
+    by analyze, the stage that holds the token): PNG bytes by node id; ``scales`` by node id
+    when analyze's index records the ``scale`` it asked for (else the scale is inferred from
+    the PNG's width against the node's). ``problems``: what could not be used, and why."""
+
+    pngs: dict[str, bytes] = field(default_factory=dict)
+    scales: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def for_node(self, nid: str) -> tuple[bytes, float | None] | None:
+        for key in (nid, _safe_id(nid)):
+            if key in self.pngs:
+                return self.pngs[key], self.scales.get(key)
+        return None
+
+
+MAX_RENDER_PIXELS = 25_000_000  # a larger Figma render is reported, not decoded
+
+
+def _node_of(name: str) -> str | None:
+    """Node id from ``figma-renders/<id>.png``, ``figma-renders-<id>.png`` or ``<id>.png``."""
+    base = name.rsplit("/", 1)[-1]
+    if not base.endswith(".png"):
+        return None
+    base = base[:-4]
+    for prefix in (RENDERS_PREFIX + "-", RENDERS_PREFIX + "_"):
+        if base.startswith(prefix) and "/" not in name:
+            return base[len(prefix) :]
+    return base
+
+
+def parse_renders(files: dict[str, bytes]) -> FigmaRenders:
+    """Figma's renders from analyze's artifacts (name -> bytes; archive members included).
+
+    PNGs named ``figma-renders/<node-id>.png`` (or ``figma-renders-<node-id>.png``); an index
+    JSON (any ``.json`` among them), if present, may give a ``scale`` for all, and per node
+    (under ``renders``, ``images`` or ``nodes``) either the PNG's name or ``{"file" | "name" |
+    "artifact" | "path": name, "scale": s}``; a node mapped to null (Figma could not render it)
+    is listed in ``problems``. Node ids are matched as written and with every character
+    outside ``[A-Za-z0-9]`` turned into ``-`` (names that cannot hold ``:``)."""
+    out = FigmaRenders()
+    by_base = {n.rsplit("/", 1)[-1]: d for n, d in files.items() if n.endswith(".png")}
+    index: dict[str, Any] = {}
+    for name, data in sorted(files.items()):
+        if name.endswith(".json"):
+            try:
+                doc = json.loads(data)
+            except (ValueError, UnicodeDecodeError):
+                out.problems.append(f"{name}: not JSON")
+                continue
+            if isinstance(doc, dict):
+                index = doc
+    default_scale = index.get("scale") if isinstance(index.get("scale"), int | float) else None
+    mapped: dict[str, Any] = {}
+    for key in ("renders", "images", "nodes"):
+        if isinstance(index.get(key), dict):
+            mapped = index[key]
+            break
+    for nid, entry in mapped.items():
+        fname, scale = None, default_scale
+        if isinstance(entry, str):
+            fname = entry
+        elif isinstance(entry, dict):
+            fname = next(
+                (entry[k] for k in ("file", "name", "artifact", "path") if entry.get(k)), None
+            )
+            if isinstance(entry.get("scale"), int | float):
+                scale = entry["scale"]
+        elif entry is None:
+            out.problems.append(f"{nid}: Figma returned no render")
+            continue
+        png = by_base.get(str(fname).rsplit("/", 1)[-1]) if fname else None
+        if png is not None:
+            out.pngs[str(nid)] = png
+            if scale:
+                out.scales[str(nid)] = float(scale)
+    for name, data in files.items():
+        node = _node_of(name) if name.endswith(".png") else None
+        if node is None or node in out.pngs:
+            continue
+        out.pngs[node] = data
+        if default_scale:
+            out.scales[node] = float(default_scale)
+    for nid, data in list(out.pngs.items()):
+        size = png_size(data)
+        if size is None:
+            out.problems.append(f"{nid}: not a PNG")
+            del out.pngs[nid]
+        elif size[0] * size[1] > MAX_RENDER_PIXELS:
+            out.problems.append(f"{nid}: render {size[0]}x{size[1]} px is too large to compare")
+            del out.pngs[nid]
+    return out
+
+
+def compare_name(case: Case) -> str:
+    return shot_name(case)[: -len(".png")] + ".compare.png"
+
+
+def compare_pixels(
+    cases: list[Case],
+    renders: FigmaRenders,
+    out_dir: Path,
+    modules: Path,
+    workdir: Path,
+    timeout: float = PIXELS_TIMEOUT,
+) -> dict[str, dict[str, Any]]:
+    """Pixel similarity of each case's screenshot against Figma's render of its root node
+    (templates/visual/pixels.mjs: pixelmatch at ``PIXEL_THRESHOLD``, anti-aliasing ignored),
+    and a side-by-side ``<shot>.compare.png`` (Figma | Chromium | diff) next to the shot.
+    Returns case id -> ``{similarity (0..1), diffPixels, pixels, figmaSize, renderSize,
+    scale, compare}`` or ``{error}``; cases without a render or a screenshot are left out.
+    Raises nothing for a bad image (per-case error); StageError RenderFailed when the node
+    step itself fails."""
+    from .qa import _env, node_bin_dir
+
+    src = workdir / "figma-renders"
+    src.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    for c in cases:
+        found = renders.for_node(c.root)
+        shot = out_dir / shot_name(c)
+        if found is None or not shot.exists():
+            continue
+        data, scale = found
+        fig = src / f"{_safe_id(c.root)}.png"
+        fig.write_bytes(data)
+        pairs.append(
+            {
+                "id": c.id,
+                "figma": str(fig),
+                "shot": str(shot),
+                "width": c.width,
+                "scale": scale,
+                "compare": str(out_dir / compare_name(c)),
+            }
+        )
+    if not pairs:
+        return {}
+    job = {
+        "modules": str(modules),
+        "out": str(workdir / "pixels.json"),
+        "threshold": PIXEL_THRESHOLD,
+        "pairs": pairs,
+    }
+    (workdir / "pixels-job.json").write_text(json.dumps(job))
+    (workdir / "pixels.json").unlink(missing_ok=True)
+    try:
+        proc = _run_node(
+            [
+                str(node_bin_dir() / "node"),
+                str(TEMPLATES / "pixels.mjs"),
+                str(workdir / "pixels-job.json"),
+            ],
+            workdir,
+            _env(workdir),
+            timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise StageError(
+            "RenderFailed", f"comparing with Figma's renders took more than {timeout:g}s"
+        ) from None
+    try:
+        results: dict[str, dict[str, Any]] = json.loads((workdir / "pixels.json").read_text())[
+            "results"
+        ]
+    except (OSError, ValueError, KeyError):
+        raise StageError(
+            "RenderFailed",
+            "comparing with Figma's renders failed: " + (proc.stderr or proc.stdout)[-400:],
+        ) from None
+    by_id = {c.id: c for c in cases}
+    for cid, r in results.items():
+        if "error" not in r and cid in by_id:
+            r["compare"] = compare_name(by_id[cid])
+    return results
+
+
+def attach_pixels(
+    report: dict[str, Any], pixels: dict[str, dict[str, Any]], problems: list[str] | None = None
+) -> dict[str, Any]:
+    """Add the pixel similarity to the report (pure): per render ``pixels``, per component
+    ``pixelSimilarity`` (mean over its compared renders), in the summary ``pixelSimilarity``
+    (mean over every compared render, each counting once) and ``pixelRenders``; None where
+    nothing was compared (no Figma render: a file not read from the Figma API)."""
+    for row in report["renders"]:
+        if row["case"] in pixels:
+            row["pixels"] = pixels[row["case"]]
+    sims_all: list[float] = []
+    for comp in report["components"]:
+        sims = [
+            float(r["pixels"]["similarity"])
+            for r in report["renders"]
+            if r["component"] == comp["component"] and "similarity" in r.get("pixels", {})
+        ]
+        comp["pixelSimilarity"] = round(sum(sims) / len(sims), 4) if sims else None
+        sims_all += sims
+    s = report["summary"]
+    s["pixelSimilarity"] = round(sum(sims_all) / len(sims_all), 4) if sims_all else None
+    s["pixelRenders"] = len(sims_all)
+    errors = [
+        f"{r['component']} {r['variant']}: {r['pixels']['error']}"
+        for r in report["renders"]
+        if "error" in r.get("pixels", {})
+    ]
+    if problems or errors:
+        s["pixelProblems"] = [*(problems or []), *errors][:20]
+    return report
+
+
 # ------------------------------------------------------------------------------------ preview
 
 
@@ -581,7 +819,14 @@ def preview_html(report: dict[str, Any], cases: list[Case], title: str = "") -> 
         f"horizontal overflow at {', '.join(map(str, s['overflowWidths'])) or 'no width'}; "
         f"{s['components']} components, {s['renders']} renders, {s['errors']} errors; "
         f"{s['mappedNodes']} of the design's {s['designNodes']} visible nodes mapped "
-        "(resting variants).</p>",
+        "(resting variants)."
+        + (
+            f" Pixel similarity to Figma's renders {s['pixelSimilarity']:.1%} over "
+            f"{s['pixelRenders']} renders (pixelmatch; side by side: Figma | Chromium | diff)."
+            if s.get("pixelSimilarity") is not None
+            else ""
+        )
+        + "</p>",
     ]
     rows_by_comp: dict[str, list[dict[str, Any]]] = {}
     for r in report["renders"]:
@@ -609,6 +854,14 @@ def preview_html(report: dict[str, Any], cases: list[Case], title: str = "") -> 
                 f"<div>{r['within4']}/{r['nodes']} nodes within {TOLERANCE_PX:g} px "
                 f"({r['fidelity']:.0%})</div>"
             )
+            pix = r.get("pixels") or {}
+            if "similarity" in pix:
+                out.append(
+                    f"<div>pixels like Figma's render: {pix['similarity']:.1%}</div>"
+                    f"<img src='{e(pix['compare'])}' alt='Figma, Chromium and their difference'>"
+                )
+            elif "error" in pix:
+                out.append(f"<div class='bad'>pixels: {e(str(pix['error'])[:200])}</div>")
             if r.get("worst"):
                 out.append("<table><tr><th>node</th><th>error</th><th>figma</th><th>dom</th></tr>")
                 for w in r["worst"]:
@@ -846,9 +1099,12 @@ def run_visual(
     project_dir: Path,
     workdir: Path,
     out_dir: Path,
+    renders: FigmaRenders | None = None,
 ) -> dict[str, Any]:
     """Write the project, render, measure and score it; PNGs and preview/index.html go to
-    ``out_dir`` (``out_dir/png/...``, ``out_dir/index.html``). Returns the report."""
+    ``out_dir`` (``out_dir/png/...``, ``out_dir/index.html``). With Figma's own ``renders``
+    (analyze's artifacts), each render also gets a pixel similarity and a side-by-side PNG.
+    Returns the report."""
     from .files import write_tree
     from .qa import _link_node_modules, ensure_node_modules
 
@@ -881,6 +1137,12 @@ def run_visual(
     cap = capture(page, rendered, out_dir, tools, workdir) if rendered else {}
     timings["browser"] = time.perf_counter() - t
     report = score(cases, cap, fragments, index)
+    pixels: dict[str, dict[str, Any]] = {}
+    if renders is not None and renders.pngs and rendered:
+        t = time.perf_counter()
+        pixels = compare_pixels(rendered, renders, out_dir, tools, workdir)
+        timings["pixels"] = time.perf_counter() - t
+    attach_pixels(report, pixels, renders.problems if renders is not None else None)
     report["skipped"] = skipped
     if data.get("cssError"):
         report["cssError"] = data["cssError"]
@@ -900,6 +1162,11 @@ def summary_line(report: dict[str, Any]) -> str:
         f"{TOLERANCE_PX:g} px) over {s['renders']} renders of {s['components']} components; "
         f"texts shown {s['textsShown']:.0%}; a11y violations {s['a11yViolations']}; "
         f"overflow at {', '.join(map(str, s['overflowWidths'])) or 'no width'}"
+        + (
+            f"; pixels like Figma's renders {s['pixelSimilarity']:.1%}"
+            if s.get("pixelSimilarity") is not None
+            else ""
+        )
         + (f"; {s['errors']} render errors" if s["errors"] else "")
         + (f"; worst: {worst}" if worst else "")
     )

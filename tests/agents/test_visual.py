@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from pf_agents import visual
-from pf_agents.artifacts import FileArtifactStore
+from pf_agents.artifacts import FileArtifactStore, find
 from pf_agents.config import PipelineConfig
 from pf_agents.errors import StageError
-from pf_agents.files import unpack_files
+from pf_agents.files import pack_files, unpack_files
 from pf_agents.stages import StageEnv, run_stage
 from pf_agents.visual import Case
 
@@ -105,6 +105,76 @@ def test_exact_render_scores_full_and_off_by_6px_is_named(tmp_path: Path, tools:
     png = tmp_path / "out" / visual.shot_name(cases[0])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(png.read_bytes()[16:20], "big") == 200
+
+
+def solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A real one-colour RGB PNG (a stand-in for Figma's render of a plain frame)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    rows_ = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows_)) + chunk(b"IEND", b""))
+
+
+def test_pixel_similarity_against_figma_renders(tmp_path: Path, tools: Path):
+    # Figma's renders here are PNGs made on the spot: the browser's own screenshot of the exact
+    # render (what a perfect generator gives), and one-colour PNGs of a plain red frame
+    cases = [hello_case("exact", "Exact"), hello_case("off", "Off"),
+             hello_case("plain", "Plain"), hello_case("plain2x", "Plain2x"),
+             hello_case("taller", "Taller"), hello_case("blue", "Blue"),
+             hello_case("junk", "Junk")]
+    for c, root in zip(cases, ("1:1", "5:1", "5:2", "5:3", "5:4", "5:5", "5:6"), strict=True):
+        c.root = root
+    red = '<div style="width:200px;height:40px;background:#ff0000"></div>'
+    frags = {"exact": {"html": hello()}, "off": {"html": hello(left=16)},
+             **{c.id: {"html": red} for c in cases[2:]}}
+    report = measure(tmp_path, tools, cases, frags)
+    out = tmp_path / "out"
+    shot = (out / visual.shot_name(cases[0])).read_bytes()
+    index = json.dumps({"scale": 1, "renders": {"5:3": {"file": "figma-renders/5:3.png",
+                                                        "scale": 2}, "9:9": None}})
+    renders = visual.parse_renders({
+        "figma-renders/1:1.png": shot,                       # Exact: itself
+        "figma-renders/5:1.png": shot,                       # Off: the text moved 6 px
+        "figma-renders-5-2.png": solid_png(200, 40, (255, 0, 0)),   # a name without ":"
+        "figma-renders/5:3.png": solid_png(400, 80, (255, 0, 0)),   # scale 2 (the index)
+        "figma-renders/5:4.png": solid_png(200, 60, (255, 0, 0)),   # 20 px taller
+        "figma-renders/5:5.png": solid_png(200, 40, (0, 0, 255)),   # another colour
+        "figma-renders/5:6.png": b"not a png",
+        "figma-renders/index.json": index.encode(),
+    })
+    assert renders.scales["5:3"] == 2
+    assert renders.problems == ["9:9: Figma returned no render", "5:6: not a PNG"]
+    pix = visual.compare_pixels(cases, renders, out, tools, tmp_path)
+    visual.attach_pixels(report, pix, renders.problems)
+    r = rows(report)
+    assert r["exact"]["pixels"]["similarity"] == 1.0 and r["exact"]["pixels"]["diffPixels"] == 0
+    off = r["off"]["pixels"]
+    assert 0.9 < off["similarity"] < 1.0 and off["diffPixels"] > 50  # the glyphs moved
+    assert r["plain"]["pixels"]["similarity"] == 1.0
+    assert r["plain2x"]["pixels"]["similarity"] == 1.0
+    assert r["plain2x"]["pixels"]["figmaSize"] == [400, 80] and r["plain2x"]["pixels"]["scale"] == 2
+    # what one image has and the other lacks differs: 20 of 60 rows
+    assert r["taller"]["pixels"]["similarity"] == pytest.approx(40 / 60, abs=1e-3)
+    assert r["blue"]["pixels"]["similarity"] == 0.0
+    assert "pixels" not in r["junk"]  # nothing to compare: said in the summary
+    s = report["summary"]
+    assert s["pixelRenders"] == 6 and "5:6: not a PNG" in s["pixelProblems"]
+    assert s["pixelSimilarity"] == pytest.approx(
+        sum(r[c]["pixels"]["similarity"] for c in ("exact", "off", "plain", "plain2x", "taller",
+                                                  "blue")) / 6, abs=1e-4)
+    comp = {c["component"]: c for c in report["components"]}
+    assert comp["Blue"]["pixelSimilarity"] == 0.0 and comp["Junk"]["pixelSimilarity"] is None
+    # the side-by-side: Figma | Chromium | diff, 8 px apart, as tall as the taller one
+    side = (out / off["compare"]).read_bytes()
+    assert visual.png_size(side) == (3 * 200 + 2 * 8, 40)
+    assert visual.png_size((out / r["taller"]["pixels"]["compare"]).read_bytes()) == (616, 60)
 
 
 def test_texts_fonts_and_colours_that_differ(tmp_path: Path, tools: Path):
@@ -286,9 +356,28 @@ def test_the_stage_on_the_govuk_button(tmp_path: Path):
     env = StageEnv(store=store, workdir=tmp_path / "work",
                    source_file=str(GOVUK))
     cfg = PipelineConfig()
-    for stage in ("analyze", "generate", "test", "visual"):
+    for stage in ("analyze", "generate", "test"):
         res = run_stage(stage, cfg, env)
         assert res.outcome == "Succeeded", (stage, res.reason, res.message)
+    # Figma's renders of the resting variants as analyze stores them for a file read from the
+    # API (here: one-colour PNGs of each variant's size, in an archive with its index)
+    key = cfg.pipeline_key
+    spec = json.loads(store.get(find(store, key, "design-spec.json").uri))
+    (manifest,) = json.loads(store.get(find(store, key, "manifest.json").uri))
+    states = {sc["variant"] for sc in manifest["stateChecks"]}
+    roots = [next(n for n, p in paths.items() if p == "")
+             for v, paths in manifest["nodePaths"].items() if v not in states]
+    nodes = visual.node_index(spec)
+    pngs = {f"figma-renders/{n}.png": solid_png(
+        round(nodes[n]["absoluteBoundingBox"]["width"]),
+        round(nodes[n]["absoluteBoundingBox"]["height"]), (0, 112, 60)) for n in roots}
+    pngs["figma-renders/index.json"] = json.dumps(
+        {"scale": 1, "renders": {n: f"figma-renders/{n}.png" for n in roots}}).encode()
+    store.put(key, "analyze", "figma-renders.tar.gz", pack_files(pngs))
+    res = run_stage("visual", cfg, env)
+    assert res.outcome == "Succeeded", (res.reason, res.message)
+    assert res.summary["pixelRenders"] == len(roots) >= 8
+    assert 0 < res.summary["pixelSimilarity"] < 1 and "pixels like Figma" in res.message
     assert res.summary["components"] == 1 and res.summary["errors"] == 0
     assert res.summary["renders"] >= 8 + 8  # every resting variant, every state check
     names = {a.name: a for a in res.artifacts}
@@ -300,6 +389,8 @@ def test_the_stage_on_the_govuk_button(tmp_path: Path):
     preview = unpack_files(store.get(names["preview.tar.gz"].uri))
     assert "preview/index.html" in preview
     pngs = [p for p in preview if p.endswith(".png")]
-    assert len(pngs) == len(rows_)
+    assert len(pngs) == len(rows_) + len(roots)  # a shot per render, a side-by-side per render
     assert all(p in preview["preview/index.html"].decode() for p in
                (x.removeprefix("preview/") for x in pngs))
+    compares = [p for p in pngs if p.endswith(".compare.png")]
+    assert len(compares) == len(roots)
