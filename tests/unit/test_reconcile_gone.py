@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pf_operator.kube import ApiError, deleted_while_reconciling
 from pf_operator.index import classify
+from pf_operator.kube import ApiError, deleted_while_reconciling
 
 NOT_FOUND = ApiError(404, "NotFound", 'designpipelines "p" not found')
 
