@@ -28,9 +28,15 @@ class ConfigMapRef(_M):
     key: str = ""
 
 
+class StoredRef(_M):
+    name: str
+    sha256: str | None = None
+
+
 class Source(_M):
     figma: FigmaRef | None = None
     configMapRef: ConfigMapRef | None = None
+    storedRef: StoredRef | None = None  # pf-figma sources put (pf_agents.sources)
 
 
 class Target(_M):

@@ -17,7 +17,7 @@ from .artifacts import ArtifactRef, ArtifactStore, find
 from .config import PipelineConfig
 from .contract import STAGE_ORDER
 from .errors import StageError
-from .figma_client import FigmaClient, FigmaSource, load_figma_file
+from .figma_client import FigmaClient, FigmaSource
 from .files import pack_files, unpack_files
 from .fmt import format_project
 from .generate import (
@@ -28,6 +28,7 @@ from .generate import (
 )
 from .project import project_files
 from .result import StageResult, Usage
+from .sources import load_source_file, load_stored_source
 from .testgen import test_files
 from .tokens import extract_tokens, lookup_from_dtcg, tokenset_from_dtcg
 
@@ -78,8 +79,11 @@ def _latest(store: ArtifactStore, key: str, name: str, stages: tuple[str, ...]) 
 
 
 def _load_source(cfg: PipelineConfig, env: StageEnv) -> FigmaSource:
-    if env.source_file:
-        return load_figma_file(env.source_file)
+    if env.source_file:  # JSON, or gzip-compressed JSON (a ConfigMap's binaryData)
+        return load_source_file(env.source_file)
+    if cfg.source.storedRef is not None:  # pf-figma sources put, in the tenant's store
+        ref = cfg.source.storedRef
+        return load_stored_source(env.store, cfg.namespace, ref.name, ref.sha256)
     fig = cfg.source.figma
     if fig is None:
         raise StageError("SourceMissing", "no PF_SOURCE_FILE and no source.figma in the "

@@ -19,6 +19,11 @@ def main(argv: list[str] | None = None) -> int:
         help="fetch a pipeline's artifacts: artifacts get NS/NAME -o DIR",
         add_help=False,
     )
+    sub.add_parser(
+        "sources",
+        help="store a Figma file too large for a ConfigMap: sources put NS/NAME FILE",
+        add_help=False,
+    )
     sub.add_parser("version", help="print the version")
     if not argv:
         parser.print_help()
@@ -40,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         from .store.cli import artifacts_main
 
         return artifacts_main(rest)
+    if command == "sources":
+        from .store.sources_cli import sources_main
+
+        return sources_main(rest)
     args = parser.parse_args(argv)
     if args.command == "operator":
         from .main import main as operator_main
