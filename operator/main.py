@@ -25,6 +25,7 @@ from .render.job import AgentSettings
 from .settings import Settings
 from .store.dsn import dsn_egress
 from .tenants import TenantConfig, TenantController
+from .tracing import Tracing, otlp_egress
 
 log = logging.getLogger("pf_operator")
 
@@ -60,15 +61,20 @@ def agent_settings(settings: Settings) -> AgentSettings:
     )
 
 
-def tenant_config(settings: Settings) -> TenantConfig:
-    """What the Tenant controller renders with. Raises SystemExit for a CA bundle file without
-    a PEM certificate."""
+def tenant_config(settings: Settings, otlp_endpoint: str | None = None) -> TenantConfig:
+    """What the Tenant controller renders with (``otlp_endpoint``: where agents export spans,
+    see tracing). Raises SystemExit for a CA bundle file without a PEM certificate."""
     extra_egress: tuple[Any, ...] = ()
     if settings.database_dsn:
         try:  # tenants may reach the database endpoint, and nothing else new
             extra_egress = tuple(dsn_egress(settings.database_dsn))
         except OSError as err:
             log.warning("cannot resolve the database host for tenant egress: %s", err)
+    if otlp_endpoint:
+        try:  # and the trace collector, when tracing is on
+            extra_egress += tuple(otlp_egress(otlp_endpoint))
+        except OSError as err:
+            log.warning("cannot resolve the OTLP collector host for tenant egress: %s", err)
     ca_bundle: str | None = None
     if settings.ca_bundle_file:
         with open(settings.ca_bundle_file) as fh:
@@ -95,8 +101,10 @@ def tenant_config(settings: Settings) -> TenantConfig:
     )
 
 
-def build(settings: Settings, kube: Kube | None = None) -> Manager:
-    """The manager with its three controllers, each handed only its ports."""
+def build(settings: Settings, kube: Kube | None = None, tracing: Tracing | None = None) -> Manager:
+    """The manager with its three controllers, each handed only its ports (``tracing``: off
+    when None)."""
+    tracing = tracing or Tracing.off()
     manager = Manager(settings, kube)
     tenant_queue, pipeline_queue = manager.queue("tenant"), manager.queue("pipeline")
     admission = AdmissionController(
@@ -116,9 +124,10 @@ def build(settings: Settings, kube: Kube | None = None) -> Manager:
         queue=tenant_queue,
         index=manager.index,
         counts=manager.index,
-        config=tenant_config(settings),
+        config=tenant_config(settings, tracing.endpoint),
         db=manager.db,
         workers=settings.tenant_workers,
+        tracing=tracing,
     )
     pipelines = PipelineController(
         cache=manager.cache,
@@ -129,6 +138,7 @@ def build(settings: Settings, kube: Kube | None = None) -> Manager:
         config=PipelineConfig(agent=agent_settings(settings)),
         db=manager.db,
         workers=settings.pipeline_workers,
+        tracing=tracing,
     )
     for controller in (tenants, admission, pipelines):  # the order the cache is primed in
         manager.add(controller)
@@ -138,15 +148,21 @@ def build(settings: Settings, kube: Kube | None = None) -> Manager:
 
 
 async def run(settings: Settings) -> int:
-    manager = build(settings)
+    tracing = Tracing.from_env()  # OTEL_* (off without an OTLP endpoint)
+    manager = build(settings, tracing=tracing)
     log.info(
         "pf-figma operator starting",
         extra={
             "global_max_concurrent": settings.global_max_concurrent,
             "leader_election": settings.leader_election,
+            "tracing": tracing.endpoint or "off",
         },
     )
-    return await manager.run(setup=lambda: ensure_cluster_objects(manager.kube))
+    try:
+        return await manager.run(setup=lambda: ensure_cluster_objects(manager.kube))
+    finally:
+        # what is queued goes out (bounded by the exporter's timeout), in a thread
+        await asyncio.to_thread(tracing.shutdown)
 
 
 def main() -> None:

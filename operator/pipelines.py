@@ -39,6 +39,7 @@ from .ports import (
 )
 from .render.job import AgentSettings, render_job
 from .times import format_time, parse_time
+from .tracing import Tracing, exemplar
 from .workqueue import RequeueAfter
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,10 @@ class PipelineController:
         config: PipelineConfig,
         db: PipelineRecords | None = None,
         workers: int = 32,
+        tracing: Tracing | None = None,
     ) -> None:
         self.cache = cache
+        self.tracing = tracing or Tracing.off()
         self.client = client
         self.queue = queue
         self.admission = admission
@@ -233,19 +236,23 @@ class PipelineController:
     # --- reconcile ------------------------------------------------------------------------------
 
     async def reconcile(self, key: str) -> float | None:
-        """One pass; a pipeline deleted while it runs is not an error (its writes 404)."""
-        try:
-            return await self._reconcile(key)
-        except ApiError as err:
-            if not err.not_found:
-                raise
-            ns, name = key.split("/", 1)
-            uid = (self.cache.get(PIPELINE_KIND, name, ns) or {}).get("metadata", {}).get("uid")
-            current = await self.client.get_or_none(PIPELINE_KIND, name, ns)
-            if not deleted_while_reconciling(err, current, uid):
-                raise
-            log.debug("pipeline %s was deleted while it was reconciled", key)
-            return None
+        """One pass (in the pipeline's trace: its logs carry the trace id); a pipeline deleted
+        while it runs is not an error (its writes 404)."""
+        ns, name = key.split("/", 1)
+        with self.tracing.pipeline_context(
+            (self.cache.get(PIPELINE_KIND, name, ns) or {}).get("metadata")
+        ):
+            try:
+                return await self._reconcile(key)
+            except ApiError as err:
+                if not err.not_found:
+                    raise
+                uid = (self.cache.get(PIPELINE_KIND, name, ns) or {}).get("metadata", {}).get("uid")
+                current = await self.client.get_or_none(PIPELINE_KIND, name, ns)
+                if not deleted_while_reconciling(err, current, uid):
+                    raise
+                log.debug("pipeline %s was deleted while it was reconciled", key)
+                return None
 
     async def _reconcile(self, key: str) -> float | None:
         ns, name = key.split("/", 1)
@@ -297,6 +304,7 @@ class PipelineController:
             missing = await self._missing_references(job_obj)
             if missing:  # fail now, not when the pod times out in ContainerCreating
                 p = flow.plan(**facts, preflight="; ".join(missing))
+        spans = self.tracing.ended(meta, tenant or "", status, p, jobs, now)  # + status.traceID
 
         for job in p.delete_jobs:
             self._deleting.add((ns, job))
@@ -310,14 +318,17 @@ class PipelineController:
                     if entry["name"] == stage:
                         entry["message"] = create_error
         if p.started:
-            metrics.QUEUE_WAIT.observe(max((now - created).total_seconds(), 0.0))
+            metrics.QUEUE_WAIT.observe(
+                max((now - created).total_seconds(), 0.0), exemplar(p.status)
+            )
         for stage, outcome, seconds, finished_job in p.stage_finished:
-            metrics.STAGE_DURATION.labels(stage, outcome).observe(seconds)
+            metrics.STAGE_DURATION.labels(stage, outcome).observe(seconds, exemplar(p.status))
             self.pod_problems.get(key, {}).pop(finished_job.name, None)
             self.deleted_jobs.get(key, set()).discard(finished_job.name)
         if p.quality is not None:  # the visual stage's figures, seen in this pass
             metrics.PIPELINE_FIDELITY.labels(tenant or "").observe(p.quality["fidelity"])
         changed = await self._write_status(body, status, p.status)
+        self.tracing.emit(meta, spans)  # the spans that ended, once their status is written
         if self.db is not None and (changed or p.stage_finished or p.events):
             self.db.record_pipeline(tenant or "", body, p.status, p.stage_finished, p.events)
         for type_, reason, message in p.events:
@@ -331,7 +342,7 @@ class PipelineController:
         if p.finished:
             begun = parse_time(p.status.get("startTime")) or created
             metrics.PIPELINE_DURATION.labels(p.finished).observe(
-                max((now - begun).total_seconds(), 0.0)
+                max((now - begun).total_seconds(), 0.0), exemplar(p.status)
             )
             self.admission.finished(key)  # the next queued pipeline may start
         if p.delete_pipeline:
@@ -539,6 +550,7 @@ class PipelineController:
             attempt=attempt,
             agent=self.agent,
             llm_allowed=self._llm_allowed(tenant, tenant_spec),
+            trace_env=self.tracing.job_env(body["metadata"], stage, attempt),
         )
 
     async def _missing_references(self, job: dict[str, Any]) -> list[str]:

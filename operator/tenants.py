@@ -55,6 +55,7 @@ from .render import checks, common
 from .render import tenant as render_tenant
 from .store import roles
 from .store.writer import describe
+from .tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +164,10 @@ class TenantController:
         config: TenantConfig,
         db: TenantDatabase | None = None,
         workers: int = 32,
+        tracing: Tracing | None = None,
     ) -> None:
         self.cache = cache
+        self.tracing = tracing or Tracing.off()
         self.client = client
         self.queue = queue
         self.index = index
@@ -225,18 +228,21 @@ class TenantController:
     # --- reconcile ---------------------------------------------------------------------------
 
     async def reconcile(self, name: str) -> float | None:
-        """One pass; a Tenant deleted while it runs is not an error (its writes 404)."""
-        try:
-            return await self._reconcile(name)
-        except ApiError as err:
-            if not err.not_found:
-                raise
-            uid = (self.cache.get(TENANT_KIND, name) or {}).get("metadata", {}).get("uid")
-            current = await self.client.get_or_none(TENANT_KIND, name)
-            if not deleted_while_reconciling(err, current, uid):
-                raise
-            log.debug("tenant %s was deleted while it was reconciled", name)
-            return None
+        """One pass (a span of its own when tracing is on); a Tenant deleted while it runs is
+        not an error (its writes 404)."""
+        namespace = self.config.render.namespace_prefix + name
+        with self.tracing.tenant_reconcile(name, namespace):
+            try:
+                return await self._reconcile(name)
+            except ApiError as err:
+                if not err.not_found:
+                    raise
+                uid = (self.cache.get(TENANT_KIND, name) or {}).get("metadata", {}).get("uid")
+                current = await self.client.get_or_none(TENANT_KIND, name)
+                if not deleted_while_reconciling(err, current, uid):
+                    raise
+                log.debug("tenant %s was deleted while it was reconciled", name)
+                return None
 
     async def _reconcile(self, name: str) -> float | None:
         config = self.config

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-    from .flow import JobFacts
+    from .flow import JobFacts, Plan
     from .render.common import EgressEndpoint
 
 log = logging.getLogger(__name__)
@@ -518,6 +518,34 @@ class Tracing:
         uid = meta.get("uid")
         if uid and "traceID" not in status and self.sampled(str(uid)):
             status["traceID"] = trace_id_hex(str(uid))
+
+    def ended(
+        self,
+        meta: Mapping[str, Any],
+        tenant: str,
+        old_status: Mapping[str, Any],
+        plan: Plan,
+        jobs: Mapping[str, JobFacts],
+        now: datetime,
+    ) -> list[PlannedSpan]:
+        """The spans a reconcile pass (``plan``, from ``old_status``) ends; writes
+        ``status.traceID`` into the plan's status. Empty when tracing is off or the trace is
+        not sampled. Hand the result to :meth:`emit` once the status is written."""
+        uid = meta.get("uid")
+        if self._tracer is None or not uid or not self.sampled(str(uid)):
+            return []
+        self.annotate(meta, plan.status)
+        return pipeline_spans(
+            meta=meta,
+            tenant=tenant,
+            old_status=old_status,
+            new_status=plan.status,
+            started=plan.started,
+            stage_finished=plan.stage_finished,
+            finished=plan.finished,
+            jobs=jobs,
+            now=now,
+        )
 
     def job_env(self, meta: Mapping[str, Any], stage: str, attempt: int) -> list[dict[str, str]]:
         """Container env of a stage attempt's agent: TRACEPARENT and where to export."""

@@ -168,7 +168,10 @@ def render_job(
     attempt: int,
     agent: AgentSettings,
     llm_allowed: bool = True,
+    trace_env: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
+    """``trace_env``: the attempt's TRACEPARENT and OTEL_* variables (tracing.Tracing.job_env;
+    empty when tracing is off): the agent's spans become children of the attempt's span."""
     meta = pipeline["metadata"]
     name, namespace, uid = meta["name"], meta["namespace"], meta["uid"]
     jname = job_name(name, stage, attempt)
@@ -225,6 +228,7 @@ def render_job(
         {"name": "PF_RESULT_FILE", "value": "/dev/termination-log"},
         {"name": "HOME", "value": WORK_DIR},
         {"name": "npm_config_cache", "value": f"{WORK_DIR}/.npm"},
+        *({"name": e["name"], "value": e["value"]} for e in trace_env),
     ]
     volumes: list[dict[str, Any]] = [
         {"name": "work", "emptyDir": {"sizeLimit": "2Gi"}},

@@ -377,3 +377,52 @@ def test_an_unreachable_collector_costs_a_log_line_and_a_metric_never_a_wait(
     ]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert f"127.0.0.1:{port}" in warnings[0].getMessage()
+
+
+# --- the pipeline controller's hooks (in-memory ports, tests/unit/fakes.py) ------------------
+
+
+def test_the_pipeline_controller_traces_a_pipeline_from_creation_to_success(
+    memory: tuple[Tracing, InMemorySpanExporter],
+) -> None:
+    """status.traceID, the agent Jobs' TRACEPARENT (naming their attempt's span), the spans
+    exported as the passes end them, and exemplars on the duration histograms."""
+    from pf_operator import metrics
+    from pf_operator.render.job import job_name
+    from tests.unit.test_controllers_pipeline import NS, started, world
+
+    tr, exporter = memory
+    w = world()
+    w.controller.tracing = tr
+    job = started(w)
+    uid = w.body()["metadata"]["uid"]
+    trace_hex = tracing.trace_id_hex(uid)
+    assert w.status()["traceID"] == trace_hex
+    parents = {}
+    for stage, following in (("analyze", "generate"), ("generate", "test"), ("test", None)):
+        env = w.client.objects[("Job", NS, job)]["spec"]["template"]["spec"]["containers"][0]
+        values = {e["name"]: e.get("value") for e in env["env"]}
+        m = TRACEPARENT.match(values["TRACEPARENT"] or "")
+        assert m and m.group(1) == trace_hex, values
+        parents[stage] = int(m.group(2), 16)
+        w.job_ends(job)
+        w.reconcile()
+        if following:
+            job = job_name("p", following, 1)
+    assert w.condition("Succeeded") == ("True", "Succeeded")
+    got = exported(tr, exporter)
+    assert set(got) == {"queue", "stage analyze", "stage generate", "stage test", "pipeline"}
+    root = got["pipeline"].context
+    assert root is not None and f"{root.trace_id:032x}" == trace_hex
+    for stage, parent in parents.items():
+        span = got[f"stage {stage}"]
+        assert span.context is not None and span.context.span_id == parent  # the agent's parent
+        assert span.parent is not None and span.parent.span_id == root.span_id
+    text = generate_openmetrics(metrics.REGISTRY)
+    assert f'# {{trace_id="{trace_hex}"}}' in text  # an exemplar: a bucket links to the trace
+
+
+def generate_openmetrics(registry: Any) -> str:
+    from prometheus_client.openmetrics.exposition import generate_latest
+
+    return generate_latest(registry).decode()
