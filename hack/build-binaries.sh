@@ -6,6 +6,10 @@
 #   ${PF_FIGMA_CACHE:-${XDG_CACHE_HOME:-~/.cache}/pf-figma}/bin/<tool>-<version>/
 # A warm call only checks that the files exist.
 #
+# Peers (issue 19): `kueue` (in make test, for queueing: kueue), `tekton`, `argo` and `peers`
+# (make bench-peers only); `kueue-dir`, `tekton-dir`, `argo-dir` print the module source
+# (CRDs, manifests).
+#
 # usage: hack/build-binaries.sh [control-plane|node|jaeger|all|print-dir]
 set -euo pipefail
 
@@ -60,7 +64,7 @@ k8s_module() {
   {
     echo "module pf-figma.local/build/k8s"
     echo
-    echo "go 1.24.0"
+    echo "go ${GO_LINE:-1.24.0}"
     echo
     echo "godebug default=go1.24"
     echo
@@ -104,7 +108,7 @@ build_mod() {
   {
     echo "module pf-figma.local/build/${name}"
     echo
-    echo "go 1.24.0"
+    echo "go ${GO_LINE:-1.24.0}"
     echo
     echo "require ${require/@/ }"
     local line
@@ -182,11 +186,54 @@ jaeger() {
     github.com/jaegertracing/jaeger/cmd/jaeger
 }
 
+# --- peers (issue 19): other projects' controllers, built from their Go modules -----------
+# Replace directives of a dependency module do not apply to the wrapper module that requires
+# it, so each peer's own `replace` lines are repeated here.
+
+# Kueue: kueue-controller-manager (cmd/kueue) for the `queueing: kueue` hand-off and its
+# tests; its CRDs and webhook manifests ship in the module (config/components/).
+kueue() {
+  GO_LINE=1.25.0 build_mod kueue "${KUEUE_VERSION}" "sigs.k8s.io/kueue@${KUEUE_VERSION}" \
+    sigs.k8s.io/kueue/cmd/kueue
+}
+
+# Tekton Pipelines: controller and webhook (hack/bench_peers.py only; not in `make test`).
+tekton() {
+  local tk=(
+    "replace github.com/aws/aws-sdk-go-v2/service/ecr => github.com/aws/aws-sdk-go-v2/service/ecr v1.27.3"
+    "replace github.com/aws/aws-sdk-go-v2/service/ecrpublic => github.com/aws/aws-sdk-go-v2/service/ecrpublic v1.23.3"
+  )
+  build_mod tekton-controller "${TEKTON_VERSION}" "github.com/tektoncd/pipeline@${TEKTON_VERSION}" \
+    github.com/tektoncd/pipeline/cmd/controller "${tk[@]}"
+  build_mod tekton-webhook "${TEKTON_VERSION}" "github.com/tektoncd/pipeline@${TEKTON_VERSION}" \
+    github.com/tektoncd/pipeline/cmd/webhook "${tk[@]}"
+}
+
+# Argo Workflows: workflow-controller (hack/bench_peers.py only; not in `make test`).
+argo() {
+  build_mod argo-workflow-controller "${ARGO_VERSION}" \
+    "github.com/argoproj/argo-workflows/v3@${ARGO_VERSION}" \
+    github.com/argoproj/argo-workflows/v3/cmd/workflow-controller \
+    "replace github.com/olekukonko/tablewriter => github.com/olekukonko/tablewriter v0.0.5"
+}
+
+# module-dir NAME VERSION MODULE: where the wrapper module found MODULE (CRDs, manifests)
+module_dir() {
+  (cd "${WORK}/$1-$2" && go list -m -f '{{.Dir}}' "$3")
+}
+
 case "${1:-control-plane}" in
   control-plane) control_plane ;;
   node) node ;;
   jaeger) jaeger ;;
   all) control_plane; node; jaeger ;;
+  kueue) kueue ;;
+  kueue-dir) module_dir kueue "${KUEUE_VERSION}" sigs.k8s.io/kueue ;;
+  tekton) tekton ;;
+  tekton-dir) module_dir tekton-controller "${TEKTON_VERSION}" github.com/tektoncd/pipeline ;;
+  argo) argo ;;
+  argo-dir) module_dir argo-workflow-controller "${ARGO_VERSION}" github.com/argoproj/argo-workflows/v3 ;;
+  peers) kueue; tekton; argo ;;
   print-dir) echo "${BIN}" ;;
   *) echo "usage: $0 [control-plane|node|jaeger|all|print-dir]" >&2; exit 2 ;;
 esac

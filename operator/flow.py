@@ -17,6 +17,7 @@ from typing import Any
 from .diagnosis import Diagnosis
 from .model import DesignPipelineSpec, PipelineReason, QualityGate, Stage, set_condition
 from .render.job import job_name
+from .render.kueue import KueueAdmission
 from .times import format_time as ts
 from .times import parse_time as parse_ts
 
@@ -600,4 +601,47 @@ def _start_attempt(
     result.create_job = (stage, attempt)
 
 
-__all__ = ["Admission", "JobFacts", "Plan", "Stage", "parse_result", "plan"]
+def kueue_job(status: dict[str, Any]) -> str | None:
+    """The Job a running pipeline waits on (its current stage's Running attempt), or None."""
+    if status.get("completionTime") or not status.get("startTime"):
+        return None
+    current = status.get("currentStage")
+    for entry in status.get("stages") or ():
+        if entry.get("name") == current and entry.get("state") == "Running" and entry.get("job"):
+            return str(entry["job"])
+    return None
+
+
+def kueue_admitted(
+    status: dict[str, Any],
+    verdict: KueueAdmission,
+    generation: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """``queueing: kueue``: the pipeline's ``Admitted`` condition and ``queuePosition`` follow
+    Kueue's Workload of its current stage Job (``render.kueue.workload_admission``) instead of
+    pf-figma's own admission. ``status``: the planned status (``Plan.status``), returned as a
+    new dict; a finished pipeline, or one not running a stage Job, is returned unchanged."""
+    if kueue_job(status) is None:
+        return status
+    out = dict(status)
+    out["queuePosition"] = verdict.position
+    out["conditions"] = _conditions(
+        out,
+        generation,
+        now,
+        [("Admitted", "True" if verdict.admitted else "False", verdict.reason, verdict.message)],
+    )
+    return out
+
+
+__all__ = [
+    "Admission",
+    "JobFacts",
+    "Plan",
+    "Stage",
+    "kueue_admitted",
+    "kueue_job",
+    "parse_result",
+    "plan",
+]

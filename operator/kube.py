@@ -51,6 +51,12 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
         False,
     ),
     "SubjectAccessReview": ("apis/authorization.k8s.io/v1", "subjectaccessreviews", False),
+    # queueing: kueue (render/kueue.py)
+    "ClusterQueue": ("apis/kueue.x-k8s.io/v1beta2", "clusterqueues", False),
+    "LocalQueue": ("apis/kueue.x-k8s.io/v1beta2", "localqueues", True),
+    "ResourceFlavor": ("apis/kueue.x-k8s.io/v1beta2", "resourceflavors", False),
+    "WorkloadPriorityClass": ("apis/kueue.x-k8s.io/v1beta2", "workloadpriorityclasses", False),
+    "Workload": ("apis/kueue.x-k8s.io/v1beta2", "workloads", True),
     "Tenant": ("apis/pffigma.dev/v1alpha1", "tenants", False),
     "DesignPipeline": ("apis/pffigma.dev/v1alpha1", "designpipelines", True),
 }

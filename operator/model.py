@@ -350,6 +350,16 @@ class QualityGate(_Model):
         return self.min_fidelity is not None or self.max_a11y_violations is not None
 
 
+class TenantKueue(_Model):
+    """``spec.kueue`` (with ``queueing: kueue``): queues of the tenant's own instead of the
+    ClusterQueue and LocalQueue pf-figma creates from its plan (see render/kueue.py)."""
+
+    #: an existing LocalQueue in the tenant's namespace: pf-figma creates no queue at all
+    local_queue: str | None = Field(default=None, min_length=1, max_length=63)
+    #: an existing ClusterQueue: pf-figma creates only the LocalQueue, pointing at it
+    cluster_queue: str | None = Field(default=None, min_length=1, max_length=253)
+
+
 class TenantSpec(_Model):
     display_name: str | None = None
     plan: Plan = Plan.STARTER
@@ -363,6 +373,9 @@ class TenantSpec(_Model):
     quality: QualityGate = QualityGate()  # defaults of its pipelines' spec.quality
     feature_flags: dict[str, bool] = Field(default_factory=dict)
     suspended: bool = False
+    #: who admits the tenant's stage Jobs; None: the operator's setting (PF_QUEUEING)
+    queueing: Literal["pf-figma", "kueue"] | None = None
+    kueue: TenantKueue | None = None
 
     @property
     def plan_defaults(self) -> PlanDefaults:
