@@ -1,20 +1,56 @@
-"""Operator settings: environment variables (PF_*), set by the Helm chart or `make run`."""
+"""Operator settings: environment variables (PF_*), set by the Helm chart or `make run`.
+
+Read by pydantic-settings (``Settings.from_env()``); each field is ``PF_<NAME>`` in upper case.
+Lists and maps are JSON (``PF_AGENT_NODE_SELECTOR='{"pool": "agents"}'``), lists may also be
+comma-separated (``PF_POD_CIDRS=10.0.0.0/8,fd00::/8``); booleans are 1/true/yes/on or
+0/false/no/off/empty. Invalid values end the process with one message naming every bad one.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+ENV_PREFIX = "PF_"
 _PREFIX = "invalid operator settings (PF_* environment): "
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
+#: the environment ``Settings.from_env`` reads (None: os.environ)
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("pf_settings_environ", default=None)
 
-class Settings(BaseModel):
+
+class _Environment(EnvSettingsSource):
+    """``PF_<NAME>`` variables, upper case only (``pf_name`` is someone else's), from
+    ``os.environ`` or the mapping handed to ``Settings.from_env``."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        env = os.environ if environ is None else environ
+        return {
+            name.lower(): value
+            for name, value in env.items()
+            if name.startswith(ENV_PREFIX) and name == name.upper()
+        }
+
+
+class Settings(BaseSettings):
     """Everything a platform team tunes. Each field maps to `PF_<NAME>` (upper case)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, case_sensitive=False, enable_decoding=False, extra="ignore"
+    )
 
     namespace_prefix: str = Field("tenant-", description="prefix of tenant namespaces")
     global_max_concurrent: int = Field(
@@ -73,24 +109,47 @@ class Settings(BaseModel):
     health_port: int = Field(8081, ge=0, le=65535)
     queue_position_refresh_seconds: float = Field(2.0, ge=0.1)
     drift_resync_seconds: float = Field(300.0, ge=5)
-    queueing: str = Field(
-        "pf-figma",
-        pattern="^(pf-figma|kueue)$",
-        description="who admits stage Jobs: pf-figma's fair-share queue, or Kueue (Jobs created "
-        "suspended with the tenant's LocalQueue label); a Tenant's spec.queueing overrides it",
-    )
-    kueue_cohort: str | None = Field(
-        None, description="cohort of the ClusterQueues pf-figma creates (queueing: kueue)"
-    )
-    kueue_resource_flavor: str = Field(
-        "pf-figma", description="ResourceFlavor of the ClusterQueues pf-figma creates"
-    )
     leader_election: bool = False
     leader_election_namespace: str = "pf-figma-system"
     leader_election_lease: str = "pf-figma-operator"
     database_dsn: str | None = Field(None, description="PostgreSQL DSN (history, audit, usage)")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     log_format: str = Field("json", pattern="^(json|text)$")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the PF_* environment; no dotenv or secret files."""
+        return init_settings, _Environment(settings_cls)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_text(cls, value: object, info: ValidationInfo) -> object:
+        """An environment variable's text as the field's type expects it: JSON (or a comma
+        list) for lists and maps, the usual words for booleans."""
+        if not isinstance(value, str) or info.field_name is None:
+            return value
+        annotation = str(cls.model_fields[info.field_name].annotation)
+        if annotation.startswith(("dict", "list")):
+            text = value.strip()
+            if text.startswith(("{", "[")):
+                try:
+                    return json.loads(text)
+                except ValueError as err:
+                    raise ValueError(f"not valid JSON ({err})") from None
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if annotation == "<class 'bool'>":
+            lowered = value.strip().lower()
+            if lowered not in _TRUE | _FALSE:
+                raise ValueError(f"{value!r}: expected true or false")
+            return lowered in _TRUE
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -105,34 +164,13 @@ class Settings(BaseModel):
         return value
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        environ = dict(os.environ if environ is None else environ)
-        values: dict[str, Any] = {}
-        for name, field in cls.model_fields.items():
-            raw = environ.get(f"PF_{name.upper()}")
-            if raw is None:
-                continue
-            annotation = str(field.annotation)
-            if annotation.startswith(("dict", "list")):
-                if raw.strip().startswith(("{", "[")):
-                    try:
-                        values[name] = json.loads(raw)
-                    except ValueError as err:
-                        raise SystemExit(
-                            f"{_PREFIX}{name} (PF_{name.upper()}): not valid JSON ({err})"
-                        ) from None
-                else:
-                    values[name] = [v.strip() for v in raw.split(",") if v.strip()]
-            elif "bool" in annotation:
-                lowered = raw.strip().lower()
-                if lowered not in _TRUE | _FALSE:
-                    raise SystemExit(
-                        f"{_PREFIX}{name} (PF_{name.upper()}={raw!r}): expected true or false"
-                    )
-                values[name] = lowered in _TRUE
-            else:
-                values[name] = raw
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings from ``environ`` (default: os.environ). Raises SystemExit with every
+        invalid value named (field and message)."""
+        token = _ENVIRON.set(environ)
         try:
-            return cls(**values)
+            return cls()
         except ValidationError as err:
             raise SystemExit(f"{_PREFIX}{err}") from None
+        finally:
+            _ENVIRON.reset(token)
