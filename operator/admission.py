@@ -21,7 +21,15 @@ from pydantic import ValidationError
 from . import flow
 from .model import PIPELINE_KIND, TENANT_KIND, TenantSpec
 from .ports import CacheReader, Event, Queue, Request, TenantLookup, Watch
-from .scheduler import AdmissionQueue, TenantQuota, Workload, plan_weight, position_moved
+from .render.kueue import QUEUEING_KUEUE, queueing_of
+from .scheduler import (
+    AdmissionQueue,
+    TenantQuota,
+    Workload,
+    needs_figma,
+    plan_weight,
+    position_moved,
+)
 from .times import parse_time
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,12 @@ class AdmissionConfig:
     #: with a database, a tenant's pipelines wait for its database credentials (agent pods
     #: cannot start without the Secret)
     database: bool = False
+    #: the operator's queueing (PF_QUEUEING); a Tenant's spec.queueing wins. Tenants queued by
+    #: Kueue are admitted at once (scheduler: TenantQuota.external)
+    queueing: str = "pf-figma"
+    #: analyze stages with a Figma source running at once per tenant (its one Figma token),
+    #: unless the Tenant's figma.maxConcurrentAnalyze says otherwise (scheduler: Figma slots)
+    figma_max_concurrent: int = 2
 
 
 class AdmissionController:
@@ -122,6 +136,9 @@ class AdmissionController:
             max_queued=caps.max_queued,
             suspended=spec.suspended or held,
             hold_reason=f"waiting for tenant {name}'s database credentials" if held else None,
+            external=queueing_of(spec, self.config.queueing) == QUEUEING_KUEUE,
+            figma_max_concurrent=spec.figma.max_concurrent_analyze
+            or self.config.figma_max_concurrent,
         )
         return _DECIDE if self.queue_state.set_tenant(quota) else ()
 
@@ -155,6 +172,7 @@ class AdmissionController:
             priority=int(spec.get("priority", 50)),
             created=created.timestamp(),
             running=bool(status.get("startTime")) or key in self.admitted_keys,
+            figma=needs_figma(spec, status),
         )
         decide = self.queue_state.upsert(workload)
         if workload.running or spec.get("cancel") or key in self.rejected_keys:

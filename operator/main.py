@@ -58,6 +58,7 @@ def agent_settings(settings: Settings) -> AgentSettings:
         ca_bundle_configmap=settings.ca_bundle_configmap
         or ("pf-figma-ca" if settings.ca_bundle_file else None),
         stage_resources=settings.agent_stage_resources,
+        figma_api_url=settings.figma_api_url,
     )
 
 
@@ -98,6 +99,7 @@ def tenant_config(settings: Settings, otlp_endpoint: str | None = None) -> Tenan
         ca_bundle=ca_bundle,
         artifact_retention_days=settings.artifact_retention_days,
         resync_seconds=settings.drift_resync_seconds,
+        figma_api_url=settings.figma_api_url,
     )
 
 
@@ -116,7 +118,15 @@ def build(settings: Settings, kube: Kube | None = None, tracing: Tracing | None 
             global_max_concurrent=settings.global_max_concurrent,
             refresh_seconds=settings.queue_position_refresh_seconds,
             database=manager.db is not None,
+            queueing=settings.queueing,
+            figma_max_concurrent=settings.figma_max_concurrent_analyze,
         ),
+    )
+    kueue = KueueQueueing(
+        manager.kube,
+        default=settings.queueing,
+        flavor=settings.kueue_resource_flavor,
+        cohort=settings.kueue_cohort,
     )
     tenants = TenantController(
         cache=manager.cache,
@@ -128,6 +138,7 @@ def build(settings: Settings, kube: Kube | None = None, tracing: Tracing | None 
         db=manager.db,
         workers=settings.tenant_workers,
         tracing=tracing,
+        kueue=kueue,
     )
     pipelines = PipelineController(
         cache=manager.cache,
@@ -139,6 +150,7 @@ def build(settings: Settings, kube: Kube | None = None, tracing: Tracing | None 
         db=manager.db,
         workers=settings.pipeline_workers,
         tracing=tracing,
+        kueue=kueue,
     )
     for controller in (tenants, admission, pipelines):  # the order the cache is primed in
         manager.add(controller)

@@ -8,7 +8,10 @@ provisions the tenant's database role, and writes status only when it changed.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +58,7 @@ from .render import checks, common
 from .render import tenant as render_tenant
 from .store import roles
 from .store.writer import describe
+from .kueue import KueueQueueing
 from .tracing import Tracing
 
 log = logging.getLogger(__name__)
@@ -63,7 +67,7 @@ log = logging.getLogger(__name__)
 # condition -> kinds whose objects make it up
 PARTS: dict[str, tuple[str, ...]] = {
     "NamespaceReady": ("Namespace", "ConfigMap"),
-    "QuotaApplied": ("ResourceQuota", "LimitRange"),
+    "QuotaApplied": ("ResourceQuota", "LimitRange", "ClusterQueue"),  # + Kueue's queues
     "NetworkIsolated": ("NetworkPolicy",),
     "AccessConfigured": ("ServiceAccount", "RoleBinding"),
 }
@@ -139,6 +143,14 @@ class TenantConfig:
     artifact_retention_days: int = 30
     #: every Tenant is looked at again this often (a safety net; cheap cache compares)
     resync_seconds: float = 300.0
+    #: the Figma API of analyze stages (PF_FIGMA_API_URL); a Tenant's figma.apiURL wins
+    figma_api_url: str = "https://api.figma.com"
+
+
+#: the public Figma API: reached through the internet egress rule, never resolved here
+PUBLIC_FIGMA_HOST = "api.figma.com"
+#: seconds a resolved (or unresolvable) Figma API host is remembered
+FIGMA_DNS_TTL = 300.0
 
 
 class TenantController:
@@ -165,9 +177,12 @@ class TenantController:
         db: TenantDatabase | None = None,
         workers: int = 32,
         tracing: Tracing | None = None,
+        kueue: KueueQueueing | None = None,
     ) -> None:
         self.cache = cache
         self.tracing = tracing or Tracing.off()
+        #: queueing: kueue (None: never): a kueue tenant's ClusterQueue and LocalQueue
+        self.kueue = kueue
         self.client = client
         self.queue = queue
         self.index = index
@@ -176,12 +191,45 @@ class TenantController:
         self.db = db
         self.workers = workers
         self._state_of: dict[str, tuple[str, str]] = {}  # pipeline key -> (tenant, state)
+        self._figma_dns: dict[str, tuple[float, list[str]]] = {}  # host -> (when, addresses)
         children = [k for k in TENANT_CHILD_KINDS if k != "ConfigMap" or config.ca_bundle]
         self.watches = (
             *(Watch(kind, self._on_child, labels=MANAGED_SELECTOR) for kind in children),
             Watch(TENANT_KIND, self._on_tenant),
             Watch(PIPELINE_KIND, self._on_pipeline),
         )
+
+    async def _figma_egress(self, tenant: Tenant) -> list[common.EgressEndpoint]:
+        """Egress endpoints of the tenant's Figma API URL (its spec.figma.apiURL, else
+        PF_FIGMA_API_URL; render.tenant.figma_api_egress). A host name is resolved without
+        blocking the event loop and remembered FIGMA_DNS_TTL seconds; one that does not
+        resolve gets no rule (logged; analyze then reports the API unreachable)."""
+        url = tenant.spec.figma.api_url or self.config.figma_api_url
+        try:
+            host, _ = render_tenant.figma_api_host(url)
+        except ValueError as err:
+            log.warning("tenant %s: %s", tenant.name, err)
+            return []
+        if host == PUBLIC_FIGMA_HOST:
+            return []
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            now = time.monotonic()
+            cached = self._figma_dns.get(host)
+            if cached is not None and now - cached[0] < FIGMA_DNS_TTL:
+                addresses = cached[1]
+            else:
+                try:
+                    infos = await asyncio.get_running_loop().getaddrinfo(
+                        host, None, type=socket.SOCK_STREAM
+                    )
+                    addresses = sorted({str(i[4][0]).split("%", 1)[0] for i in infos})
+                except OSError as err:
+                    log.warning("cannot resolve the Figma API host %s: %s", host, err)
+                    addresses = []
+                self._figma_dns[host] = (now, addresses)
+        return render_tenant.figma_api_egress(url, addresses, tenant.spec, self.config.render)
 
     # --- watches -----------------------------------------------------------------------------
 
@@ -269,7 +317,9 @@ class TenantController:
         namespace = config.render.namespace_for(name)
         problems = checks.semantic_problems(tenant.spec, config.render, config.agent_resources)
         owner = owner_reference(body)
-        objects = render_tenant.desired_objects(name, tenant.spec, config.render)
+        objects = render_tenant.desired_objects(
+            name, tenant.spec, config.render, figma_egress=await self._figma_egress(tenant)
+        )
         if config.ca_bundle is not None:
             objects.append(ca_bundle_configmap(name, namespace, config.ca_bundle))
         desired = [with_hash(common.with_owner(obj, owner)) for obj in objects]
@@ -350,6 +400,11 @@ class TenantController:
                     message="restored " + ", ".join(sorted(repaired)),
                 )
             await self._prune(name, desired)
+            if self.kueue is not None:
+                try:
+                    await self.kueue.ensure_tenant(name, tenant.spec, self.config.render, owner)
+                except ApiError as err:
+                    failed["ClusterQueue"] = f"Kueue queues (queueing: kueue): {err.message}"
             if self.db is not None:
                 results["DatabaseReady"], db_credentials = await self._database(
                     name, namespace, body, owner

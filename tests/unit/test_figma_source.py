@@ -219,3 +219,40 @@ def test_public_https_endpoint_is_covered_by_the_internet_rule() -> None:
     assert figma_api_egress("https://proxy.example", ["203.0.113.7"], closed, SETTINGS) == [
         EgressEndpoint(cidr="203.0.113.7/32", port=443)
     ]
+
+
+# --- the Tenant controller's endpoint ------------------------------------------------------------
+
+
+async def test_tenant_controller_egress_for_the_figma_api() -> None:
+    from pf_operator.model import Tenant
+    from pf_operator.render import checks
+    from pf_operator.tenants import TenantConfig, TenantController
+
+    config = TenantConfig(
+        render=SETTINGS,
+        agent_resources=checks.AgentResources("250m", "256Mi", "1", "1Gi"),
+        figma_api_url="http://10.9.8.7:8990",
+    )
+    controller = TenantController(
+        cache=None,  # type: ignore[arg-type]
+        client=None,  # type: ignore[arg-type]
+        queue=None,  # type: ignore[arg-type]
+        index=None,  # type: ignore[arg-type]
+        counts=None,  # type: ignore[arg-type]
+        config=config,
+    )
+
+    def tenant(spec: dict[str, Any]) -> Tenant:
+        return Tenant.from_body({"metadata": {"name": "acme"}, "spec": spec})
+
+    # the operator's setting, an IP literal: no DNS
+    assert await controller._figma_egress(tenant({})) == [
+        EgressEndpoint(cidr="10.9.8.7/32", port=8990)
+    ]
+    # the Tenant's own URL wins; a name is resolved (for real: localhost)
+    own = tenant({"figma": {"apiURL": "http://localhost:7777"}})
+    assert EgressEndpoint(cidr="127.0.0.1/32", port=7777) in await controller._figma_egress(own)
+    # the public API needs no rule of its own (the internet rule reaches it)
+    public = tenant({"figma": {"apiURL": "https://api.figma.com"}})
+    assert await controller._figma_egress(public) == []
