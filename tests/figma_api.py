@@ -180,8 +180,8 @@ def synth_geometry(node: dict[str, Any]) -> tuple[list[dict[str, str]], list[dic
     if node.get("strokes") and sw > 0 and w > 2 * sw and h > 2 * sw:
         outer = _rect_path(w, h, [0, 0, 0, 0])
         lo, right, bottom = _n(sw), _n(w - sw), _n(h - sw)
-        inner = f"M{lo} {lo}L{lo} {bottom}L{right} {bottom}L{right} {lo}Z"
-        strokes.append({"path": outer + inner, "windingRule": "EVENODD"})
+        hole = f"M{lo} {lo}L{lo} {bottom}L{right} {bottom}L{right} {lo}Z"
+        strokes.append({"path": outer + hole, "windingRule": "EVENODD"})
     return fills, strokes
 
 
