@@ -58,7 +58,6 @@ from .render import checks, common
 from .render import tenant as render_tenant
 from .store import roles
 from .store.writer import describe
-from .kueue import KueueQueueing
 from .tracing import Tracing
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ log = logging.getLogger(__name__)
 # condition -> kinds whose objects make it up
 PARTS: dict[str, tuple[str, ...]] = {
     "NamespaceReady": ("Namespace", "ConfigMap"),
-    "QuotaApplied": ("ResourceQuota", "LimitRange", "ClusterQueue"),  # + Kueue's queues
+    "QuotaApplied": ("ResourceQuota", "LimitRange"),
     "NetworkIsolated": ("NetworkPolicy",),
     "AccessConfigured": ("ServiceAccount", "RoleBinding"),
 }
@@ -177,12 +176,9 @@ class TenantController:
         db: TenantDatabase | None = None,
         workers: int = 32,
         tracing: Tracing | None = None,
-        kueue: KueueQueueing | None = None,
     ) -> None:
         self.cache = cache
         self.tracing = tracing or Tracing.off()
-        #: queueing: kueue (None: never): a kueue tenant's ClusterQueue and LocalQueue
-        self.kueue = kueue
         self.client = client
         self.queue = queue
         self.index = index
@@ -400,11 +396,6 @@ class TenantController:
                     message="restored " + ", ".join(sorted(repaired)),
                 )
             await self._prune(name, desired)
-            if self.kueue is not None:
-                try:
-                    await self.kueue.ensure_tenant(name, tenant.spec, self.config.render, owner)
-                except ApiError as err:
-                    failed["ClusterQueue"] = f"Kueue queues (queueing: kueue): {err.message}"
             if self.db is not None:
                 results["DatabaseReady"], db_credentials = await self._database(
                     name, namespace, body, owner
