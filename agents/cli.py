@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import tracing
 from .artifacts import FileArtifactStore, open_store
 from .config import PipelineConfig, load_config
 from .errors import StageError
@@ -80,30 +81,35 @@ def agent_main(argv: list[str]) -> int:
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     _setup_logging(args.verbose)
+    flush = tracing.setup()  # TRACEPARENT: a child of the operator's stage-attempt span
     res = StageResult(stage=args.stage)
-    try:
-        cfg = load_config()
-        url = os.environ.get("PF_ARTIFACTS")
-        if not url:
-            raise StageError("ArtifactStoreMissing", "PF_ARTIFACTS is not set")
-        store = open_store(url)
-        env = StageEnv.from_environ(store)
-        res = run_stage(args.stage, cfg, env)
-    except StageError as exc:
-        res.outcome, res.reason, res.message = "Failed", exc.reason, exc.message
-    except Exception as exc:  # last resort: still a result, not only a traceback
-        log.exception("agent crashed")
-        res.outcome, res.reason, res.message = (
-            "Failed",
-            "InternalError",
-            f"{type(exc).__name__}: {exc}",
-        )
+    with tracing.span(f"agent {args.stage}", tracing.stage_attributes(args.stage)) as span:
+        try:
+            cfg = load_config()
+            span.set_attributes(tracing.stage_attributes(args.stage, cfg))
+            url = os.environ.get("PF_ARTIFACTS")
+            if not url:
+                raise StageError("ArtifactStoreMissing", "PF_ARTIFACTS is not set")
+            store = open_store(url)
+            env = StageEnv.from_environ(store)
+            res = run_stage(args.stage, cfg, env)
+        except StageError as exc:
+            res.outcome, res.reason, res.message = "Failed", exc.reason, exc.message
+        except Exception as exc:  # last resort: still a result, not only a traceback
+            log.exception("agent crashed")
+            res.outcome, res.reason, res.message = (
+                "Failed",
+                "InternalError",
+                f"{type(exc).__name__}: {exc}",
+            )
+        tracing.stage_result(span, res.outcome, res.reason)
     if res.outcome != "Succeeded":
         print(
             f"pf-figma {args.stage} failed: {res.reason}: {redact(res.message, _secrets())}",
             file=sys.stderr,
         )
     write_result(res, args.result_file)
+    flush()  # at most tracing.FLUSH_SECONDS: an unreachable collector delays no stage
     return 0 if res.outcome == "Succeeded" else 1
 
 

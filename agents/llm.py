@@ -22,6 +22,7 @@ from typing import Any
 
 import anthropic
 
+from . import tracing
 from .analyze import DesignSpec
 from .config import LLM
 from .files import write_tree
@@ -210,13 +211,15 @@ def refine_project(files: dict[str, str], manifests: list[ComponentManifest], sp
             out.stopped = "maxCostUSD"
             break
         try:
-            with warnings.catch_warnings():  # model deprecation notices are not our failure
-                warnings.simplefilter("ignore", DeprecationWarning)
+            # a span per call: GenAI semantic conventions (model, tokens) plus its cost
+            with warnings.catch_warnings(), tracing.genai_call(cfg.model, out_budget) as call:
+                warnings.simplefilter("ignore", DeprecationWarning)  # not our failure
                 resp = client.messages.create(
                     model=cfg.model, max_tokens=out_budget,
                     system=system,  # type: ignore[arg-type]
                     messages=[{"role": "user", "content": user}],
                 )
+                call.done(resp, cost_usd(cfg.model, resp.usage))
         except anthropic.APIStatusError as exc:
             out.stopped = f"api error {exc.status_code}"
             log.warning("Claude refinement stopped: HTTP %s", exc.status_code)

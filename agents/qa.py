@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import tracing
 from .errors import StageError
 from .files import write_tree
 from .result import redact
@@ -563,18 +564,19 @@ def run_qa(files: dict[str, bytes], project_dir: Path, workdir: Path) -> dict[st
     workdir.mkdir(parents=True, exist_ok=True)
     project_dir.mkdir(parents=True, exist_ok=True)
     write_tree(project_dir, files)
-    modules, cached, install_s = ensure_node_modules(pkg, workdir)
+    step = tracing.subprocess_step  # a span per subprocess (TRACEPARENT: see tracing)
+    modules, cached, install_s = step("npm install", ensure_node_modules, pkg, workdir)
     _link_node_modules(project_dir, modules)
     report: dict[str, Any] = {
         "v": 2,
         "node": node_version(),
         "install": {"cached": cached, "seconds": round(install_s, 3), "key": modules.parent.name,
                     "lockfile": "package-lock.json" in files},
-        "tsc": run_tsc(project_dir, workdir),
-        "tests": run_vitest(project_dir, workdir),
-        "lint": run_eslint(project_dir, workdir),
-        "format": run_prettier(project_dir, workdir),
-        "build": run_next_build(project_dir, workdir),
+        "tsc": step("tsc", run_tsc, project_dir, workdir),
+        "tests": step("vitest", run_vitest, project_dir, workdir),
+        "lint": step("eslint", run_eslint, project_dir, workdir),
+        "format": step("prettier", run_prettier, project_dir, workdir),
+        "build": step("next build", run_next_build, project_dir, workdir),
     }
     report["ok"] = first_failure(report) is None
     return report
