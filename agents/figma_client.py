@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +20,20 @@ from typing import Any
 
 import httpx
 from pydantic import ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from .errors import StageError
 from .figma_models import (
     MAX_DEPTH,
     ComponentMeta,
     FileResponse,
+    LocalVariables,
     Node,
     NodesResponse,
     StyleMeta,
@@ -34,6 +43,58 @@ from .figma_models import (
 log = logging.getLogger(__name__)
 
 FIGMA_API = "https://api.figma.com"
+#: one downloaded image fill or render at most (bytes); larger ones are reported per image
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+#: all image fills of one file together at most (bytes)
+MAX_IMAGES_TOTAL = 100 * 1024 * 1024
+#: node ids per ``GET /v1/images/:key`` request (keeps the URL short)
+RENDER_BATCH = 50
+IMAGE_TYPES = {  # magic bytes -> (extension, MIME type)
+    b"\x89PNG\r\n\x1a\n": ("png", "image/png"),
+    b"\xff\xd8\xff": ("jpg", "image/jpeg"),
+    b"GIF87a": ("gif", "image/gif"),
+    b"GIF89a": ("gif", "image/gif"),
+}
+
+
+def api_url() -> str:
+    """The Figma API base URL: ``FIGMA_API_URL`` (a proxy, a test server) or the public API."""
+    return (os.environ.get("FIGMA_API_URL") or FIGMA_API).rstrip("/")
+
+
+def read_token(token_file: str | None = None) -> str | None:
+    """The Figma token from ``token_file`` (first line, stripped) or ``FIGMA_TOKEN``.
+
+    Raises StageError(FigmaTokenUnreadable) when the file cannot be read; the token itself is
+    never part of a message."""
+    if token_file:
+        try:
+            with open(token_file, encoding="utf-8") as fh:
+                value = fh.readline().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StageError("FigmaTokenUnreadable", f"cannot read the Figma token file "
+                             f"{token_file}: {getattr(exc, 'strerror', None) or exc}") from None
+        return value or None
+    return os.environ.get("FIGMA_TOKEN") or None
+
+
+def image_type(data: bytes) -> tuple[str, str] | None:
+    """``(extension, MIME type)`` of PNG / JPEG / GIF / WebP bytes, from their magic bytes."""
+    for magic, kind in IMAGE_TYPES.items():
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ("webp", "image/webp")
+    return None
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Pixel ``(width, height)`` from a PNG's IHDR or a GIF's header (None for others)."""
+    if data.startswith(b"\x89PNG") and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(b"GIF") and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    return None
 
 
 @dataclass
@@ -137,19 +198,40 @@ def load_figma_file(path: str) -> FigmaSource:
     return parse_figma_json(data, name_hint=stem)
 
 
-class FigmaClient:
-    """Small synchronous Figma REST client with retries.
+class _Retryable(Exception):
+    """A 429 / 5xx / transport failure worth another attempt (``retry_after`` in seconds)."""
 
-    Retries 429 (honouring ``Retry-After``) and 5xx/transport errors with exponential backoff;
-    403 and 404 fail at once with a clear message. The token is sent as ``X-Figma-Token`` and
-    never appears in errors or logs.
+    def __init__(self, status: int | None, detail: str, retry_after: float | None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+@dataclass
+class Downloaded:
+    """Images fetched by :meth:`FigmaClient.download_images` / :meth:`FigmaClient.fetch_renders`:
+    ``files`` id -> bytes, ``problems`` id -> why there is none (HTTP status, size, type)."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+class FigmaClient:
+    """Small synchronous Figma REST client with retries (tenacity).
+
+    Retries 429 (honouring ``Retry-After``, capped at ``max_wait`` seconds) and 5xx/transport
+    errors with exponential backoff (``backoff * 2**n`` seconds), ``max_retries`` times; 403 and
+    404 fail at once with a clear message. The token is sent as ``X-Figma-Token`` to the API
+    only (never to the image URLs the API hands out) and never appears in errors or logs.
+    ``base_url`` defaults to :func:`api_url` (``FIGMA_API_URL``).
     """
 
     def __init__(
         self,
         token: str,
         *,
-        base_url: str = FIGMA_API,
+        base_url: str | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
         max_retries: int = 4,
@@ -159,19 +241,26 @@ class FigmaClient:
     ) -> None:
         if not token:
             raise StageError("FigmaTokenMissing", "FIGMA_TOKEN is not set")
+        self.base_url = (base_url or api_url()).rstrip("/")
+        tmo = httpx.Timeout(timeout, connect=10.0)
         self._client = httpx.Client(
-            base_url=base_url,
+            base_url=self.base_url,
             headers={"X-Figma-Token": token, "User-Agent": "pf-figma/0.1"},
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=tmo,
             transport=transport,
         )
+        # image URLs (Figma's S3 links) get no token
+        self._plain = httpx.Client(headers={"User-Agent": "pf-figma/0.1"}, timeout=tmo,
+                                   transport=transport, follow_redirects=True)
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_wait = max_wait
         self._sleep = sleep
+        self.requests = 0  # HTTP requests sent (retries included)
 
     def close(self) -> None:
         self._client.close()
+        self._plain.close()
 
     def __enter__(self) -> FigmaClient:
         return self
@@ -179,68 +268,179 @@ class FigmaClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _retry_after(self, resp: httpx.Response, attempt: int) -> float:
+    # ---- retries
+    def _retry_after(self, resp: httpx.Response) -> float | None:
         value = resp.headers.get("Retry-After")
-        if value:
+        if not value:
+            return None
+        try:
+            return min(max(float(value), 0.0), self.max_wait)
+        except ValueError:
             try:
-                return min(max(float(value), 0.0), self.max_wait)
-            except ValueError:
-                try:
-                    delta = parsedate_to_datetime(value).timestamp() - time.time()
-                    return min(max(delta, 0.0), self.max_wait)
-                except (TypeError, ValueError):
-                    pass
-        return float(min(self.backoff * (2**attempt), self.max_wait))
+                delta = parsedate_to_datetime(value).timestamp() - time.time()
+                return min(max(delta, 0.0), self.max_wait)
+            except (TypeError, ValueError):
+                return None
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            wait = exc.retry_after
+        else:
+            wait = wait_exponential(multiplier=self.backoff, max=self.max_wait)(state)
+        if isinstance(exc, _Retryable):
+            log.info("Figma API %s, retrying in %.1fs", exc.detail, wait)
+        return float(wait)
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+    def _send(
+        self, client: httpx.Client, url: str, params: dict[str, str] | None
+    ) -> httpx.Response:
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    self.requests += 1
+                    try:
+                        resp = client.get(url, params=params)
+                    except httpx.TransportError as exc:
+                        raise _Retryable(None, f"network error: {type(exc).__name__}",
+                                         None) from None
+                    if resp.status_code == 429 or resp.status_code >= 500:
+                        raise _Retryable(resp.status_code, f"HTTP {resp.status_code}",
+                                         self._retry_after(resp) if resp.status_code == 429
+                                         else None)
+                    return resp
+        except _Retryable as exc:
+            if exc.status is None:
+                raise StageError("FigmaUnavailable",
+                                 f"Figma API unreachable ({exc.detail})") from None
+            reason = "FigmaRateLimited" if exc.status == 429 else "FigmaUnavailable"
+            raise StageError(reason, f"Figma API still failing after {self.max_retries + 1} "
+                             f"attempts ({exc.detail})") from None
+        raise StageError("FigmaUnavailable", "no attempt made")  # pragma: no cover
 
     def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
-        last = ""
-        for attempt in range(self.max_retries + 1):
+        """``GET`` an API path; the decoded JSON body. Raises StageError: FigmaForbidden (403),
+        FigmaNotFound (404), FigmaRateLimited / FigmaUnavailable (retries exhausted),
+        FigmaAPIError (other statuses), InvalidFigmaJSON."""
+        resp = self._send(self._client, path, params)
+        if resp.status_code == 200:
             try:
-                resp = self._client.get(path, params=params)
-            except httpx.TransportError as exc:
-                last = f"network error: {type(exc).__name__}"
-                if attempt < self.max_retries:
-                    self._sleep(min(self.backoff * (2**attempt), self.max_wait))
-                    continue
-                raise StageError("FigmaUnavailable", f"Figma API unreachable ({last})") from None
-            if resp.status_code == 200:
-                try:
-                    return resp.json()
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    raise StageError("InvalidFigmaJSON",
-                                     "Figma API returned invalid JSON") from None
-            if resp.status_code == 403:
-                raise StageError(
-                    "FigmaForbidden",
-                    "Figma API returned 403: the token is invalid, expired or has no access to "
-                    "this file",
-                )
-            if resp.status_code == 404:
-                raise StageError("FigmaNotFound", f"Figma API returned 404 for {path}: no such "
-                                 "file "
-                                 "or node (check fileKey / nodeIds)")
-            if resp.status_code == 429 or resp.status_code >= 500:
-                last = f"HTTP {resp.status_code}"
-                if attempt < self.max_retries:
-                    wait = self._retry_after(resp, attempt)
-                    log.info("Figma API %s, retrying in %.1fs", resp.status_code, wait)
-                    self._sleep(wait)
-                    continue
-                reason = "FigmaRateLimited" if resp.status_code == 429 else "FigmaUnavailable"
-                raise StageError(reason, f"Figma API still failing after "
-                                 f"{self.max_retries + 1} attempts ({last})")
-            raise StageError("FigmaAPIError", f"Figma API returned HTTP {resp.status_code}: "
-                             f"{resp.text[:200]}")
-        raise StageError("FigmaUnavailable", last)  # pragma: no cover
+                return resp.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise StageError("InvalidFigmaJSON", "Figma API returned invalid JSON") from None
+        if resp.status_code == 403:
+            raise StageError(
+                "FigmaForbidden",
+                f"Figma API returned 403 for {path}: the token is invalid, expired or has no "
+                "access to this file",
+            )
+        if resp.status_code == 404:
+            raise StageError("FigmaNotFound", f"Figma API returned 404 for {path}: no such file "
+                             "or node (check fileKey / nodeIds)")
+        raise StageError("FigmaAPIError", f"Figma API returned HTTP {resp.status_code}: "
+                         f"{resp.text[:200]}")
 
+    # ---- endpoints
     def fetch(self, file_key: str, node_ids: Sequence[str] | None = None,
-              version: str | None = None) -> FigmaSource:
+              version: str | None = None, *, geometry: bool = True) -> FigmaSource:
+        """``GET /v1/files/:key`` (or ``/nodes?ids=`` with ``node_ids``), with
+        ``geometry=paths`` so that vectors carry their outlines (``fillGeometry``)."""
         params: dict[str, str] = {}
         if version:
             params["version"] = version
+        if geometry:
+            params["geometry"] = "paths"
         if node_ids:
             params["ids"] = ",".join(node_ids)
             data = self.get_json(f"/v1/files/{file_key}/nodes", params)
         else:
             data = self.get_json(f"/v1/files/{file_key}", params or None)
         return parse_figma_json(data, name_hint=file_key)
+
+    def image_fills(self, file_key: str) -> dict[str, str | None]:
+        """``GET /v1/files/:key/images``: imageRef -> download URL (None: no image)."""
+        data = self.get_json(f"/v1/files/{file_key}/images")
+        images = (data.get("meta") or {}).get("images") if isinstance(data, dict) else None
+        if not isinstance(images, dict):
+            raise StageError("FigmaAPIError", "GET /v1/files/:key/images: no meta.images")
+        return {str(k): (str(v) if v else None) for k, v in images.items()}
+
+    def local_variables(self, file_key: str) -> LocalVariables:
+        """``GET /v1/files/:key/variables/local`` (Enterprise plans; others answer 403, raised
+        as StageError FigmaForbidden for the caller to note)."""
+        data = self.get_json(f"/v1/files/{file_key}/variables/local")
+        meta = data.get("meta") if isinstance(data, dict) else None
+        try:
+            return LocalVariables.model_validate(meta or {})
+        except ValidationError as exc:
+            raise StageError("InvalidFigmaJSON", "variables/local: "
+                             + _validation_message(exc)) from None
+
+    def download(self, url: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+        """Bytes of an image URL handed out by the API (no token sent), at most ``max_bytes``.
+        Raises StageError ImageTooLarge / ImageDownloadFailed."""
+        resp = self._send(self._plain, url, None)
+        if resp.status_code != 200:
+            raise StageError("ImageDownloadFailed", f"HTTP {resp.status_code}")
+        if len(resp.content) > max_bytes:
+            raise StageError("ImageTooLarge", f"{len(resp.content)} bytes, over the "
+                             f"{max_bytes}-byte limit")
+        return resp.content
+
+    def download_images(self, urls: dict[str, str | None], *, max_bytes: int = MAX_IMAGE_BYTES,
+                        max_total: int = MAX_IMAGES_TOTAL) -> Downloaded:
+        """Download each URL (id -> URL); failures are per id in ``problems``, not raised."""
+        out = Downloaded()
+        total = 0
+        for ident, url in sorted(urls.items()):
+            if not url:
+                out.problems[ident] = "Figma returned no URL"
+                continue
+            try:
+                data = self.download(url, max_bytes)
+            except StageError as exc:
+                out.problems[ident] = exc.message
+                continue
+            if image_type(data) is None:
+                out.problems[ident] = "not a PNG, JPEG, GIF or WebP image"
+                continue
+            if total + len(data) > max_total:
+                out.problems[ident] = f"over the {max_total}-byte limit for all images"
+                continue
+            total += len(data)
+            out.files[ident] = data
+        return out
+
+    def fetch_renders(self, file_key: str, node_ids: Sequence[str], *, scale: float = 1.0,
+                      version: str | None = None) -> Downloaded:
+        """PNG renders of nodes (``GET /v1/images/:key?ids=&format=png&scale=``, then each URL),
+        node id -> PNG bytes; nodes Figma cannot render and failed downloads in ``problems``."""
+        urls: dict[str, str | None] = {}
+        ids = list(dict.fromkeys(node_ids))
+        for i in range(0, len(ids), RENDER_BATCH):
+            params = {"ids": ",".join(ids[i : i + RENDER_BATCH]), "format": "png",
+                      "scale": f"{scale:g}"}
+            if version:
+                params["version"] = version
+            data = self.get_json(f"/v1/images/{file_key}", params)
+            if isinstance(data, dict) and data.get("err"):
+                raise StageError("FigmaAPIError", f"renders: {str(data['err'])[:200]}")
+            images = data.get("images") if isinstance(data, dict) else None
+            if not isinstance(images, dict):
+                raise StageError("FigmaAPIError", "GET /v1/images/:key: no images")
+            urls.update({str(k): (str(v) if v else None) for k, v in images.items()})
+        got = self.download_images(urls, max_total=MAX_IMAGES_TOTAL)
+        for nid, data in list(got.files.items()):
+            if image_type(data) != ("png", "image/png"):
+                del got.files[nid]
+                got.problems[nid] = "render is not a PNG"
+        return got
