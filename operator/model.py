@@ -858,6 +858,8 @@ class DesignPipelineStatus(_Model):
     cost: Cost | None = None
     quality: Quality | None = None
     source: SourceStatus | None = None
+    #: the pipeline's OpenTelemetry trace (tracing.trace_id_hex), when traces are exported
+    trace_id: str | None = Field(default=None, alias="traceID")
 
     @model_validator(mode="before")
     @classmethod
