@@ -1130,6 +1130,12 @@ class Lowering:
             used = self.instance(node, parent)
             if used is not None:
                 return used
+        only = self._no_op_wrapper(node, parent, root)
+        if only is not None:
+            # a frame that draws nothing and only holds one child of its own box: the child alone
+            return self.lower(
+                only, parent, phrasing=phrasing, depth=depth + 1, in_control=in_control
+            )
         cls = self.position(node, parent, root)
         fills, is_image = self.fills(node)
         visual = (
@@ -1245,6 +1251,84 @@ class Lowering:
             return self.input_control(el, node)
         el.children = list(rendered)
         return el
+
+    def _no_op_wrapper(self, node: Node, parent: Node | None, root: bool) -> Node | None:
+        """The child that stands in for ``node`` when ``node`` is a wrapper that draws nothing:
+        a FRAME or GROUP (not the root) with no visible paint, effect, padding, clipping,
+        opacity, blend, rotation, min/max size, property reference or semantic name, whose only
+        child (visible, not a mask, not rotated, not bound to a property) has the same box. The
+        child takes the wrapper's place: its sizing in the wrapper's parent is the wrapper's
+        (a hugging wrapper passes on the child's own), so the page is the same with one element
+        fewer (HTML-capture plugins nest dozens of such frames). None when ``node`` is kept."""
+        if root or parent is None or node.type not in ("FRAME", "GROUP") or len(node.children) != 1:
+            return None
+        (child,) = node.children
+        bb, cbb = node.absoluteBoundingBox, child.absoluteBoundingBox
+        if (
+            bb is None
+            or cbb is None
+            or not child.visible
+            or child.isMask
+            or child.type in ("TEXT", *FIGJAM_TEXT_TYPES, "CONNECTOR")
+            or child.layoutPositioning == "ABSOLUTE"
+            or node.componentPropertyReferences
+            or child.componentPropertyReferences
+            or _visible_paints(node.fills)
+            or _visible_paints(node.strokes)
+            or any(e.visible for e in node.effects)
+            or node.clipsContent
+            or node.opacity < 1
+            or (node.blendMode or "PASS_THROUGH") not in ("PASS_THROUGH", "NORMAL")
+            or node.rotation
+            or child.rotation
+            or any((node.paddingLeft, node.paddingRight, node.paddingTop, node.paddingBottom))
+            or any(
+                v is not None and v > 0
+                for v in (node.minWidth, node.maxWidth, node.minHeight, node.maxHeight)
+            )
+            or semantic_kind(node.name) is not None
+            or max(
+                abs(bb.x - cbb.x),
+                abs(bb.y - cbb.y),
+                abs(bb.width - cbb.width),
+                abs(bb.height - cbb.height),
+            )
+            > 0.5
+        ):
+            return None
+        wh, wv = _sizing(node, parent)
+        ch, cv = _sizing(child, node)
+
+        def mode(wrapper: str, own: str) -> str:
+            if wrapper != "HUG":
+                return wrapper
+            return "FIXED" if own == "FILL" else own
+
+        merged = child.model_copy(
+            update={
+                "layoutSizingHorizontal": mode(wh, ch),
+                "layoutSizingVertical": mode(wv, cv),
+                **{
+                    f: getattr(node, f)
+                    for f in (
+                        "layoutAlign",
+                        "layoutGrow",
+                        "layoutPositioning",
+                        "constraints",
+                        "gridColumnSpan",
+                        "gridRowSpan",
+                        "gridColumnAnchorIndex",
+                        "gridRowAnchorIndex",
+                        "gridChildHorizontalAlign",
+                        "gridChildVerticalAlign",
+                    )
+                },
+            }
+        )
+        placed = self.flow.get(parent.id)
+        if placed is not None and node.id in placed:
+            placed[child.id] = placed[node.id]
+        return merged
 
     def instance(self, node: Node, parent: Node | None) -> El | None:
         """An INSTANCE of a component generated in this project becomes that component with

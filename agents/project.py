@@ -78,8 +78,12 @@ FONTSOURCE: dict[str, tuple[str, str, str]] = {
 }
 MONO_HINT = re.compile(r"mono|code|courier|consol", re.I)
 SERIF_HINT = re.compile(r"serif|times|georgia|garamond|merriweather|playfair", re.I)
+# An unbundled sans family falls back to Arial's metrics first (Arial on Windows and macOS,
+# Liberation Sans, metric-compatible with it, on Linux): grotesque design faces (GDS Transport,
+# Helvetica Neue, SF) are far closer to it than to Linux's default sans (DejaVu Sans, about 9%
+# wider), so hugging boxes keep their Figma width (GOV.UK's own stack is "GDS Transport", arial).
 FALLBACK_STACKS = {
-    "sans": "ui-sans-serif, system-ui, sans-serif",
+    "sans": "Arial, Helvetica, ui-sans-serif, system-ui, sans-serif",
     "serif": "ui-serif, Georgia, serif",
     "mono": "ui-monospace, SFMono-Regular, Menlo, monospace",
 }

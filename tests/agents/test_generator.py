@@ -143,6 +143,40 @@ def test_15_22_deep_nesting_is_rendered_to_the_bottom(case: str):
     assert "Save changes" in c.source and not c.unreproduced
 
 
+@pytest.mark.parametrize("case", ["15-deep-nesting.json", "22-deeper-nesting-100.json"])
+def test_wrappers_that_draw_nothing_are_collapsed_into_their_child(case: str):
+    (c,) = gen(case).values()
+    # the root and the frame that draws the button; none of the empty frames between them
+    assert c.source.count("<div") == 2, c.source
+    assert classes_of(c.source, "Save changes")
+
+
+def test_a_collapsed_wrapper_passes_its_place_in_the_parent_to_its_child(tmp_path: Path):
+    def frame(i: str, kids: list, **kw) -> dict:
+        return {"id": i, "name": "div", "type": "FRAME", "children": kids,
+                "absoluteBoundingBox": {"x": 0, "y": 0, "width": 100, "height": 40}, **kw}
+
+    card = frame("3:3", [], fills=[{"type": "SOLID", "color": {"r": 1, "g": 0, "b": 0, "a": 1}}],
+                 layoutSizingHorizontal="FIXED", layoutSizingVertical="FIXED")
+    # a wrapper filling its row, around a fixed card of the same box; a padded frame is kept
+    wrapper = frame("3:2", [card], layoutMode="VERTICAL", layoutSizingHorizontal="FILL",
+                    layoutSizingVertical="HUG")
+    padded = frame("3:4", [frame("3:5", [], fills=card["fills"])], paddingLeft=4,
+                   layoutMode="VERTICAL")
+    row = frame("3:1", [wrapper, padded], layoutMode="HORIZONTAL")
+    row["name"] = "Row"
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [row]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    kids = re.findall(r'<div className="([^"]*)"', c.source)
+    assert len(kids) == 3, c.source  # the card in the wrapper's place, the padded frame, its child
+    assert "flex-1" in kids[0].split() and "bg-" in kids[0] and "w-[100px]" not in kids[0]
+    assert "pl-" in kids[1] or "px-" in kids[1] or "p-" in kids[1]
+
+
 def test_22_a_hundred_levels_survive_the_stages_round_trip(tmp_path: Path):
     env = StageEnv(store=FileArtifactStore(tmp_path / "s"), workdir=tmp_path / "w",
                    source_file=str(CASES / "22-deeper-nesting-100.json"))

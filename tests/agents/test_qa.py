@@ -89,7 +89,7 @@ def test_project_files_tailwind4_css_first_theme_and_deterministic(tmp_path: Pat
     for var in ("--color-", "--font-", "--text-", "--spacing-", "--shadow-"):
         assert f"  {var}" in css
     # the design font has no @fontsource package: a documented fallback stack
-    assert "ui-sans-serif, system-ui, sans-serif;" in css
+    assert "Arial, Helvetica, ui-sans-serif, system-ui, sans-serif;" in css
     assert "fallback stack" in files["README.md"]
     pkg = json.loads(files["package.json"])
     assert {"lint", "format:check", "typecheck", "test", "build"} <= set(pkg["scripts"])
