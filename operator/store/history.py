@@ -55,14 +55,15 @@ class PipelineRun:
     input_tokens: int = 0
     output_tokens: int = 0
     usd: float = 0.0
+    trace_id: str | None = None  # status.traceID: the pipeline's OpenTelemetry trace
 
     async def write(self, conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute(
             """
             INSERT INTO pf.pipeline_runs AS t (uid, tenant_id, namespace, name, state, reason,
                 message, current_stage, created_at, started_at, finished_at, deleted_at,
-                input_tokens, output_tokens, usd, updated_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+                input_tokens, output_tokens, usd, trace_id, updated_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
             ON CONFLICT (uid) DO UPDATE SET
                 state = CASE WHEN EXCLUDED.state = 'Deleted' AND t.finished_at IS NOT NULL
                              THEN t.state ELSE EXCLUDED.state END,
@@ -76,6 +77,7 @@ class PipelineRun:
                 input_tokens = greatest(EXCLUDED.input_tokens, t.input_tokens),
                 output_tokens = greatest(EXCLUDED.output_tokens, t.output_tokens),
                 usd = greatest(EXCLUDED.usd, t.usd),
+                trace_id = coalesce(EXCLUDED.trace_id, t.trace_id),
                 updated_at = now()
             """,
             (
@@ -94,6 +96,7 @@ class PipelineRun:
                 self.input_tokens,
                 self.output_tokens,
                 Decimal(str(self.usd)),
+                self.trace_id,
             ),
         )
 
@@ -283,6 +286,7 @@ def records_for_pipeline(
             input_tokens=int(cost.get("inputTokens") or 0),
             output_tokens=int(cost.get("outputTokens") or 0),
             usd=float(cost.get("usd") or 0.0),
+            trace_id=status.get("traceID"),
         )
     ]
     finished_jobs = {job.name for _s, _o, _sec, job in finished}
@@ -419,7 +423,8 @@ async def pipeline_history(
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT uid, namespace, name, state, reason, message, created_at, started_at,"
-            " finished_at, deleted_at, input_tokens, output_tokens, usd FROM pf.pipeline_runs"
+            " finished_at, deleted_at, input_tokens, output_tokens, usd, trace_id"
+            " FROM pf.pipeline_runs"
             " WHERE tenant_id = %s ORDER BY coalesce(started_at, created_at) DESC NULLS LAST"
             " LIMIT %s",
             (tenant, limit),

@@ -237,7 +237,8 @@ async def test_history_upserts_end_in_the_final_state(
     tenant = tenant_name("hist")
     uid = str(uuid.uuid4())
     body = pipeline_body(uid)
-    running = {"startTime": "2026-03-01T10:00:01Z", "conditions": [
+    running = {"startTime": "2026-03-01T10:00:01Z", "traceID": "4bf92f3577b34da6a3ce929d0e0e4736",
+               "conditions": [
         {"type": "Succeeded", "status": "Unknown", "reason": "Running"}],
         "stages": [{"name": "analyze", "state": "Running", "attempts": 1,
                     "job": "landing-analyze-1", "startTime": "2026-03-01T10:00:01Z"}]}
@@ -254,6 +255,7 @@ async def test_history_upserts_end_in_the_final_state(
     rows = await history.pipeline_history(pool, tenant)
     assert len(rows) == 1
     assert rows[0]["state"] == "Succeeded" and rows[0]["deleted_at"] is not None
+    assert rows[0]["trace_id"] == running["traceID"]  # status.traceID: the row names the trace
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT state, finished_at IS NOT NULL FROM pf.stage_attempts"
                                  " WHERE pipeline_uid = %s", (uid,))
