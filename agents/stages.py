@@ -18,6 +18,7 @@ from .config import PipelineConfig
 from .contract import STAGE_ORDER
 from .errors import StageError
 from .figma_client import FigmaClient, FigmaSource
+from .figma_live import IMAGES, RENDERS, read_extras
 from .files import pack_files, unpack_files
 from .fmt import format_project
 from .generate import (
@@ -88,20 +89,47 @@ def _load_source(cfg: PipelineConfig, env: StageEnv) -> FigmaSource:
     if fig is None:
         raise StageError("SourceMissing", "no PF_SOURCE_FILE and no source.figma in the "
                          "pipeline configuration")
+    with _figma_client(env) as client:
+        return client.fetch(fig.fileKey, fig.nodeIds or None, fig.version)
+
+
+def _figma_client(env: StageEnv) -> FigmaClient:
     if not env.figma_token:
         raise StageError("FigmaTokenMissing", "source.figma is set but FIGMA_TOKEN is not")
-    with FigmaClient(env.figma_token, transport=env.figma_transport) as client:
-        return client.fetch(fig.fileKey, fig.nodeIds or None, fig.version)
+    return FigmaClient(env.figma_token, transport=env.figma_transport)
 
 
 def run_analyze(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     t = time.perf_counter()
-    src = _load_source(cfg, env)
-    env.timings["load"] = time.perf_counter() - t
-    spec = analyze_source(src)
-    tokens = extract_tokens(spec)
+    fig = cfg.source.figma
+    live = fig is not None and not env.source_file and cfg.source.storedRef is None
+    extras = None
+    if live and fig is not None:  # the Figma API: the file, its variables, images, renders
+        with _figma_client(env) as client:
+            src = client.fetch(fig.fileKey, fig.nodeIds or None, fig.version)
+            env.timings["load"] = time.perf_counter() - t
+            spec = analyze_source(src)
+            extras = read_extras(client, fig.fileKey, spec, src.version)
+            res.summary["figmaRequests"] = client.requests
+    else:
+        src = _load_source(cfg, env)
+        env.timings["load"] = time.perf_counter() - t
+        spec = analyze_source(src)
+    tokens = extract_tokens(spec, extras.variables if extras else None)
     key = cfg.pipeline_key
     put = env.store.put
+    if extras is not None:
+        if extras.images:
+            res.artifacts.append(put(key, "analyze", IMAGES, pack_files(extras.images)))
+        if extras.renders:
+            res.artifacts.append(put(key, "analyze", RENDERS, pack_files(extras.renders)))
+        res.summary.update({"images": extras.image_count, "renders": extras.render_count,
+                            "variables": len(extras.variables.variables)
+                            if extras.variables else None})
+        if extras.notes:
+            res.summary["notes"] = extras.notes[:10]
+    if src.version:  # status.source.version
+        res.summary["version"] = src.version
     res.artifacts.append(put(key, "analyze", "design-spec.json", spec_to_json(spec)))
     components = [c.model_dump(exclude={"variants"}) | {"variants": len(c.variants)}
                   for c in spec.components]
@@ -119,6 +147,8 @@ def run_analyze(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     })
     res.message = (f"analyzed {spec.name[:60]!r}: {spec.nodeCount} nodes, "
                    f"{len(spec.components)} components, {tokens.count} tokens")
+    if extras is not None and extras.notes:
+        res.message += f"; {len(extras.notes)} notes (summary.notes)"
     if spec.warnings:
         res.message += "; " + "; ".join(spec.warnings)[:300]
 

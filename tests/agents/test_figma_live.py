@@ -1,0 +1,182 @@
+"""The live Figma path (analyze reading the API) against the local Figma API server."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pf_agents.artifacts import FileArtifactStore
+from pf_agents.config import PipelineConfig
+from pf_agents.errors import StageError
+from pf_agents.figma_client import FigmaClient, api_url, read_token
+from pf_agents.files import unpack_files
+from pf_agents.stages import StageEnv, run_stage
+from tests.figma_api import FigmaApiServer
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "figd_live-test-token-0123456789"
+GOVUK = ROOT / "examples" / "figma" / "govuk-button.json"
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[FigmaApiServer]:
+    with FigmaApiServer() as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _clean(api: FigmaApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.reset()
+    api.variables_status.clear()
+    monkeypatch.setenv("FIGMA_API_URL", api.url)
+
+
+def env_for(tmp_path: Path, **kw: object) -> StageEnv:
+    return StageEnv(store=FileArtifactStore(tmp_path / "store"), workdir=tmp_path / "w",
+                    figma_token=TOKEN, **kw)  # type: ignore[arg-type]
+
+
+def cfg_for(key: str, node_ids: list[str] | None = None) -> PipelineConfig:
+    return PipelineConfig.model_validate(
+        {"source": {"figma": {"fileKey": key, "nodeIds": node_ids or []}}})
+
+
+def artifact(env: StageEnv, res, name: str) -> bytes:  # type: ignore[no-untyped-def]
+    ref = next(a for a in res.artifacts if a.name == name)
+    return env.store.get(ref.uri)
+
+
+def test_base_url_and_token_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     api: FigmaApiServer) -> None:
+    assert api_url() == api.url
+    monkeypatch.delenv("FIGMA_API_URL")
+    assert api_url() == "https://api.figma.com"
+    monkeypatch.setenv("FIGMA_TOKEN", "from-env")
+    assert read_token() == "from-env"
+    f = tmp_path / "token"
+    f.write_text(TOKEN + "\n")
+    assert read_token(str(f)) == TOKEN
+    with pytest.raises(StageError) as e:
+        read_token(str(tmp_path / "missing"))
+    assert e.value.reason == "FigmaTokenUnreadable" and TOKEN not in e.value.message
+
+
+def test_analyze_by_key_reads_geometry_version_renders(tmp_path: Path,
+                                                       api: FigmaApiServer,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    env = env_for(tmp_path)
+    res = run_stage("analyze", cfg_for("govukbutton"), env)
+    assert res.outcome == "Succeeded", res.message
+    version = api.file("govukbutton")["version"]  # type: ignore[index]
+    assert res.summary["version"] == version
+    assert b'"fillGeometry"' in artifact(env, res, "design-spec.json")
+    renders = unpack_files(artifact(env, res, "figma-renders.tar.gz"))
+    index = json.loads(renders["figma-renders/index.json"])
+    assert index["scale"] == 1.0 and index["renders"]
+    for nid, name in index["renders"].items():
+        assert renders[name][:8] == b"\x89PNG\r\n\x1a\n", nid
+    assert res.summary["renders"] == len(index["renders"]) > 1
+    stats = api.stats_json()
+    assert stats["byEndpoint"]["/v1/images/:key"] == 1
+    assert stats["byEndpoint"]["/v1/files/:key/variables/local"] == 1
+    out = res.to_json()
+    assert TOKEN not in out and TOKEN not in caplog.text
+
+
+def test_vectors_placeholders_from_stored_json_svg_paths_from_the_api(tmp_path: Path) -> None:
+    """The same design: stored JSON (no geometry) draws vectors as boxes; the URL path (the API
+    with geometry=paths) draws them as SVG paths. The generated code differs."""
+    stored = env_for(tmp_path / "stored", source_file=str(GOVUK))
+    live = env_for(tmp_path / "live")
+    out: dict[str, str] = {}
+    for name, env in (("stored", stored), ("live", live)):
+        cfg = PipelineConfig() if name == "stored" else cfg_for("govukbutton")
+        for stage in ("analyze", "generate"):
+            res = run_stage(stage, cfg, env)
+            assert res.outcome == "Succeeded", (name, stage, res.message)
+        files = unpack_files(artifact(env, res, "project.tar.gz"))
+        body = files["components/generated/Button.tsx"]
+        out[name] = body.decode() if isinstance(body, bytes) else body
+        out[name + "-unrepro"] = artifact(env, res, "unreproduced.json").decode()
+    assert "<path d=" not in out["stored"] and "<path d=" in out["live"]
+    assert "fillGeometry" in out["stored-unrepro"]
+    assert '"fillGeometry"' not in out["live-unrepro"]
+
+
+def test_variables_name_the_tokens(tmp_path: Path, api: FigmaApiServer) -> None:
+    fill = [{"type": "SOLID", "color": {"r": 0.0, "g": 0.4, "b": 0.8, "a": 1},
+             "boundVariables": {"color": {"type": "VARIABLE_ALIAS", "id": "VariableID:1:1"}}}]
+    comp = {"id": "1:2", "name": "Badge", "type": "COMPONENT", "fills": fill,
+            "absoluteBoundingBox": {"x": 0, "y": 0, "width": 40, "height": 20}, "children": []}
+    variables = {"variableCollections": {"C:1": {
+        "id": "C:1", "name": "Brand", "defaultModeId": "1:0",
+        "modes": [{"modeId": "1:0", "name": "Value"}], "variableIds": ["VariableID:1:1"]}},
+        "variables": {"VariableID:1:1": {
+            "id": "VariableID:1:1", "name": "Brand/Ocean", "resolvedType": "COLOR",
+            "variableCollectionId": "C:1",
+            "valuesByMode": {"1:0": {"r": 0.0, "g": 0.4, "b": 0.8, "a": 1}}}}}
+    api.add_file("withvars", comp, variables=variables)
+    env = env_for(tmp_path)
+    res = run_stage("analyze", cfg_for("withvars"), env)
+    assert res.outcome == "Succeeded", res.message
+    tokens = json.loads(artifact(env, res, "tokens.json"))
+    assert "brand-ocean" in tokens["color"]
+    assert res.summary["variables"] == 1
+
+
+def test_variables_403_is_a_note_not_a_failure(tmp_path: Path, api: FigmaApiServer) -> None:
+    api.variables_status["govukbutton"] = 403
+    res = run_stage("analyze", cfg_for("govukbutton"), env_for(tmp_path))
+    assert res.outcome == "Succeeded", res.message
+    assert any("variables not read" in n and "403" in n for n in res.summary["notes"])
+    assert res.summary["variables"] is None
+
+
+def test_404_is_a_clear_error(tmp_path: Path) -> None:
+    res = run_stage("analyze", cfg_for("nosuchfile"), env_for(tmp_path))
+    assert (res.outcome, res.reason) == ("Failed", "FigmaNotFound")
+    assert "/v1/files/nosuchfile" in res.message and "fileKey" in res.message
+
+
+def test_403_on_the_file_fails_without_the_token(tmp_path: Path, api: FigmaApiServer) -> None:
+    api.fail("^/v1/files/govukbutton$", 403, times=1)
+    res = run_stage("analyze", cfg_for("govukbutton"), env_for(tmp_path))
+    assert (res.outcome, res.reason) == ("Failed", "FigmaForbidden")
+    assert TOKEN not in res.to_json()
+
+
+def test_429_retry_after_is_honoured(api: FigmaApiServer) -> None:
+    api.fail("^/v1/files/govukbutton$", 429, times=2, retry_after=3)
+    sleeps: list[float] = []
+    with FigmaClient(TOKEN, sleep=sleeps.append) as client:
+        src = client.fetch("govukbutton")
+        assert client.requests == 3
+    assert src.name == "Button" and sleeps == [3.0, 3.0]
+    assert api.stats_json()["429"] == 2
+
+
+def test_429_exhausted_and_5xx_backoff(api: FigmaApiServer) -> None:
+    api.fail("^/v1/files/govukbutton$", 429, times=None)
+    sleeps: list[float] = []
+    with FigmaClient(TOKEN, sleep=sleeps.append, max_retries=2) as client, \
+            pytest.raises(StageError) as e:
+        client.fetch("govukbutton")
+    assert e.value.reason == "FigmaRateLimited" and sleeps == [1.0, 2.0]
+    api.reset()
+    api.fail("^/v1/files/govukbutton$", 502, times=1)
+    sleeps.clear()
+    with FigmaClient(TOKEN, sleep=sleeps.append, backoff=0.5) as client:
+        client.fetch("govukbutton")
+    assert sleeps == [0.5]
+
+
+def test_node_ids_fetch_the_nodes_endpoint(api: FigmaApiServer) -> None:
+    with FigmaClient(TOKEN) as client:
+        src = client.fetch("govukbutton", ["213:6", "999:1"])
+    assert src.shape == "nodes" and src.missing_nodes == ["999:1"]
+    assert api.stats_json()["byEndpoint"] == {"/v1/files/:key/nodes": 1}
