@@ -226,6 +226,16 @@ def _negative_gap(node: Node) -> float:
     return min(node.itemSpacing, 0.0)
 
 
+def _overlap(a: Rect, b: Rect) -> bool:
+    """Two boxes share more than half a pixel on both axes."""
+    return (
+        a.x < b.x + b.width - 0.5
+        and b.x < a.x + a.width - 0.5
+        and a.y < b.y + b.height - 0.5
+        and b.y < a.y + a.height - 0.5
+    )
+
+
 def _size(node: Node) -> tuple[float, float]:
     """Unrotated width and height in px (a quarter-turned line or shape: its bounding box)."""
     if _quarter_turn(node) and node.absoluteBoundingBox is not None:
@@ -254,7 +264,6 @@ class Lowering:
     unreproduced: list[Unreproduced] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
     flow: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # stacked parents
-    _groups: list[Node] = field(default_factory=list)  # overlapping siblings, see _clusters
     used_props: set[str] = field(default_factory=set)
     semantics: set[str] = field(default_factory=set)
     nodes: int = 0
@@ -346,7 +355,11 @@ class Lowering:
     def stack(self, node: Node) -> list[str] | None:
         """In a fluid screen, children placed by hand that line up in a column (or a row)
         become a flex column (or a wrapping row) with the same offsets, so the screen adapts to
-        narrow widths instead of overflowing. None when they overlap or cannot be placed."""
+        narrow widths instead of overflowing. Overlapping siblings (a label on a swatch) travel
+        together: consecutive in the flow, overlapping by negative margins, without a wrapper
+        element of their own (the markup keeps Figma's layers, one element each, in Figma's
+        order; ``order-N`` gives the flow order where it differs). None when they all overlap or
+        cannot be placed."""
         kids = [c for c in node.children if c.visible and not c.isMask]
         pbb = node.absoluteBoundingBox
         if (
@@ -364,18 +377,14 @@ class Lowering:
             if c.visible
         ):
             return None
-        clustered = self._clusters(kids)
-        if clustered is None:
+        clusters = self._clusters(kids)
+        if clusters is None:
             return None
-        kids = clustered
-        boxes = {c.id: c.absoluteBoundingBox for c in kids}
-        col = sorted(kids, key=lambda c: boxes[c.id].y)  # type: ignore[union-attr]
-        row = sorted(kids, key=lambda c: boxes[c.id].x)  # type: ignore[union-attr]
+        col = sorted(clusters, key=lambda c: c[0].y)
+        row = sorted(clusters, key=lambda c: c[0].x)
 
-        def fits(seq: list[Node], axis: str) -> bool:
-            for a, b in pairwise(seq):
-                ba, bb_ = boxes[a.id], boxes[b.id]
-                assert ba is not None and bb_ is not None
+        def fits(seq: list[tuple[Rect, list[Node]]], axis: str) -> bool:
+            for (ba, _), (bb_, _) in pairwise(seq):
                 end = ba.y + ba.height if axis == "y" else ba.x + ba.width
                 start = bb_.y if axis == "y" else bb_.x
                 if end > start + 0.5:
@@ -387,24 +396,35 @@ class Lowering:
             (row, "x", ["flex", "flex-wrap", "items-start"]),
         ):
             if fits(seq, axis):
-                self.flow[node.id] = self._place(seq, boxes, pbb, axis)
+                order = {c.id: i for i, c in enumerate(node.children)}
+                together = {m.id for _, ms in seq if len(ms) > 1 for m in ms}
+                flat = [m for _, ms in seq for m in ms]
+                self.flow[node.id] = self._place(flat, pbb, axis, order, together)
                 return layout
         return None
 
     def _place(
-        self, seq: list[Node], boxes: dict[str, Rect | None], pbb: Rect, axis: str
+        self, seq: list[Node], pbb: Rect, axis: str, order: dict[str, int], together: set[str]
     ) -> dict[str, list[str]]:
-        """Flow classes of stacked children: the gap before each along ``axis`` as a margin,
-        the offset across it (in a column, as a share of the width)."""
+        """Flow classes of stacked children in flow order: the distance from the previous
+        one's end along ``axis`` as a margin (negative where they overlap), the offset across
+        it (in a column, as a share of the width), ``order-N`` when the flow order is not the
+        layer order. Members of an overlapping group keep their Figma width, so that the next
+        one's margin counts from where Figma has it."""
         placed: dict[str, list[str]] = {}
         prev = pbb.y if axis == "y" else pbb.x
-        for c in seq:
-            b = boxes[c.id]
+        reorder = [order[c.id] for c in seq] != sorted(order[c.id] for c in seq)
+        for k, c in enumerate(seq):
+            b = c.absoluteBoundingBox
             assert b is not None
-            cls = self._flow_size(c, b.width, b.height)
+            cls = self._flow_size(c, b.width, b.height, keep_width=c.id in together)
             along, across = (b.y, b.x - pbb.x) if axis == "y" else (b.x, b.y - pbb.y)
-            if along - prev:
-                cls.append(f"{'mt' if axis == 'y' else 'ml'}-[{px(along - prev)}]")
+            gap = along - prev
+            side = "mt" if axis == "y" else "ml"
+            if gap < 0:
+                cls.append(f"-{side}-[{px(-gap)}]")
+            elif gap:
+                cls.append(f"{side}-[{px(gap)}]")
             if across and axis == "y" and across > 32:
                 # a share of the width: the same offset at the design width, less below it
                 cls.append(f"ml-[{fmt_num(100 * across / (pbb.width or 1))}%]")
@@ -412,13 +432,16 @@ class Lowering:
                 cls.append(self.space("ml", across))
             elif across:
                 cls.append(f"mt-[{px(across)}]")
+            if reorder:
+                cls.append(f"order-{k + 1}")
             placed[c.id] = cls
             prev = along + (b.height if axis == "y" else b.width)
         return placed
 
-    def _clusters(self, kids: list[Node]) -> list[Node] | None:
-        """Siblings whose boxes overlap (a label on a swatch, a photo under its caption) are
-        kept together in a positioned group of their own; None when everything overlaps."""
+    def _clusters(self, kids: list[Node]) -> list[tuple[Rect, list[Node]]] | None:
+        """Siblings whose boxes overlap (a label on a swatch, a photo under its caption), as
+        (their union box, the members in layer order), in layer order of their first member;
+        None when everything overlaps."""
         parent_of = list(range(len(kids)))
 
         def find(i: int) -> int:
@@ -431,43 +454,26 @@ class Lowering:
         for i, j in combinations(range(len(kids)), 2):
             a, b = bbs[i], bbs[j]
             assert a is not None and b is not None
-            if (
-                a.x < b.x + b.width - 0.5
-                and b.x < a.x + a.width - 0.5
-                and a.y < b.y + b.height - 0.5
-                and b.y < a.y + a.height - 0.5
-            ):
+            if _overlap(a, b):
                 parent_of[find(i)] = find(j)
         groups: dict[int, list[Node]] = {}
         for i, k in enumerate(kids):
             groups.setdefault(find(i), []).append(k)
-        self._groups = []
         if len(groups) == 1 and len(kids) > 1:
             return None
-        out: list[Node] = []
+        out: list[tuple[Rect, list[Node]]] = []
         for members in groups.values():
-            if len(members) == 1:
-                out.append(members[0])
-                continue
-            boxes = [m.absoluteBoundingBox for m in members]
-            x0 = min(b.x for b in boxes if b)
-            y0 = min(b.y for b in boxes if b)
-            x1 = max(b.x + b.width for b in boxes if b)
-            y1 = max(b.y + b.height for b in boxes if b)
-            group = Node(
-                id=f"{members[0].id}~",
-                name="",
-                type="GROUP",
-                absoluteBoundingBox=Rect(x=x0, y=y0, width=x1 - x0, height=y1 - y0),
-                children=members,
-            )
-            self._groups.append(group)
-            out.append(group)
+            boxes = [m.absoluteBoundingBox for m in members if m.absoluteBoundingBox]
+            x0 = min(b.x for b in boxes)
+            y0 = min(b.y for b in boxes)
+            x1 = max(b.x + b.width for b in boxes)
+            y1 = max(b.y + b.height for b in boxes)
+            out.append((Rect(x=x0, y=y0, width=x1 - x0, height=y1 - y0), members))
         return out
 
-    def _flow_size(self, node: Node, w: float, h: float) -> list[str]:
+    def _flow_size(self, node: Node, w: float, h: float, keep_width: bool = False) -> list[str]:
         hs, vs = _sizing(node, None)
-        cls = [] if hs == "HUG" else [f"w-[{px(w)}]", "max-w-full"]
+        cls = [] if hs == "HUG" and not keep_width else [f"w-[{px(w)}]", "max-w-full"]
         if vs != "HUG":
             cls.append(f"h-[{px(h)}]")
         return [*cls, "shrink-0"]
@@ -1098,8 +1104,6 @@ class Lowering:
         el = self._lower(
             node, parent, root=root, phrasing=phrasing, depth=depth, in_control=in_control
         )
-        if el is not None and node.id.endswith("~"):
-            el.node = None  # a group the generator added: no Figma node
         swap_ref = (node.componentPropertyReferences or {}).get("mainComponent")
         swap = self.props.get(swap_ref) if swap_ref else None
         if el is not None and swap is not None and swap.kind == "slot" and not root:
@@ -1169,12 +1173,6 @@ class Lowering:
         if flow is not None:
             bp = f"max-[{px(self.design_width)}]:" if self.design_width else ""
             layout = [bp + c for c in flow]
-            # overlapping siblings travel together in a group of their own (no Figma node)
-            order = {c.id: i for i, c in enumerate(node.children)}
-            groups = [g for g in self._groups if g.children[0].id in order]
-            grouped = {c.id for g in groups for c in g.children}
-            kids = [c for c in kids if c.id not in grouped] + groups
-            kids.sort(key=lambda c: order[c.children[0].id if c.id.endswith("~") else c.id])
         absolute_kids = (bool(self.design_width) or node.id not in self.flow) and any(
             not (node.layoutMode in (*AUTO_LAYOUT, "GRID") and c.layoutPositioning != "ABSOLUTE")
             for c in kids

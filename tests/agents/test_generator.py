@@ -177,6 +177,40 @@ def test_a_collapsed_wrapper_passes_its_place_in_the_parent_to_its_child(tmp_pat
     assert "pl-" in kids[1] or "px-" in kids[1] or "p-" in kids[1]
 
 
+def test_overlapping_layers_flow_together_without_a_wrapper_in_layer_order(tmp_path: Path):
+    def box(i: str, kind: str, x: float, **kw) -> dict:
+        w = 40 if kind == "RECTANGLE" else 14
+        return {"id": i, "name": i, "type": kind, **kw,
+                "absoluteBoundingBox": {"x": x, "y": 8 if kind == "TEXT" else 0,
+                                        "width": w, "height": 40 if w == 40 else 24}}
+
+    fill = [{"type": "SOLID", "color": {"r": 0, "g": 0.3, "b": 0.5, "a": 1}}]
+    label = {"characters": "A", "style": {"fontSize": 16, "textAutoResize": "WIDTH_AND_HEIGHT"}}
+    # Figma's layer order: the swatches, then the labels drawn on them
+    kids = [box("4:1", "RECTANGLE", 0, fills=fill), box("4:2", "RECTANGLE", 60, fills=fill),
+            box("4:3", "TEXT", 13, **label), box("4:4", "TEXT", 73, **label)]
+    group = {"id": "4:0", "name": "Swatches", "type": "GROUP", "children": kids,
+             "absoluteBoundingBox": {"x": 0, "y": 0, "width": 100, "height": 40}}
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [group]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    root = re.search(r'cn\(\s*"([^"]*)"', c.source).group(1)
+    assert "max-[100px]:flex-wrap" in root.split()
+    # one element per layer, in layer order: no wrapper the design does not have
+    elems = re.findall(r'<(div|p) className="([^"]*)"', c.source)
+    assert [t for t, _ in elems] == ["div", "div", "p", "p"], c.source
+    flow = [{k.removeprefix("max-[100px]:") for k in cls.split()} for _, cls in elems]
+    # below the design width: swatch, its label, swatch, its label; labels pulled back onto
+    # their swatch by a negative margin and keeping their Figma width
+    assert [next(k for k in f if k.startswith("order-")) for f in flow] == [
+        "order-1", "order-3", "order-2", "order-4"]
+    assert {"-ml-[27px]", "mt-[8px]", "w-[14px]"} <= flow[2] and "-ml-[27px]" in flow[3]
+    assert "ml-[33px]" in flow[1]  # from the first label's end to the second swatch
+
+
 def test_22_a_hundred_levels_survive_the_stages_round_trip(tmp_path: Path):
     env = StageEnv(store=FileArtifactStore(tmp_path / "s"), workdir=tmp_path / "w",
                    source_file=str(CASES / "22-deeper-nesting-100.json"))
