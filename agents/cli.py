@@ -13,8 +13,10 @@ from pathlib import Path
 
 from . import tracing
 from .artifacts import FileArtifactStore, open_store
-from .config import PipelineConfig, load_config
+from .config import FigmaRef, PipelineConfig, Source, load_config
 from .errors import StageError
+from .figma_client import read_token
+from .figma_url import normalize_node_ids, parse_figma_url
 from .files import unpack_files, write_tree
 from .result import StageResult, redact
 from .stages import PROJECT, STAGES, StageEnv, run_stage
@@ -35,8 +37,12 @@ class _RedactFilter(logging.Filter):
         return True
 
 
+#: secrets read from files by the local runner (``--figma-token-file``), redacted like the others
+_FILE_SECRETS: list[str] = []
+
+
 def _secrets() -> tuple[str, ...]:
-    vals = [os.environ.get("FIGMA_TOKEN"), os.environ.get("ANTHROPIC_API_KEY")]
+    vals = [os.environ.get("FIGMA_TOKEN"), os.environ.get("ANTHROPIC_API_KEY"), *_FILE_SECRETS]
     cred = os.environ.get("PF_GIT_CREDENTIALS_DIR")
     if cred:
         for name in ("password", "username"):
@@ -114,12 +120,30 @@ def agent_main(argv: list[str]) -> int:
 
 
 def local_main(argv: list[str]) -> int:
-    """``pf-figma run --figma-json FILE --out DIR [--stages ...] [--llm]``."""
+    """``pf-figma run (--figma-json FILE | --figma-url URL [--node-ids ...]) --out DIR
+    [--stages ...] [--llm]``: with a URL, analyze reads the Figma API (``FIGMA_API_URL``) with the
+    token from ``--figma-token-file`` or ``FIGMA_TOKEN`` (never printed)."""
     p = argparse.ArgumentParser(
         prog="pf-figma run", description="Run the agent stages locally, without a cluster."
     )
     p.add_argument("command", nargs="?", default="run", choices=["run"])
-    p.add_argument("--figma-json", required=True, help="stored Figma REST API response")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--figma-json", help="stored Figma REST API response")
+    src.add_argument(
+        "--figma-url",
+        help="a Figma link (figma.com/design|file|proto|board/<key>/..., branch links too); "
+        "read through the Figma API at $FIGMA_API_URL (default https://api.figma.com)",
+    )
+    p.add_argument(
+        "--node-ids",
+        nargs="+",
+        default=[],
+        help="with --figma-url: node ids (12:34 or 12-34, comma separated or repeated) instead "
+        "of the link's node-id",
+    )
+    p.add_argument(
+        "--figma-token-file", help="file holding the Figma token (default: $FIGMA_TOKEN)"
+    )
     p.add_argument("--out", required=True, help="directory for the generated project")
     p.add_argument(
         "--stages",
@@ -132,6 +156,26 @@ def local_main(argv: list[str]) -> int:
     p.add_argument("--config", default=None, help="optional pipeline configuration JSON")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
+    token: str | None = None
+    if args.figma_url:
+        try:
+            link = parse_figma_url(args.figma_url)
+            node_ids = normalize_node_ids(args.node_ids) or link.node_ids
+            token = read_token(args.figma_token_file)
+        except (ValueError, StageError) as exc:
+            print(f"pf-figma run: {exc}", file=sys.stderr)
+            return 2
+        if not token:
+            print(
+                "pf-figma run: --figma-url needs a Figma token: set FIGMA_TOKEN or pass "
+                "--figma-token-file",
+                file=sys.stderr,
+            )
+            return 2
+        _FILE_SECRETS.append(token)
+    elif args.node_ids or args.figma_token_file:
+        print("pf-figma run: --node-ids and --figma-token-file need --figma-url", file=sys.stderr)
+        return 2
     _setup_logging(False)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES]
@@ -145,12 +189,17 @@ def local_main(argv: list[str]) -> int:
     except StageError as exc:
         print(f"pf-figma run: {exc}", file=sys.stderr)
         return 2
+    if args.figma_url:
+        cfg.source = Source(
+            figma=FigmaRef(fileKey=link.fetch_key, nodeIds=list(node_ids), url=args.figma_url)
+        )
     (out / ".pf-figma").mkdir(exist_ok=True)
     store = FileArtifactStore(out / ".pf-figma" / "artifacts")
     env = StageEnv(
         store=store,
         workdir=Path(tempfile.mkdtemp(prefix="pf-figma-")),
         source_file=args.figma_json,
+        figma_token=token,
         anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY") or None,
         git_credentials_dir=os.environ.get("PF_GIT_CREDENTIALS_DIR") or None,
         llm_override=True if args.llm else None,

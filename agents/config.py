@@ -21,6 +21,7 @@ class FigmaRef(_M):
     fileKey: str
     nodeIds: list[str] = Field(default_factory=list)
     version: str | None = None
+    url: str | None = None  # the link the key came from (informational)
 
 
 class ConfigMapRef(_M):

@@ -180,3 +180,47 @@ def test_node_ids_fetch_the_nodes_endpoint(api: FigmaApiServer) -> None:
         src = client.fetch("govukbutton", ["213:6", "999:1"])
     assert src.shape == "nodes" and src.missing_nodes == ["999:1"]
     assert api.stats_json()["byEndpoint"] == {"/v1/files/:key/nodes": 1}
+
+
+# ---------------------------------------------------------------- pf-figma run --figma-url
+
+
+def test_cli_run_from_a_url_with_a_token_file(tmp_path: Path, api: FigmaApiServer,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from pf_agents.cli import local_main
+
+    monkeypatch.delenv("FIGMA_TOKEN", raising=False)
+    tok = tmp_path / "figma-token"
+    tok.write_text(TOKEN)
+    out = tmp_path / "out"
+    url = "https://www.figma.com/design/govukbutton/GOV.UK-Button?node-id=213-6"
+    rc = local_main(["run", "--figma-url", url, "--figma-token-file", str(tok), "--out",
+                     str(out), "--stages", "analyze,generate"])
+    printed = capsys.readouterr()
+    assert rc == 0, printed
+    assert "<path d=" in (out / "components/generated/Button.tsx").read_text()
+    assert api.stats_json()["byEndpoint"]["/v1/files/:key/nodes"] == 1
+    results = (out / ".pf-figma" / "results.json").read_text()
+    assert json.loads(results)[0]["summary"]["version"]
+    assert TOKEN not in printed.out + printed.err + results
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--figma-url", "https://example.com/design/abc/x"], "not a Figma URL"),
+        (["--figma-url", "https://www.figma.com/design/abc/x"], "needs a Figma token"),
+        (["--figma-url", "https://www.figma.com/design/abc/x", "--node-ids", "x"],
+         "not a Figma node id"),
+        (["--figma-json", "x.json", "--node-ids", "1:2"], "need --figma-url"),
+    ],
+)
+def test_cli_url_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str], argv: list[str],
+                        message: str) -> None:
+    from pf_agents.cli import local_main
+
+    monkeypatch.delenv("FIGMA_TOKEN", raising=False)
+    assert local_main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert message in capsys.readouterr().err
