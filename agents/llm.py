@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -261,3 +262,146 @@ def refine_project(files: dict[str, str], manifests: list[ComponentManifest], sp
                     out.refined.remove(ident)
                     out.rejected[ident] = "does not type-check"
     return out
+
+
+# ------------------------------------------------------------- refinement from the visual diff
+
+VISUAL_SYSTEM = """You correct React + TypeScript + Tailwind components generated from a Figma
+design, using what a headless browser measured when it rendered them.
+For one component you get its source, the measured differences from the design (each Figma node
+that is off: its box in Figma and in the browser as [x, y, width, height] in CSS px relative to
+the component root, the error in px, wrong texts, font sizes or weights, colours) and a
+screenshot (the browser's render; with Figma's own render beside it when there is one).
+Hard rules:
+- Change Tailwind classes and style values only. Keep every element, their nesting and order
+  (elements are mapped to Figma nodes by their position), every text, every prop, the exported
+  names and every data-figma-node / data-variant attribute.
+- Keep the imports as they are.
+- The code must type-check under TypeScript strict mode.
+Answer with the complete file in a single ```tsx code block and nothing else."""
+
+IMAGE_TOKENS_MAX = 1600  # the API scales an image to about 1.15 megapixels at most (w*h/750)
+
+
+def image_tokens(png: bytes) -> int:
+    """Input tokens of one PNG image block (Anthropic: about width * height / 750)."""
+    from .visual import png_size
+
+    size = png_size(png)
+    return IMAGE_TOKENS_MAX if size is None else min(IMAGE_TOKENS_MAX, size[0] * size[1] // 750)
+
+
+def propose_visual_fixes(
+    files: dict[str, str],
+    manifests: list[ComponentManifest],
+    diffs: list[Any],
+    cfg: LLM,
+    api_key: str,
+    *,
+    used_tokens: int = 0,
+    used_usd: float = 0.0,
+    http_client: Any = None,
+    max_retries: int = 3,
+) -> tuple[dict[str, str], RefineOutcome]:
+    """Ask Claude to correct each component of ``diffs`` (``visual.VisualDiff``, the worst
+    first) from its visual diff: one request per component with the diff as JSON, the
+    screenshot as an image block and the source; the system prompt is cached. The pipeline's
+    budget (``cfg.maxTokens`` / ``cfg.maxCostUSD``) is shared with earlier stages:
+    ``used_tokens`` / ``used_usd`` are what they spent; requests stop before it would be
+    exceeded (``stopped``). Returns file path -> proposed source (only answers that keep the
+    component's contract, ``structural_check``; the caller keeps a proposal only if the score
+    does not drop and tsc and the tests pass) and the usage."""
+    out = RefineOutcome()
+    by_ident = {m.ident: m for m in manifests}
+    kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries, "timeout": 120.0}
+    if http_client is not None:
+        kwargs["http_client"] = http_client
+    client = anthropic.Anthropic(**kwargs)
+    system = [{"type": "text", "text": VISUAL_SYSTEM, "cache_control": {"type": "ephemeral"}}]
+    system_tokens = int(len(VISUAL_SYSTEM) / CHARS_PER_TOKEN)
+    proposals: dict[str, str] = {}
+    largest_call = 0
+    p_in, p_out, p_cw, _ = price_for(cfg.model)
+    for d in diffs:
+        m = by_ident.get(d.ident)
+        source = files.get(d.file)
+        if m is None or source is None:
+            continue
+        text = (
+            f"Component {m.ident} (Figma {m.name!r}) renders with fidelity {d.fidelity:.0%} "
+            "(share of its nodes within 4 px of the design). What the browser measured, against "
+            "the design:\n```json\n"
+            + json.dumps(d.diff, ensure_ascii=False)
+            + f"\n```\n\nThe source ({d.file}):\n```tsx\n{source}```"
+        )
+        content: list[dict[str, Any]] = []
+        img_tokens = 0
+        for label, png in d.images:
+            content.append({"type": "text", "text": f"Screenshot: {label}."})
+            content.append(
+                {
+                    "type": "image",
+                    "source": {
+                        "type": "base64",
+                        "media_type": "image/png",
+                        "data": base64.b64encode(png).decode(),
+                    },
+                }
+            )
+            img_tokens += image_tokens(png)
+        content.append({"type": "text", "text": text})
+        est_in = system_tokens + int(len(text) / CHARS_PER_TOKEN) + img_tokens
+        out_budget = min(MAX_OUTPUT_TOKENS, int(len(source) / 2.5) + 1024)
+        used = used_tokens + out.input_tokens + out.output_tokens
+        est_total = max(est_in + out_budget, largest_call)
+        if used + est_total > cfg.maxTokens:
+            out.stopped = "maxTokens"
+            break
+        est_cost = (est_in * max(p_in, p_cw) + out_budget * p_out) / 1_000_000
+        if used_usd + out.usd + est_cost > cfg.maxCostUSD:
+            out.stopped = "maxCostUSD"
+            break
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                resp = client.messages.create(
+                    model=cfg.model,
+                    max_tokens=out_budget,
+                    system=system,  # type: ignore[arg-type]
+                    messages=[{"role": "user", "content": content}],  # type: ignore[misc,list-item]
+                )
+        except anthropic.APIStatusError as exc:
+            out.stopped = f"api error {exc.status_code}"
+            log.warning("Claude visual refinement stopped: HTTP %s", exc.status_code)
+            break
+        except anthropic.APIError as exc:
+            out.stopped = f"api error: {type(exc).__name__}"
+            log.warning("Claude visual refinement stopped: %s", type(exc).__name__)
+            break
+        out.calls += 1
+        u = resp.usage
+        before = out.input_tokens + out.output_tokens
+        out.input_tokens += (
+            (u.input_tokens or 0)
+            + (u.cache_creation_input_tokens or 0)
+            + (u.cache_read_input_tokens or 0)
+        )
+        out.output_tokens += u.output_tokens or 0
+        largest_call = max(largest_call, out.input_tokens + out.output_tokens - before)
+        out.usd += cost_usd(cfg.model, u)
+        if resp.stop_reason == "max_tokens":
+            out.rejected[m.ident] = "answer truncated (max_tokens)"
+            continue
+        code = extract_code("".join(getattr(b, "text", "") for b in resp.content))
+        if code is None:
+            out.rejected[m.ident] = "no code block"
+            continue
+        if code == source:
+            out.rejected[m.ident] = "unchanged"
+            continue
+        problem = structural_check(code, m, source)
+        if problem:
+            out.rejected[m.ident] = problem
+            continue
+        proposals[d.file] = code
+    return proposals, out

@@ -200,8 +200,13 @@ def install_node(home: Path) -> Path:
     return home
 
 
+#: credentials a stage process may hold that no child process (npm, tsc, vitest, node, the
+#: browser: generated or downloaded code) is given
+CHILD_ENV_DROP = ("ANTHROPIC_API_KEY", "FIGMA_TOKEN")
+
+
 def _env(workdir: Path, with_node: bool = True) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in CHILD_ENV_DROP}
     if with_node:
         env["PATH"] = f"{node_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
     env["NEXT_TELEMETRY_DISABLED"] = "1"

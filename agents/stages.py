@@ -182,6 +182,9 @@ def run_generate(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
                                  http_client=env.anthropic_http_client, workdir=env.workdir)
         res.usage = Usage(outcome.input_tokens, outcome.output_tokens, outcome.usd)
         res.summary["llm"] = outcome.summary()
+        res.artifacts.append(env.store.put(key, "generate", LLM_USAGE, json.dumps(
+            {"inputTokens": outcome.input_tokens, "outputTokens": outcome.output_tokens,
+             "usd": outcome.usd}).encode()))
     elif use_llm:
         res.summary["llm"] = "skipped: ANTHROPIC_API_KEY not set"
     res.artifacts.append(env.store.put(key, "generate", PROJECT, pack_files(dict(files))))
@@ -251,6 +254,18 @@ def run_qa(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
         raise StageError(failed[0], res.message + ": " + failed[1][:300])
 
 
+LLM_USAGE = "llm-usage.json"  # what generate's refinement spent (the budget is the pipeline's)
+
+
+def _llm_used(store: ArtifactStore, key: str) -> tuple[int, float]:
+    """(tokens, USD) the pipeline's earlier refinement spent (generate's ``llm-usage.json``)."""
+    try:
+        u = json.loads(store.get(find(store, key, LLM_USAGE, "generate").uri))
+    except StageError:
+        return 0, 0.0
+    return int(u.get("inputTokens", 0)) + int(u.get("outputTokens", 0)), float(u.get("usd", 0.0))
+
+
 def _figma_renders(store: ArtifactStore, key: str) -> Any:
     """Figma's renders that analyze stored (``figma-renders...`` artifacts: PNGs, an index JSON,
     or an archive of them), as ``visual.FigmaRenders``; None when there are none (a design
@@ -279,8 +294,25 @@ def run_visual(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     manifests = json.loads(env.store.get(find(env.store, key, "manifest.json", "generate").uri))
     spec = json.loads(env.store.get(find(env.store, key, "design-spec.json", "analyze").uri))
     out_dir = env.workdir / "visual-out" / "preview"
+    renders = _figma_renders(env.store, key)
     report = visual(files, manifests, spec, env.workdir / "visual-project", env.workdir, out_dir,
-                    _figma_renders(env.store, key))
+                    renders)
+    use_llm = env.llm_override if env.llm_override is not None else cfg.llm.enabled
+    if use_llm and env.anthropic_api_key:  # self-correcting refinement (visual_refine.py)
+        from .visual_refine import refine
+
+        used = _llm_used(env.store, key)
+        report, final, outcome = refine(
+            files, manifests, spec, report, project_dir=env.workdir / "visual-project",
+            workdir=env.workdir, out_dir=out_dir, cfg=cfg.llm, api_key=env.anthropic_api_key,
+            used_tokens=used[0], used_usd=used[1], renders=renders,
+            http_client=env.anthropic_http_client)
+        res.usage = Usage(outcome.input_tokens, outcome.output_tokens, outcome.usd)
+        res.summary["llm"] = outcome.summary()
+        if final is not files:  # kept refinements: the project deploy ships
+            res.artifacts.append(env.store.put(key, "visual", PROJECT, pack_files(dict(final))))
+    elif use_llm:
+        res.summary["llm"] = "skipped: ANTHROPIC_API_KEY not set"
     res.artifacts.append(env.store.put(key, "visual", "visual-report.json",
                                        json.dumps(report, indent=1).encode()))
     preview: dict[str, str | bytes] = {
@@ -309,7 +341,8 @@ def run_deploy(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     key = cfg.pipeline_key
     if not cfg.git.url:
         raise StageError("GitNotConfigured", "the pipeline has no git.url to deploy to")
-    files = unpack_files(env.store.get(_latest(env.store, key, PROJECT, ("test", "generate")).uri))
+    files = unpack_files(env.store.get(_latest(env.store, key, PROJECT,
+                                               ("visual", "test", "generate")).uri))
     info = deploy(files, cfg, env.workdir / "deploy", env.git_credentials_dir)
     res.artifacts.append(env.store.put(key, "deploy", "deploy.json",
                                        json.dumps(info, indent=1).encode()))

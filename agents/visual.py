@@ -490,6 +490,8 @@ def score(
         ]
         if m is not None and m.get("shotError"):
             row["shotError"] = m["shotError"]
+        elif "error" not in row:
+            row["shot"] = shot_name(c)
         rows.append(row)
         comp = by_comp.setdefault(
             c.component,
@@ -780,6 +782,105 @@ def attach_pixels(
     if problems or errors:
         s["pixelProblems"] = [*(problems or []), *errors][:20]
     return report
+
+
+# ------------------------------------------------------------------------ diffs for refinement
+
+#: what a refinement request says about one off node (the rest of a worst-node row is noise)
+DIFF_KEYS = (
+    "node",
+    "name",
+    "type",
+    "figma",
+    "dom",
+    "err",
+    "why",
+    "text",
+    "fontSize",
+    "fontWeight",
+    "color",
+)
+MAX_DIFF_RENDERS = 4  # renders of a component described in one request (the worst first)
+MAX_IMAGE_BYTES = 4_000_000  # the Messages API takes images up to 5 MB (base64 adds a third)
+MAX_IMAGE_EDGE = 8000
+
+
+@dataclass
+class VisualDiff:
+    """What the visual stage saw of one component, for its refinement request: ``fidelity``
+    (0..1, the component's node-weighted share within 4 px), ``diff`` (JSON: per render, the
+    nodes that are off with their Figma and browser boxes in CSS px relative to the root and
+    the error in px, and wrong texts, font sizes/weights and colours) and ``images`` (label,
+    PNG bytes): the default render's side-by-side (Figma | Chromium | diff) when Figma's
+    render was fetched, else its screenshot."""
+
+    ident: str
+    file: str
+    fidelity: float
+    diff: dict[str, Any]
+    images: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def visual_diffs(report: dict[str, Any], out_dir: Path, limit: int = 10) -> list[VisualDiff]:
+    """Components worth refining (fidelity below 1, or a wrong text, font or colour), the
+    worst first, at most ``limit``; a component that failed to render is left out (there is no
+    layout to correct)."""
+    out: list[VisualDiff] = []
+    rows_by: dict[str, list[dict[str, Any]]] = {}
+    for r in report["renders"]:
+        rows_by.setdefault(r["component"], []).append(r)
+    for comp in sorted(report["components"], key=lambda c: (c["fidelity"], c["component"])):
+        rows = [r for r in rows_by.get(comp["component"], []) if "error" not in r]
+        if comp.get("errors") or not rows:
+            continue
+        off = [r for r in rows if r.get("worst")]
+        if comp["fidelity"] >= 1.0 and not off:
+            continue
+        off.sort(key=lambda r: (r["state"] is not None, r["fidelity"]))
+        renders = []
+        for r in off[:MAX_DIFF_RENDERS]:
+            renders.append(
+                {
+                    "variant": r["variant"] or None,
+                    "state": r["state"],
+                    "props": r.get("props") or {},
+                    "fidelity": r["fidelity"],
+                    "nodesWithin4px": f"{r['within4']}/{r['nodes']}",
+                    "off": [{k: w[k] for k in DIFF_KEYS if k in w} for w in r["worst"]],
+                }
+            )
+        images: list[tuple[str, bytes]] = []
+        first = (off or rows)[0]
+        pix = first.get("pixels") or {}
+        for label, rel in (
+            ("Figma's render | the browser's render | their difference (red)", pix.get("compare")),
+            ("the browser's render", first.get("shot")),
+        ):
+            path = out_dir / rel if rel else None
+            if path is None or not path.is_file():
+                continue
+            data = path.read_bytes()
+            size = png_size(data)
+            if size and max(size) <= MAX_IMAGE_EDGE and len(data) <= MAX_IMAGE_BYTES:
+                images.append((label, data))
+                break
+        out.append(
+            VisualDiff(
+                ident=comp["component"],
+                file=comp["file"],
+                fidelity=comp["fidelity"],
+                diff={
+                    "component": comp["component"],
+                    "fidelity": comp["fidelity"],
+                    "tolerancePx": TOLERANCE_PX,
+                    "renders": renders,
+                },
+                images=images,
+            )
+        )
+        if len(out) >= limit:
+            break
+    return out
 
 
 # ------------------------------------------------------------------------------------ preview

@@ -38,15 +38,18 @@ CA_DIR = "/etc/pf-figma/ca"
 
 #: The credentials each stage gets besides the tenant's own database role (row-level security
 #: confines it): the Figma token only where Figma is called, the Anthropic key only where
-#: Claude is called. Stages that run generated or downloaded code (test, qa: npm install with
-#: its package scripts, the generated tests, the browser) get no key at all; generate runs
-#: ``tsc`` alone next to the key (no install, no scripts). deploy gets its git credentials.
+#: Claude is called (and only when the pipeline's LLM use is on). Stages that run generated or
+#: downloaded code with npm install and package scripts (test, qa) get no key at all; generate
+#: runs ``tsc`` alone next to the key (no install, no scripts); visual calls Claude for the
+#: self-correcting refinement (its visual diff) and renders, type-checks and tests the
+#: generated code from the image's installed packages (no install), the key left out of every
+#: child process's environment (pf_agents.qa.CHILD_ENV_DROP). deploy gets its git credentials.
 STAGE_CREDENTIALS: dict[str, frozenset[str]] = {
     "analyze": frozenset({"figma"}),
     "generate": frozenset({"anthropic"}),
     "test": frozenset(),
     "qa": frozenset(),
-    "visual": frozenset(),  # renders generated code in a browser: no key
+    "visual": frozenset({"anthropic"}),
     "deploy": frozenset({"git"}),
 }
 

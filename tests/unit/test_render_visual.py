@@ -49,11 +49,16 @@ def test_stage_resources_are_capped_by_the_tenant_and_configurable() -> None:
     assert Settings.from_env({}).agent_stage_resources == DEFAULT_STAGE_RESOURCES
 
 
-def test_the_visual_stage_gets_no_key() -> None:
+def test_the_visual_stage_gets_the_anthropic_key_only_for_refinement() -> None:
+    # never the Figma token; Claude's key only when the pipeline uses Claude (the
+    # self-correcting refinement runs in the visual stage)
     spec = mkspec(source={"figma": {"fileKey": "FILE"}})
     tenant = mktenant(figma={"tokenSecretRef": FIGMA_SECRET},
                       llm={"enabled": True, "apiKeySecretRef": LLM_SECRET})
     job = render(spec, tenant, stage="visual", agent=AgentSettings(artifacts_secret="pf-figma-db"))
+    assert secrets_seen(job) == {"pf-figma-db", LLM_SECRET["name"]}
+    off = mkspec(source={"figma": {"fileKey": "FILE"}}, llm={"enabled": False})
+    job = render(off, tenant, stage="visual", agent=AgentSettings(artifacts_secret="pf-figma-db"))
     assert secrets_seen(job) == {"pf-figma-db"}
 
 
