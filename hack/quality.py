@@ -17,7 +17,11 @@ Each is generated once with ``pf-figma run --stages analyze,generate,test,qa`` i
   (own renderer: esbuild bundle + react-dom/server -> static HTML + the project's Tailwind CSS);
 - mutation: the renderer made to drop one visible Figma node (``Lowering.lower`` returns None
   for it); do the generated tests of that component fail?
-- performance: analyze + generate of a synthetic 1,000-node file.
+- performance: analyze + generate of a synthetic 1,000-node file;
+- visual: the pipeline's own visual stage (pf_agents.visual, in-process, on each generated
+  project) beside the instrument: its fidelity, and the within-4-px share of both on the
+  instrument's population (its renders and the nodes it matched; hack/fidelity_compare.py),
+  with the difference in percentage points (issue 16's target: within 2 pp on every file).
 
 Prints plain-text tables (docs/quality.md explains them) and writes
 bench/results/quality-<timestamp>.json. Not part of `make test`.
@@ -1013,6 +1017,94 @@ def print_report(rows: list[dict[str, Any]], overflow: list[dict[str, Any]],
               f"({perf['components']} components): best {perf['secondsBest']:.2f} s, median "
               f"{perf['secondsMedian']:.2f} s (target <= 3 s) ==")
 
+    if any(r.get("visual") for r in rows):
+        print("\n== 7. the visual stage's own scores beside the instrument's (within 4 px, on "
+              "the instrument's renders and matched nodes; target: within 2 pp) ==")
+        print(visual_table(rows))
+
+
+# -------------------------------------------------------------------- visual stage vs instrument
+
+
+def _fidelity_compare() -> Any:
+    """hack/fidelity_compare.py as a module (one comparison, used by both tools)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fidelity_compare",
+                                                  ROOT / "hack" / "fidelity_compare.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run_visual_stage(proj: Path, tmp: Path) -> dict[str, Any]:
+    """The pipeline's visual stage on a generated project (its artifacts in .pf-figma): the
+    report's summary, its seconds, and the report's path (for the comparison)."""
+    sys.path.insert(0, str(ROOT))
+    from pf_agents.errors import StageError
+    from pf_agents.files import unpack_files
+    from pf_agents.visual import run_visual
+
+    paths = {n: artifact(proj, n) for n in ("project.tar.gz", "manifest.json",
+                                            "design-spec.json")}
+    if not all(paths.values()):
+        return {"error": "no generated project (" + ", ".join(
+            n for n, v in paths.items() if not v) + " missing)"}
+    work = tmp / "visual" / proj.parent.name
+    if work.exists():
+        shutil.rmtree(work)
+    files = unpack_files(paths["project.tar.gz"].read_bytes())  # type: ignore[union-attr]
+    t = time.time()
+    try:
+        report = run_visual(files, json.loads(paths["manifest.json"].read_text()),  # type: ignore[union-attr]
+                            json.loads(paths["design-spec.json"].read_text()),  # type: ignore[union-attr]
+                            work / "project", work, work / "preview")
+    except StageError as e:
+        return {"error": f"{e.reason}: {e.message}"[:300], "seconds": round(time.time() - t, 1)}
+    return {"summary": report["summary"], "seconds": round(time.time() - t, 1),
+            "report": str(work / "preview" / "visual-report.json")}
+
+
+def visual_vs_instrument(instrument_json: Path, report_json: Path) -> dict[str, Any]:
+    """Within-4-px shares of the instrument and of the visual stage on the instrument's
+    population (hack/fidelity_compare.compare), overall and on its structure-paired nodes."""
+    fc = _fidelity_compare()
+    inst = json.loads(instrument_json.read_text())
+    rep = json.loads(report_json.read_text())
+    all_theirs, theirs, ours, n, missing = fc.compare(inst, rep)
+    _, s_theirs, s_ours, s_n, _ = fc.compare(inst, rep, how="structure")
+    diff = None if theirs is None or ours is None else round(ours - theirs, 2)
+    return {"instrumentAll": all_theirs, "instrument": theirs, "visual": ours, "nodes": n,
+            "notMapped": missing, "diffPP": diff,
+            "ok": all_theirs is None or (diff is not None and abs(diff) <= fc.TOLERANCE_PP),
+            "structure": {"instrument": s_theirs, "visual": s_ours, "nodes": s_n}}
+
+
+def visual_table(rows: list[dict[str, Any]]) -> str:
+    def pc(v: float | None) -> str:
+        return fmt(None if v is None else round(v, 1), "%")
+
+    t = []
+    for r in rows:
+        v = r.get("visual") or {}
+        s = v.get("summary") or {}
+        c = r.get("visualVsInstrument") or {}
+        st = c.get("structure") or {}
+        d = c.get("diffPP")
+        t.append([r["file"], pc(100 * s["fidelity"] if "fidelity" in s else None),
+                  f"{s.get('within4', '-')}/{s.get('nodes', '-')}", s.get("renders", "-"),
+                  pc(c.get("instrumentAll")), pc(c.get("instrument")), pc(c.get("visual")),
+                  "-" if d is None else f"{d:+.1f}", c.get("nodes", "-"), c.get("notMapped", "-"),
+                  ("yes" if c.get("ok") else "NO") if c else "-",
+                  f"{pc(st.get('instrument'))} / {pc(st.get('visual'))} ({st.get('nodes', 0)})"
+                  if c else "-",
+                  fmt(v.get("seconds")), (v.get("error") or c.get("error") or "")[:40]])
+    return table(["file", "visual fidelity", "within4/nodes", "renders", "instr. all",
+                  "instr. common", "visual common", "diff pp", "common", "not mapped",
+                  "within 2 pp", "structure-paired instr./visual (n)", "seconds", "error"],
+                 t, right=range(1, 13))
+
 
 # ------------------------------------------------------------------------------------ main
 
@@ -1025,7 +1117,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--reuse", action="store_true",
                     help="keep projects in --work that already have a qa report")
     ap.add_argument("--mutations", type=int, default=6, help="nodes dropped per file")
-    ap.add_argument("--skip", default="", help="comma list: fidelity,overflow,mutation,perf")
+    ap.add_argument("--skip", default="",
+                    help="comma list: fidelity,visual,overflow,mutation,perf")
     ap.add_argument("--mutate", help=argparse.SUPPRESS)
     ap.add_argument("--proj", help=argparse.SUPPRESS)
     ap.add_argument("--mutate-out", help=argparse.SUPPRESS)
@@ -1064,6 +1157,18 @@ def main(argv: list[str]) -> int:
         fid = run_fidelity([f for _, f in files], work, tmp / "fidelity")
         for r in rows:
             r["fidelity"] = fid.get(r["file"])
+    if "visual" not in skip:
+        for r in rows:
+            print(f"[{time.time() - t0:6.0f}s] visual stage {r['file']}", file=sys.stderr,
+                  flush=True)
+            r["visual"] = run_visual_stage(work / r["file"] / "proj", tmp)
+            inst = tmp / "fidelity" / f"{r['file']}.json"
+            if r["visual"].get("report") and inst.exists():
+                try:
+                    r["visualVsInstrument"] = visual_vs_instrument(inst,
+                                                                   Path(r["visual"]["report"]))
+                except (KeyError, ValueError) as e:
+                    r["visualVsInstrument"] = {"error": f"compare failed: {e}"[:200]}
     overflow: list[dict[str, Any]] = []
     if "overflow" not in skip:
         print(f"[{time.time() - t0:6.0f}s] overflow", file=sys.stderr, flush=True)

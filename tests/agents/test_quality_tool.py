@@ -143,3 +143,28 @@ def test_rename_test_and_synthetic_file(q: ModuleType) -> None:
     data = q.synthetic_file()
     assert len(q.index_nodes(data)) >= 1000
     json.dumps(data)
+
+
+def test_visual_stage_beside_the_instrument(q: ModuleType, tmp_path: Path) -> None:
+    # the instrument's population: its renders (figmaRoot) and the nodes it matched (boxes)
+    inst = {"components": [{"ident": "A", "cases": [{"figmaRoot": "1:1", "boxes": [
+        {"id": "1:2", "err": 1.0, "how": "structure"},
+        {"id": "1:3", "err": 9.0, "how": "text"},       # the instrument says off
+        {"id": "1:4", "err": 0.0, "how": "structure"},  # the manifest does not map it
+    ]}]}]}
+    report = {"renders": [
+        {"figmaNode": "1:1", "state": None, "errors": {"1:2": 0.5, "1:3": 0.5, "1:9": 40.0}},
+        {"figmaNode": "1:1", "state": "hover", "errors": {"1:2": 30.0}},  # states left out
+    ]}
+    (tmp_path / "i.json").write_text(json.dumps(inst))
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    c = q.visual_vs_instrument(tmp_path / "i.json", tmp_path / "r.json")
+    assert c["instrumentAll"] == pytest.approx(200 / 3)
+    assert (c["instrument"], c["visual"], c["nodes"], c["notMapped"]) == (50.0, 100.0, 2, 1)
+    assert c["diffPP"] == 50.0 and c["ok"] is False
+    assert c["structure"] == {"instrument": 100.0, "visual": 100.0, "nodes": 1}
+    row = {"file": "f", "visual": {"summary": {"fidelity": 0.5, "within4": 1, "nodes": 2,
+                                               "renders": 2}, "seconds": 3.2},
+           "visualVsInstrument": c}
+    text = q.visual_table([row])
+    assert "+50.0" in text and "NO" in text and "100% / 100% (1)" in text
