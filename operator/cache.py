@@ -75,11 +75,14 @@ def slim(kind: str, obj: Obj) -> Obj:
         owner = controller_uid(obj)
         if owner:  # whose attempt it is (a pipeline re-created under its name is another)
             job_meta["controllerUID"] = owner
-        return {
+        out = {
             "kind": obj.get("kind", kind),
             "metadata": job_meta,
             "status": obj.get("status") or {},
         }
+        if (obj.get("spec") or {}).get("suspend"):  # waits for Kueue (queueing: kueue)
+            out["spec"] = {"suspend": True}
+        return out
     status = obj.get("status") or {}
     if kind == "DesignPipeline" and status.get("completionTime"):
         spec = obj.get("spec") or {}

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
+from . import flow
 from .constants import HASH_ANNOTATION
 from .diff import with_hash
 from .model import TenantSpec
@@ -23,6 +25,9 @@ from .render.common import RenderSettings, with_owner
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+
+#: seconds between looks at a stage Job waiting in Kueue (its message and queue position)
+PENDING_RECHECK = 5.0
 
 
 class _Client(Protocol):  # the subset of kube.Kube used here
@@ -111,6 +116,23 @@ class KueueQueueing:
             None,
         )
         return rk.workload_admission(meta["name"], mine, workloads)
+
+    async def admitted_status(
+        self,
+        status: dict[str, Any],
+        job: Mapping[str, Any] | None,
+        generation: int | None,
+        now: datetime,
+    ) -> tuple[dict[str, Any], float | None]:
+        """The planned ``status`` with the Admitted condition and queuePosition from Kueue
+        (``flow.kueue_admitted``), and when to look again (None: admitted, or no stage Job
+        waits). ``job``: the current stage's Job (cached), None when not seen yet."""
+        jname = flow.kueue_job(status)
+        if jname is None:
+            return status, None
+        verdict = await self.verdict(job) if job is not None else rk.workload_admission(jname, None)
+        recheck = None if verdict.admitted else PENDING_RECHECK
+        return flow.kueue_admitted(status, verdict, generation, now), recheck
 
 
 __all__ = ["KueueQueueing"]

@@ -16,6 +16,7 @@ from . import logs
 from .admission import AdmissionConfig, AdmissionController
 from .diff import needs_apply, with_hash
 from .kube import ApiError, Kube
+from .kueue import KueueQueueing
 from .manager import Manager
 from .pipelines import PipelineConfig, PipelineController
 from .render import checks
@@ -118,8 +119,15 @@ def build(settings: Settings, kube: Kube | None = None, tracing: Tracing | None 
             global_max_concurrent=settings.global_max_concurrent,
             refresh_seconds=settings.queue_position_refresh_seconds,
             database=manager.db is not None,
+            queueing=settings.queueing,
             figma_max_concurrent=settings.figma_max_concurrent_analyze,
         ),
+    )
+    kueue = KueueQueueing(
+        manager.kube,
+        default=settings.queueing,
+        flavor=settings.kueue_resource_flavor,
+        cohort=settings.kueue_cohort,
     )
     tenants = TenantController(
         cache=manager.cache,
@@ -131,6 +139,7 @@ def build(settings: Settings, kube: Kube | None = None, tracing: Tracing | None 
         db=manager.db,
         workers=settings.tenant_workers,
         tracing=tracing,
+        kueue=kueue,
     )
     pipelines = PipelineController(
         cache=manager.cache,
@@ -142,6 +151,7 @@ def build(settings: Settings, kube: Kube | None = None, tracing: Tracing | None 
         db=manager.db,
         workers=settings.pipeline_workers,
         tracing=tracing,
+        kueue=kueue,
     )
     for controller in (tenants, admission, pipelines):  # the order the cache is primed in
         manager.add(controller)

@@ -25,6 +25,7 @@ from . import diagnosis, flow, metrics, publish
 from .cache import controller_uid
 from .constants import MANAGED_SELECTOR, PIPELINE_LABEL
 from .kube import ApiError, deleted_while_reconciling
+from .kueue import KueueQueueing
 from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
 from .ports import (
     AdmissionView,
@@ -85,6 +86,8 @@ def podless_for(job: dict[str, Any], now: datetime | None = None) -> float | Non
     """Pure: for how many seconds a Job has had no pod at all (None: it has or had one, or it
     finished): the Job controller may be failing to create it (quota, admission)."""
     status = job.get("status") or {}
+    if (job.get("spec") or {}).get("suspend"):  # waits for Kueue: no pod by design
+        return None
     if status.get("active") or status.get("succeeded") or status.get("failed"):
         return None
     if status.get("ready") or status.get("terminating"):
@@ -141,9 +144,12 @@ class PipelineController:
         db: PipelineRecords | None = None,
         workers: int = 32,
         tracing: Tracing | None = None,
+        kueue: KueueQueueing | None = None,
     ) -> None:
         self.cache = cache
         self.tracing = tracing or Tracing.off()
+        #: queueing: kueue (None: never): stage Jobs handed to Kueue, Admitted from its Workloads
+        self.kueue = kueue
         self.client = client
         self.queue = queue
         self.admission = admission
@@ -301,6 +307,10 @@ class PipelineController:
         if p.create_job is not None:
             stage, attempt = p.create_job
             job_obj = self._render(body, spec, tenant or "", tenant_spec, stage, attempt)
+            if self.kueue is not None and self.kueue.enabled(tenant_spec):
+                job_obj = await self.kueue.queued_job(
+                    job_obj, tenant or "", tenant_spec, spec.priority
+                )
             missing = await self._missing_references(job_obj)
             if missing:  # fail now, not when the pod times out in ContainerCreating
                 p = flow.plan(**facts, preflight="; ".join(missing))
@@ -327,6 +337,12 @@ class PipelineController:
             self.deleted_jobs.get(key, set()).discard(finished_job.name)
         if p.quality is not None:  # the visual stage's figures, seen in this pass
             metrics.PIPELINE_FIDELITY.labels(tenant or "").observe(p.quality["fidelity"])
+        kueue_recheck = None
+        if self.kueue is not None and self.kueue.enabled(tenant_spec):
+            current = flow.kueue_job(p.status)
+            p.status, kueue_recheck = await self.kueue.admitted_status(
+                p.status, self.cache.get("Job", current, ns) if current else None, generation, now
+            )
         changed = await self._write_status(body, status, p.status)
         self.tracing.emit(meta, spans)  # the spans that ended, once their status is written
         if self.db is not None and (changed or p.stage_finished or p.events):
@@ -357,6 +373,8 @@ class PipelineController:
         if podless is not None:
             # no pod yet: look (again) for the Job controller's FailedCreate (quota, admission)
             return min(p.requeue_after or podless, podless)
+        if kueue_recheck is not None:  # waiting in Kueue: its message and position move
+            return min(p.requeue_after or kueue_recheck, kueue_recheck)
         return p.requeue_after
 
     async def _publish(self, body: dict[str, Any], tenant: str) -> None:

@@ -30,6 +30,7 @@ from .constants import (
 from .diff import drifted_fields, needs_apply, repair_patch, with_hash
 from .index import classify
 from .kube import ApiError, deleted_while_reconciling
+from .kueue import KueueQueueing
 from .model import (
     API_VERSION,
     PIPELINE_KIND,
@@ -66,7 +67,7 @@ log = logging.getLogger(__name__)
 # condition -> kinds whose objects make it up
 PARTS: dict[str, tuple[str, ...]] = {
     "NamespaceReady": ("Namespace", "ConfigMap"),
-    "QuotaApplied": ("ResourceQuota", "LimitRange"),
+    "QuotaApplied": ("ResourceQuota", "LimitRange", "ClusterQueue"),  # + Kueue's queues
     "NetworkIsolated": ("NetworkPolicy",),
     "AccessConfigured": ("ServiceAccount", "RoleBinding"),
 }
@@ -176,9 +177,12 @@ class TenantController:
         db: TenantDatabase | None = None,
         workers: int = 32,
         tracing: Tracing | None = None,
+        kueue: KueueQueueing | None = None,
     ) -> None:
         self.cache = cache
         self.tracing = tracing or Tracing.off()
+        #: queueing: kueue (None: never): a kueue tenant's ClusterQueue and LocalQueue
+        self.kueue = kueue
         self.client = client
         self.queue = queue
         self.index = index
@@ -396,6 +400,11 @@ class TenantController:
                     message="restored " + ", ".join(sorted(repaired)),
                 )
             await self._prune(name, desired)
+            if self.kueue is not None:
+                try:
+                    await self.kueue.ensure_tenant(name, tenant.spec, self.config.render, owner)
+                except ApiError as err:
+                    failed["ClusterQueue"] = f"Kueue queues (queueing: kueue): {err.message}"
             if self.db is not None:
                 results["DatabaseReady"], db_credentials = await self._database(
                     name, namespace, body, owner
