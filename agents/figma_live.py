@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import figma_client
 from .analyze import DesignSpec
 from .errors import StageError
 from .figma_client import Downloaded, FigmaClient, image_size, image_type
@@ -96,7 +97,9 @@ def _images(client: FigmaClient, key: str, spec: DesignSpec, out: LiveExtras) ->
         return
     urls = client.image_fills(key)
     wanted = {ref: urls.get(ref) for ref in uses}
-    got: Downloaded = client.download_images(wanted)
+    got: Downloaded = client.download_images(
+        wanted, max_bytes=figma_client.MAX_IMAGE_BYTES, max_total=figma_client.MAX_IMAGES_TOTAL
+    )
     index: dict[str, Any] = {}
     for ref, data in sorted(got.files.items()):
         ext = (image_type(data) or ("bin", ""))[0]

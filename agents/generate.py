@@ -310,7 +310,9 @@ def _component_source(
     lines.append('import { cn } from "../../lib/utils";')
     if "Link" in (imports or ()):
         lines.insert(1, 'import Link from "next/link";')
-    for other_ident in sorted(set(imports or ()) - {"Link"}):
+    if "next/image" in (imports or ()):  # downloaded image fills (Lowering.image_child)
+        lines.insert(1, 'import NextImage from "next/image";')
+    for other_ident in sorted(set(imports or ()) - {"Link", "next/image"}):
         # through the hand-editable wrapper, so edits there apply wherever it is used
         lines.append(f'import {{ {other_ident} }} from "../{other_ident}";')
     lines.append("")
@@ -365,8 +367,10 @@ def generate_component(
     comp: ComponentInfo,
     lookup: TokenLookup,
     targets: dict[str, InstanceTarget] | None = None,
+    images: dict[str, dict[str, object]] | None = None,
 ) -> GeneratedComponent:
-    """Generate one component file and its manifest entry. Raises StageError (DesignTooDeep)."""
+    """Generate one component file and its manifest entry. Raises StageError (DesignTooDeep).
+    ``images``: downloaded image fills (``Lowering.images``)."""
     props = {p.key: p for p in comp.props}
     node = index[comp.nodeId]
     low = Lowering(
@@ -383,6 +387,7 @@ def generate_component(
         root_name=comp.name if comp.kind == "componentSet" else "",
         targets=targets or {},
         index=index,
+        images=images or {},
     )
     bb = node.absoluteBoundingBox
     manifest = ComponentManifest(
@@ -799,14 +804,17 @@ def instance_targets(spec: DesignSpec) -> dict[str, InstanceTarget]:
     return out
 
 
-def generate_components(spec: DesignSpec, lookup: TokenLookup) -> list[GeneratedComponent]:
-    """Every component of the spec. Raises StageError (DesignTooDeep) beyond lower.MAX_DEPTH."""
+def generate_components(
+    spec: DesignSpec, lookup: TokenLookup, images: dict[str, dict[str, object]] | None = None
+) -> list[GeneratedComponent]:
+    """Every component of the spec. Raises StageError (DesignTooDeep) beyond lower.MAX_DEPTH.
+    ``images``: imageRef -> downloaded asset (figma_live.image_assets), drawn with next/image."""
     # lowering recurses once per level (a few frames each); MAX_DEPTH levels must fit
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 8 * MAX_DEPTH + 1000))
     index = spec.index()
     targets = instance_targets(spec)
     return [
-        generate_component(spec, index, comp, lookup, targets)
+        generate_component(spec, index, comp, lookup, targets, images)
         for comp in spec.components
         if comp.nodeId in index
     ]

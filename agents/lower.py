@@ -263,10 +263,15 @@ class Lowering:
     index: dict[str, Node] = field(default_factory=dict)  # node id -> node, of the whole design
     unreproduced: list[Unreproduced] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
+    # the child of a stacked parent that comes first in its flow: in the flow at every width
+    flow_first: dict[str, str] = field(default_factory=dict)
     flow: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # stacked parents
     used_props: set[str] = field(default_factory=set)
     semantics: set[str] = field(default_factory=set)
     nodes: int = 0
+    # imageRef -> {"src": "/figma/<ref>.<ext>", "width": px, "height": px}: image fills analyze
+    # downloaded (figma_live.image_assets); others stay placeholders
+    images: dict[str, dict[str, object]] = field(default_factory=dict)
 
     # ----------------------------------------------------------------------------- reporting
     def report(self, node: Node, prop: str, reason: str) -> None:
@@ -314,12 +319,17 @@ class Lowering:
             return cls
         if parent.id in self.flow and node.id in self.flow[parent.id]:
             flow = self.flow[parent.id][node.id]
-            if not self.design_width:
+            if not self.design_width or self.flow_first.get(parent.id) == node.id:
+                # nothing before it in the flow: its margins place it exactly at every width
                 return cls + flow + self.min_max(node)
-            # placed as in Figma at the design width; in the flow on narrower screens
+            # placed as in Figma at the design width; in the flow on narrower screens (where
+            # the heights of the texts above it may differ from Figma's a little)
             bp = f"max-[{px(self.design_width)}]:"
             placed = self.absolute(node, parent, hs, vs)
-            small = ["relative", "inset-auto", "translate-none", *flow]
+            undo = ["relative", "inset-auto"]
+            if any("translate" in c for c in placed):
+                undo.append("translate-none")
+            small = [*undo, *flow]
             return cls + placed + self.min_max(node) + [bp + c for c in small if c not in placed]
         if parent.layoutMode == "GRID" and node.layoutPositioning != "ABSOLUTE":
             return cls + self.grid_item(node, hs, vs, w, h)
@@ -399,6 +409,8 @@ class Lowering:
                 order = {c.id: i for i, c in enumerate(node.children)}
                 together = {m.id for _, ms in seq if len(ms) > 1 for m in ms}
                 flat = [m for _, ms in seq for m in ms]
+                if flat[0].id not in together:
+                    self.flow_first[node.id] = flat[0].id
                 self.flow[node.id] = self._place(flat, pbb, axis, order, together)
                 return layout
         return None
@@ -702,6 +714,10 @@ class Lowering:
                 g = self.gradient(p, node)
                 if g:
                     layers.append(g[len("bg-[") : -1])
+            elif p.type == "IMAGE" and p.imageRef in self.images:
+                if p.scaleMode != "TILE":
+                    continue  # drawn by a next/image child (image_child)
+                layers.append(f"url({self.images[p.imageRef]['src']})")
             elif p.type in ("IMAGE", "VIDEO"):
                 layers.append("linear-gradient(#d9d9d9,#d9d9d9)")
                 if p.scaleMode in ("CROP", "TILE") or p.imageTransform:
@@ -726,6 +742,20 @@ class Lowering:
         if not layers:
             return [], is_image
         cls = [f"bg-[{single.group(1)}]"] if single else [f"bg-[{','.join(layers)}]"]
+        tile = next(
+            (p for p in paints if p.scaleMode == "TILE" and p.imageRef in self.images), None
+        )
+        if tile is not None and tile.imageRef is not None:  # tiles at the image's pixel size
+            asset = self.images[tile.imageRef]
+            iw, ih = asset.get("width"), asset.get("height")
+            if isinstance(iw, int) and isinstance(ih, int):
+                cls.append(f"[background-size:{px(iw)}_{px(ih)}]")
+            else:
+                self.report(
+                    node,
+                    "fills.image.scaleMode",
+                    "the tiled image's size is unknown: tiles drawn at their own pixel size",
+                )
         if any(b != "normal" for b in blends):
             cls.append(f"[background-blend-mode:{','.join(blends)}]")
         return cls, is_image
@@ -1014,6 +1044,58 @@ class Lowering:
             offset += len(line) + 1
         return el
 
+    # -------------------------------------------------------------------------------- images
+    def image_child(self, node: Node, el_cls: list[str]) -> El | None:
+        """A ``next/image`` filling ``node`` for its topmost downloaded image fill (FILL: cover,
+        FIT: contain, STRETCH/CROP: the crop of ``imageTransform`` placed by inline style; TILE
+        is a background, see ``fills``); ``el_cls`` gets ``relative isolate`` so that the image
+        (``-z-10``) sits above the node's background and below its children. None: no image."""
+        paint = next(
+            (
+                p
+                for p in reversed(_visible_paints(node.fills))
+                if p.type == "IMAGE" and p.imageRef in self.images and p.scaleMode != "TILE"
+            ),
+            None,
+        )
+        if paint is None or paint.imageRef is None:
+            return None
+        w, _h = _size(node)
+        mode = paint.scaleMode or "FILL"
+        fit = {"FIT": "object-contain", "STRETCH": "object-fill", "CROP": "object-fill"}
+        cls = ["-z-10", fit.get(mode, "object-cover"), *self.radii(node)]
+        if paint.opacity < 0.999:
+            cls.append(f"opacity-[{fmt_num(paint.opacity)}]")
+        attrs: dict[str, str | bool] = {
+            "src": js_str(str(self.images[paint.imageRef]["src"])),
+            "alt": js_str(" ".join(node.name.split()) or "image"),
+            "fill": True,
+            "sizes": js_str(f"{fmt_num(w)}px" if w > 0 else "100vw"),
+        }
+        tf = paint.imageTransform
+        if mode in ("STRETCH", "CROP") and tf and len(tf) == 2 and len(tf[0]) == 3:
+            (a, b, tx), (c, d, ty) = tf[0], tf[1]
+            if a > 0 and d > 0:
+                style = {
+                    "left": -tx / a * 100,
+                    "top": -ty / d * 100,
+                    "width": 100 / a,
+                    "height": 100 / d,
+                }
+                body = ", ".join(f'{k}: "{fmt_num(round(v, 3))}%"' for k, v in style.items())
+                attrs["style"] = "{{ " + body + ', maxWidth: "none" }}'
+            if abs(b) > 1e-6 or abs(c) > 1e-6 or a <= 0 or d <= 0:
+                self.report(
+                    node,
+                    "fills.image.imageTransform",
+                    "the image's rotation or skew is not applied (crop offset and scale are)",
+                )
+        if not any(c in ("absolute", "fixed", "sticky", "relative") for c in el_cls):
+            el_cls.append("relative")
+        el_cls.append("isolate")
+        self.imports.add("next/image")
+        return El(tag="NextImage", name=node.name, kind="IMAGE", cls=cls, attrs=attrs)
+
     # -------------------------------------------------------------------------------- vectors
     def vector(self, node: Node, cls: list[str], phrasing: bool = False) -> El:
         bb = node.absoluteBoundingBox
@@ -1155,7 +1237,10 @@ class Lowering:
                 kind=node.type,
                 cls=cls + visual,
             )
-            if is_image:
+            img = self.image_child(node, el.cls)
+            if img is not None:
+                el.children = [img]
+            elif is_image:
                 el.attrs["role"] = '"img"'
                 el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")
             return el
@@ -1171,8 +1256,9 @@ class Lowering:
         kids = [c for c in node.children]
         flow = self.stack(node) if self.fluid_root and node.layoutMode is None else None
         if flow is not None:
-            bp = f"max-[{px(self.design_width)}]:" if self.design_width else ""
-            layout = [bp + c for c in flow]
+            # a flex container at every width: the first child in its flow sits by its
+            # margins; the others are absolute at the design width, in the flow below it
+            layout = flow
         absolute_kids = (bool(self.design_width) or node.id not in self.flow) and any(
             not (node.layoutMode in (*AUTO_LAYOUT, "GRID") and c.layoutPositioning != "ABSOLUTE")
             for c in kids
@@ -1219,7 +1305,8 @@ class Lowering:
             if not url or url.startswith("/"):
                 el.tag = "Link"  # a page of the app: next/link (client-side navigation)
                 self.imports.add("Link")
-        if is_image and not any(c.visible for c in kids):
+        img = self.image_child(node, el.cls)
+        if is_image and img is None and not any(c.visible for c in kids):
             el.attrs["role"] = '"img"'
             el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")
         child_phrasing = phrasing or tag in ("button", "a")
@@ -1247,7 +1334,7 @@ class Lowering:
                 child.cls.append(self.space("ml" if row else "mt", negative_gap))
         if kind == "input":
             return self.input_control(el, node)
-        el.children = list(rendered)
+        el.children = [img, *rendered] if img is not None else list(rendered)
         return el
 
     def _no_op_wrapper(self, node: Node, parent: Node | None, root: bool) -> Node | None:

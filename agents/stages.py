@@ -18,7 +18,7 @@ from .config import PipelineConfig
 from .contract import STAGE_ORDER
 from .errors import StageError
 from .figma_client import FigmaClient, FigmaSource
-from .figma_live import IMAGES, RENDERS, read_extras
+from .figma_live import IMAGES, RENDERS, image_assets, read_extras
 from .files import pack_files, unpack_files
 from .fmt import format_project
 from .generate import (
@@ -153,12 +153,14 @@ def run_analyze(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
         res.message += "; " + "; ".join(spec.warnings)[:300]
 
 
-def build_project(spec: DesignSpec, dtcg: dict[str, Any], storybook: bool = True
+def build_project(spec: DesignSpec, dtcg: dict[str, Any], storybook: bool = True,
+                  images: dict[str, dict[str, object]] | None = None,
                   ) -> tuple[dict[str, str], list[Any], list[str]]:
     """Components + project files from the spec and analyze's token document (``tokens.json``,
     W3C DTCG): the generator's value -> theme key maps and the Tailwind theme (modes and aliases
-    of Figma variables included) both come from that one document, so they always agree."""
-    comps = generate_components(spec, lookup_from_dtcg(dtcg))
+    of Figma variables included) both come from that one document, so they always agree.
+    ``images``: downloaded image fills (figma_live.image_assets), drawn with next/image."""
+    comps = generate_components(spec, lookup_from_dtcg(dtcg), images)
     tokens = tokenset_from_dtcg(dtcg)
     files = project_files(name=spec.name, title=" ".join(spec.name.split()) or "Design",
                           components=comps, dtcg=dtcg,
@@ -172,7 +174,9 @@ def run_generate(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     key = cfg.pipeline_key
     spec = spec_from_json(env.store.get(find(env.store, key, "design-spec.json", "analyze").uri))
     dtcg = json.loads(env.store.get(find(env.store, key, "tokens.json", "analyze").uri))
-    files, comps, warnings = build_project(spec, dtcg, cfg.flag("storybook", True))
+    images = [r for r in env.store.list(key, "analyze") if r.name == IMAGES]
+    assets, refs = image_assets(unpack_files(env.store.get(images[-1].uri)) if images else {})
+    files, comps, warnings = build_project(spec, dtcg, cfg.flag("storybook", True), refs)
     manifests = [c.manifest for c in comps]
     use_llm = env.llm_override if env.llm_override is not None else cfg.llm.enabled
     if use_llm and env.anthropic_api_key:
@@ -187,7 +191,7 @@ def run_generate(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
              "usd": outcome.usd}).encode()))
     elif use_llm:
         res.summary["llm"] = "skipped: ANTHROPIC_API_KEY not set"
-    res.artifacts.append(env.store.put(key, "generate", PROJECT, pack_files(dict(files))))
+    res.artifacts.append(env.store.put(key, "generate", PROJECT, pack_files({**files, **assets})))
     res.artifacts.append(env.store.put(key, "generate", "manifest.json",
                                        manifest_json(manifests).encode()))
     # nothing dropped silently: every property not reproduced, per node (docs/agents.md)

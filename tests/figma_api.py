@@ -79,11 +79,17 @@ def png_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     width, height = max(1, width), max(1, height)
     r, g, b = rgb
     stripe = (255 - r, 255 - g, 255 - b)
+    base = bytes((r, g, b)) * width
+    half = max(1, width // 16)
     rows = bytearray()
     for y in range(height):
         rows.append(0)  # filter type: None
-        for x in range(width):
-            rows.extend(stripe if abs(x - y * width / height) < max(1, width // 16) else (r, g, b))
+        row = bytearray(base)
+        centre = y * width / height
+        for x in range(max(0, int(centre - half)), min(width, int(centre + half) + 1)):
+            if abs(x - centre) < half:
+                row[3 * x : 3 * x + 3] = bytes(stripe)
+        rows.extend(row)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data

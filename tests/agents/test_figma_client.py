@@ -111,15 +111,19 @@ def test_missing_token():
     assert e.value.reason == "FigmaTokenMissing"
 
 
-def test_analyze_stage_fetches_through_client(tmp_path: Path):
+def test_analyze_stage_fetches_through_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from pf_agents.artifacts import FileArtifactStore
     from pf_agents.config import PipelineConfig
     from pf_agents.stages import StageEnv, run_stage
+    from tests.figma_api import FigmaApiServer
 
     cfg = PipelineConfig.model_validate({"source": {"figma": {"fileKey": "abc"}}})
-    env = StageEnv(store=FileArtifactStore(tmp_path / "s"), workdir=tmp_path / "w",
-                   figma_token=TOKEN,
-                   figma_transport=httpx.MockTransport(lambda r: httpx.Response(200, json=FILE)))
-    res = run_stage("analyze", cfg, env)
+    with FigmaApiServer([]) as api:  # the local Figma API server (tests/figma_api.py)
+        api.add_file("abc", FILE)
+        monkeypatch.setenv("FIGMA_API_URL", api.url)
+        env = StageEnv(store=FileArtifactStore(tmp_path / "s"), workdir=tmp_path / "w",
+                       figma_token=TOKEN)
+        res = run_stage("analyze", cfg, env)
     assert res.outcome == "Succeeded", res.message
     assert res.summary["components"] == 3
+    assert res.summary["version"] == api.file("abc")["version"]

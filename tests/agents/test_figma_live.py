@@ -224,3 +224,75 @@ def test_cli_url_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delenv("FIGMA_TOKEN", raising=False)
     assert local_main([*argv, "--out", str(tmp_path / "o")]) == 2
     assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- image fills
+
+
+def _live_project(tmp_path: Path, key: str) -> tuple[dict[str, bytes], dict, str]:
+    env = env_for(tmp_path)
+    cfg = cfg_for(key)
+    res = run_stage("analyze", cfg, env)
+    assert res.outcome == "Succeeded", res.message
+    gen = run_stage("generate", cfg, env)
+    assert gen.outcome == "Succeeded", gen.message
+    files = unpack_files(artifact(env, gen, "project.tar.gz"))
+    return files, res.summary, artifact(env, gen, "unreproduced.json").decode()
+
+
+def test_image_fills_become_assets_drawn_with_next_image(tmp_path: Path,
+                                                         api: FigmaApiServer) -> None:
+    ref = "9c0e7a51d2b84f63a1e9c7b5d3f1a2b4c6d8e0f1"
+    files, summary, unrepro = _live_project(tmp_path, api.key_for("09-image-fill-crop"
+                                                                  "-with-children"))
+    assert summary["images"] == 1
+    png = files[f"public/figma/{ref}.png"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    code = "\n".join(v.decode() for k, v in files.items()
+                     if k.startswith("components/generated/") and k.endswith(".tsx"))
+    assert 'import NextImage from "next/image";' in code
+    assert f'src="/figma/{ref}.png"' in code and 'alt="Hero"' in code
+    # STRETCH (Figma's crop): imageTransform [[0.62, 0, 0.19], [0, 0.7, 0.08]]
+    assert 'left: "-30.645%"' in code and 'width: "161.29%"' in code and "object-fill" in code
+    assert "isolate" in code and "-z-10" in code
+    assert "image fills are placeholders" not in unrepro
+
+
+def test_fill_and_fit_scale_modes(tmp_path: Path, api: FigmaApiServer) -> None:
+    def comp(mode: str) -> dict:
+        return {"id": "1:2", "name": "Photo card", "type": "COMPONENT",
+                "fills": [{"type": "IMAGE", "scaleMode": mode, "imageRef": "abc123"}],
+                "absoluteBoundingBox": {"x": 0, "y": 0, "width": 120, "height": 80},
+                "cornerRadius": 8, "children": []}
+
+    for mode, cls in (("FILL", "object-cover"), ("FIT", "object-contain")):
+        api.add_file(f"img{mode}", comp(mode))
+        files, _, _ = _live_project(tmp_path / mode, f"img{mode}")
+        code = files["components/generated/PhotoCard.tsx"].decode()
+        assert cls in code and 'sizes="120px"' in code and 'alt="Photo card"' in code, code
+        assert "public/figma/abc123.png" in files
+    api.add_file("imgTILE", comp("TILE"))
+    files, _, _ = _live_project(tmp_path / "tile", "imgTILE")
+    code = files["components/generated/PhotoCard.tsx"].decode()
+    assert "url(/figma/abc123.png)" in code and "[background-size:64px_48px]" in code
+
+
+def test_image_errors_are_reported_per_node_and_property(tmp_path: Path, api: FigmaApiServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pf_agents.figma_client as fc
+
+    key = api.key_for("09-image-fill-crop-with-children")
+    limit = fc.MAX_IMAGE_BYTES
+    monkeypatch.setattr(fc, "MAX_IMAGE_BYTES", 100)
+    _files, summary, unrepro = _live_project(tmp_path / "big", key)
+    assert summary["images"] == 0
+    assert any(n.startswith("node 93:2 fills[0].imageRef 9c0e7a51") and "100-byte limit" in n
+               for n in summary["notes"]), summary["notes"]
+    assert "image fills are placeholders" in unrepro  # drawn as before, and said so
+    monkeypatch.setattr(fc, "MAX_IMAGE_BYTES", limit)
+    api.images["9c0e7a51d2b84f63a1e9c7b5d3f1a2b4c6d8e0f1"] = b"<html>not an image</html>"
+    try:
+        _, summary, _ = _live_project(tmp_path / "html", key)
+    finally:
+        api.images.clear()
+    assert any("not a PNG, JPEG, GIF or WebP" in n for n in summary["notes"])
