@@ -137,6 +137,15 @@ def test_13_frames_in_nested_sections_are_components():
     assert set(gen("13-nested-sections.json")) == {"Cart", "CardDetails", "Confirmation"}
 
 
+def test_the_first_child_of_a_hand_placed_screen_sits_in_the_flow_at_every_width():
+    cart = gen("13-nested-sections.json")["Cart"].source
+    root = re.search(r'cn\(\s*"([^"]*)"', cart).group(1).split()
+    assert {"flex", "flex-col", "items-start"} <= set(root)  # no max-[W]: twins
+    title = classes_of(cart, "Your cart").split()
+    assert {"mt-[24px]", "ml-[24px]"} <= set(title)
+    assert not any(c.startswith(("absolute", "left-", "top-", "max-[")) for c in title), title
+
+
 @pytest.mark.parametrize("case", ["15-deep-nesting.json", "22-deeper-nesting-100.json"])
 def test_15_22_deep_nesting_is_rendered_to_the_bottom(case: str):
     (c,) = gen(case).values()
@@ -198,7 +207,7 @@ def test_overlapping_layers_flow_together_without_a_wrapper_in_layer_order(tmp_p
     spec = analyze_source(load_figma_file(str(path)))
     (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
     root = re.search(r'cn\(\s*"([^"]*)"', c.source).group(1)
-    assert "max-[100px]:flex-wrap" in root.split()
+    assert "flex-wrap" in root.split()
     # one element per layer, in layer order: no wrapper the design does not have
     elems = re.findall(r'<(div|p) className="([^"]*)"', c.source)
     assert [t for t, _ in elems] == ["div", "div", "p", "p"], c.source
