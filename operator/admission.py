@@ -123,12 +123,15 @@ class AdmissionController:
         if event.deleted:
             self.queue_state.remove_tenant(name)
             return _DECIDE
+        body = self.cache.get(TENANT_KIND, name)  # the newest (a late event may be older)
+        if body is None:
+            return ()
         try:
-            spec = TenantSpec.model_validate(event.obj.get("spec") or {})
+            spec = TenantSpec.model_validate(body.get("spec") or {})
         except ValidationError:
             return ()
         caps = spec.effective_pipelines()
-        held = not spec.suspended and not self._database_ready(event.obj)
+        held = not spec.suspended and not self._database_ready(body)
         quota = TenantQuota(
             name=name,
             weight=plan_weight(spec.plan.value),
