@@ -1047,9 +1047,10 @@ class Lowering:
     # -------------------------------------------------------------------------------- images
     def image_child(self, node: Node, el_cls: list[str]) -> El | None:
         """A ``next/image`` filling ``node`` for its topmost downloaded image fill (FILL: cover,
-        FIT: contain, STRETCH/CROP: the crop of ``imageTransform`` placed by inline style; TILE
-        is a background, see ``fills``); ``el_cls`` gets ``relative isolate`` so that the image
-        (``-z-10``) sits above the node's background and below its children. None: no image."""
+        FIT: contain, STRETCH/CROP: stretched over the box ``imageTransform`` gives, in a
+        clipping wrapper; TILE is a background, see ``fills``); ``el_cls`` gets ``relative
+        isolate`` so that the image (``-z-10``) sits above the node's background and below its
+        children. None: no image."""
         paint = next(
             (
                 p
@@ -1072,29 +1073,41 @@ class Lowering:
             "fill": True,
             "sizes": js_str(f"{fmt_num(w)}px" if w > 0 else "100vw"),
         }
-        tf = paint.imageTransform
-        if mode in ("STRETCH", "CROP") and tf and len(tf) == 2 and len(tf[0]) == 3:
-            (a, b, tx), (c, d, ty) = tf[0], tf[1]
-            if a > 0 and d > 0:
-                style = {
-                    "left": -tx / a * 100,
-                    "top": -ty / d * 100,
-                    "width": 100 / a,
-                    "height": 100 / d,
-                }
-                body = ", ".join(f'{k}: "{fmt_num(round(v, 3))}%"' for k, v in style.items())
-                attrs["style"] = "{{ " + body + ', maxWidth: "none" }}'
-            if abs(b) > 1e-6 or abs(c) > 1e-6 or a <= 0 or d <= 0:
-                self.report(
-                    node,
-                    "fills.image.imageTransform",
-                    "the image's rotation or skew is not applied (crop offset and scale are)",
-                )
         if not any(c in ("absolute", "fixed", "sticky", "relative") for c in el_cls):
             el_cls.append("relative")
         el_cls.append("isolate")
         self.imports.add("next/image")
-        return El(tag="NextImage", name=node.name, kind="IMAGE", cls=cls, attrs=attrs)
+        image = El(tag="NextImage", name=node.name, kind="IMAGE", cls=cls, attrs=attrs)
+        tf = paint.imageTransform
+        if mode not in ("STRETCH", "CROP") or not tf or len(tf) != 2 or len(tf[0]) != 3:
+            return image
+        (a, b, tx), (c, d, ty) = tf[0], tf[1]
+        if abs(b) > 1e-6 or abs(c) > 1e-6 or a <= 0 or d <= 0:
+            self.report(
+                node,
+                "fills.image.imageTransform",
+                "the image's rotation or skew is not applied (stretched over the box)",
+            )
+            return image
+        # imageTransform maps the box (0..1) into the image (0..1): the image spans 1/a box
+        # widths, starting tx/a of them to the left; next/image's fill cannot be resized, so a
+        # clipping wrapper holds a box of that size and place
+        box = {"left": -tx / a * 100, "top": -ty / d * 100, "width": 100 / a, "height": 100 / d}
+        style = ", ".join(f'{k}: "{fmt_num(round(v, 3))}%"' for k, v in box.items())
+        image.cls = [c for c in image.cls if c != "-z-10"]
+        crop = El(
+            tag="span",
+            cls=["absolute", "block"],
+            attrs={"style": "{{ " + style + " }}"},
+            children=[image],
+        )
+        return El(
+            tag="span",
+            name=node.name,
+            kind="IMAGE",
+            cls=["absolute", "inset-0", "-z-10", "block", "overflow-hidden", *self.radii(node)],
+            children=[crop],
+        )
 
     # -------------------------------------------------------------------------------- vectors
     def vector(self, node: Node, cls: list[str], phrasing: bool = False) -> El:
