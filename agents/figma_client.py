@@ -233,7 +233,7 @@ class FigmaClient:
         *,
         base_url: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
+        timeout: float = 120.0,
         max_retries: int = 4,
         backoff: float = 1.0,
         max_wait: float = 60.0,

@@ -352,6 +352,7 @@ class FigmaApi:
         self.rate_window = rate_window
         self._windows: dict[str, tuple[float, int]] = {}
         self.faults: list[Fault] = []
+        self.bodies: dict[tuple[int, str, int | None, bool], bytes] = {}  # _file responses
         self.stats = Stats()
         self.lock = threading.Lock()
 
@@ -361,6 +362,7 @@ class FigmaApi:
     ) -> None:
         with self.lock:
             self.files[key] = as_file(data, key)
+            self.bodies.clear()
             if variables is not None:
                 self.variables[key] = variables
 
@@ -566,14 +568,21 @@ class _Handler(BaseHTTPRequestHandler):
         depth = self._depth(query)
         if isinstance(depth, str):
             return self._err(400, depth)
-        doc = copy.deepcopy(data["document"])
         ids = _ids(query)
-        if ids:
-            doc = _prune(doc, set(ids)) or {**doc, "children": []}
-        if depth is not None:
-            _cut_depth(doc, depth)
-        apply_geometry(doc, query.get("geometry", [""])[0] == "paths")
-        self._json(200, {**data, "document": doc})
+        geometry = query.get("geometry", [""])[0] == "paths"
+        cache_key = (id(data), ",".join(ids), depth, geometry)
+        body = self.api.bodies.get(cache_key)
+        if body is None:  # large files: built once per query shape, then served as bytes
+            doc = copy.deepcopy(data["document"])
+            if ids:
+                doc = _prune(doc, set(ids)) or {**doc, "children": []}
+            if depth is not None:
+                _cut_depth(doc, depth)
+            apply_geometry(doc, geometry)
+            body = json.dumps({**data, "document": doc}, separators=(",", ":")).encode()
+            with self.api.lock:
+                self.api.bodies[cache_key] = body
+        self._send(200, body, "application/json")
 
     def _nodes(self, data: dict[str, Any], query: dict[str, list[str]]) -> None:
         ids = _ids(query)

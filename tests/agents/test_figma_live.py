@@ -254,6 +254,7 @@ def test_image_fills_become_assets_drawn_with_next_image(tmp_path: Path,
     assert f'src="/figma/{ref}.png"' in code and 'alt="Hero"' in code
     # STRETCH (Figma's crop): imageTransform [[0.62, 0, 0.19], [0, 0.7, 0.08]]
     assert 'left: "-30.645%"' in code and 'width: "161.29%"' in code and "object-fill" in code
+    assert "overflow-hidden" in code
     assert "isolate" in code and "-z-10" in code
     assert "image fills are placeholders" not in unrepro
 
