@@ -265,6 +265,8 @@ class Lowering:
     imports: set[str] = field(default_factory=set)
     # the child of a stacked parent that comes first in its flow: in the flow at every width
     flow_first: dict[str, str] = field(default_factory=dict)
+    # the max-width of a stacked child offset across its column (narrow screens only)
+    flow_limit: dict[str, str] = field(default_factory=dict)
     flow: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # stacked parents
     used_props: set[str] = field(default_factory=set)
     semantics: set[str] = field(default_factory=set)
@@ -305,8 +307,9 @@ class Lowering:
         w, h = _size(node)
         if root or parent is None:
             if self.fluid_root and hs != "HUG":
-                # a screen: full width up to its design width
-                cls += ["w-full", f"max-w-[{px(w)}]"]
+                # a screen: full width up to its design width; its layers query its width
+                # (a container), not the viewport's: it may sit in a padded page or a column
+                cls += ["@container", "w-full", f"max-w-[{px(w)}]"]
             elif hs == "HUG":
                 cls += ["w-fit", "shrink-0"]  # as wide as its content wherever it is placed
             elif hs == "FILL":
@@ -319,17 +322,22 @@ class Lowering:
             return cls
         if parent.id in self.flow and node.id in self.flow[parent.id]:
             flow = self.flow[parent.id][node.id]
+            bp = self.narrow()
             if not self.design_width or self.flow_first.get(parent.id) == node.id:
                 # nothing before it in the flow: its margins place it exactly at every width
-                return cls + flow + self.min_max(node)
+                limit = self.flow_limit.get(node.id)
+                return cls + flow + self.min_max(node) + ([bp + limit] if limit else [])
             # placed as in Figma at the design width; in the flow on narrower screens (where
             # the heights of the texts above it may differ from Figma's a little)
-            bp = f"max-[{px(self.design_width)}]:"
             placed = self.absolute(node, parent, hs, vs)
             undo = ["relative", "inset-auto"]
             if any("translate" in c for c in placed):
                 undo.append("translate-none")
-            small = [*undo, *flow]
+            small = [
+                *undo,
+                *flow,
+                *([self.flow_limit[node.id]] if node.id in self.flow_limit else []),
+            ]
             return cls + placed + self.min_max(node) + [bp + c for c in small if c not in placed]
         if parent.layoutMode == "GRID" and node.layoutPositioning != "ABSOLUTE":
             return cls + self.grid_item(node, hs, vs, w, h)
@@ -361,6 +369,11 @@ class Lowering:
                 cls.append(f"rotate-[{fmt_num(-math.degrees(node.rotation))}deg]")
             return cls
         return cls + self.absolute(node, parent, hs, vs)
+
+    def narrow(self) -> str:
+        """The variant for a screen narrower than its design: a container query on the
+        screen's own width (``@max-[W]:``; the root is an ``@container``)."""
+        return f"@max-[{px(self.design_width)}]:" if self.design_width else ""
 
     def stack(self, node: Node) -> list[str] | None:
         """In a fluid screen, children placed by hand that line up in a column (or a row)
@@ -437,15 +450,22 @@ class Lowering:
                 cls.append(f"-{side}-[{px(-gap)}]")
             elif gap:
                 cls.append(f"{side}-[{px(gap)}]")
+            limit = None  # the width left beside the offset (max-w-full would stick out)
             if across and axis == "y" and across > 32:
                 # a share of the width: the same offset at the design width, less below it
-                cls.append(f"ml-[{fmt_num(100 * across / (pbb.width or 1))}%]")
+                share = 100 * across / (pbb.width or 1)
+                cls.append(f"ml-[{fmt_num(share)}%]")
+                limit = f"max-w-[{fmt_num(100 - share)}%]"
             elif across and axis == "y":
                 cls.append(self.space("ml", across))
+                limit = f"max-w-[calc(100%-{px(across)})]"
             elif across:
                 cls.append(f"mt-[{px(across)}]")
             if reorder:
                 cls.append(f"order-{k + 1}")
+            if limit is not None and across > 0:
+                cls = [x for x in cls if x != "max-w-full"]
+                self.flow_limit[c.id] = limit
             placed[c.id] = cls
             prev = along + (b.height if axis == "y" else b.width)
         return placed

@@ -143,7 +143,17 @@ def test_the_first_child_of_a_hand_placed_screen_sits_in_the_flow_at_every_width
     assert {"flex", "flex-col", "items-start"} <= set(root)  # no max-[W]: twins
     title = classes_of(cart, "Your cart").split()
     assert {"mt-[24px]", "ml-[24px]"} <= set(title)
-    assert not any(c.startswith(("absolute", "left-", "top-", "max-[")) for c in title), title
+    assert not any(c.startswith(("absolute", "left-", "top-", "@max-[375px]:relative"))
+                   for c in title), title
+
+
+def test_a_screen_flows_by_its_own_width_and_offset_layers_stay_inside_it():
+    cover = gen("13-nested-sections.json")["Cart"].source
+    root = re.search(r'cn\(\s*"([^"]*)"', cover).group(1).split()
+    assert "@container" in root  # its layers query the screen's width, not the viewport's
+    title = classes_of(cover, "Your cart").split()
+    # 24 px from the left edge: at most the rest of the width on a narrow screen
+    assert "@max-[375px]:max-w-[calc(100%-24px)]" in title and "max-w-full" in title
 
 
 @pytest.mark.parametrize("case", ["15-deep-nesting.json", "22-deeper-nesting-100.json"])
@@ -211,7 +221,7 @@ def test_overlapping_layers_flow_together_without_a_wrapper_in_layer_order(tmp_p
     # one element per layer, in layer order: no wrapper the design does not have
     elems = re.findall(r'<(div|p) className="([^"]*)"', c.source)
     assert [t for t, _ in elems] == ["div", "div", "p", "p"], c.source
-    flow = [{k.removeprefix("max-[100px]:") for k in cls.split()} for _, cls in elems]
+    flow = [{k.removeprefix("@max-[100px]:") for k in cls.split()} for _, cls in elems]
     # below the design width: swatch, its label, swatch, its label; labels pulled back onto
     # their swatch by a negative margin and keeping their Figma width
     assert [next(k for k in f if k.startswith("order-")) for f in flow] == [
