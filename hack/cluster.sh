@@ -8,6 +8,8 @@
 #   NODE=real adds one real node (containerd, kubelet, kube-proxy, CoreDNS, kube-router) with
 #   hack/node.sh; the apiserver then also listens on the host IP, so pods reach the
 #   `kubernetes` Service (the default). NODE=kwok: KWOK nodes only (no root needed for them).
+#   A trace collector (Jaeger, hack/jaeger.sh: OTLP on :4318, query API on :16686) runs next to
+#   it, on the host address that pods reach (127.0.0.1 with NODE=kwok).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -205,10 +207,14 @@ node_down() { # a real node (if any) goes first, while the apiserver can still d
   fi
 }
 
+collector_up() { # the trace collector (Jaeger, hack/jaeger.sh) where agent pods reach it
+  "${HERE}/jaeger.sh" up || log "WARNING: the trace collector did not start (hack/jaeger.sh up)"
+}
+
 up() {
   ensure_packages
   "${HERE}/build-binaries.sh" control-plane
-  if healthy; then log "cluster already running (${STATE}/kubeconfig)"; node_up; return 0; fi
+  if healthy; then log "cluster already running (${STATE}/kubeconfig)"; node_up; collector_up; return 0; fi
   node_down
   if [[ -d "${PIDS}" ]]; then log "cleaning stale state"; stop_all; fi
   rm -rf "${STATE}/etcd" "${LOGS}"
@@ -228,6 +234,7 @@ up() {
   wait_controllers
   log "control plane up in $((SECONDS - t0))s"
   node_up
+  collector_up
   log "cluster up in $((SECONDS - t0))s: export KUBECONFIG=${STATE}/kubeconfig"
 }
 
