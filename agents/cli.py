@@ -43,6 +43,11 @@ _FILE_SECRETS: list[str] = []
 
 def _secrets() -> tuple[str, ...]:
     vals = [os.environ.get("FIGMA_TOKEN"), os.environ.get("ANTHROPIC_API_KEY"), *_FILE_SECRETS]
+    if os.environ.get("FIGMA_TOKEN_FILE"):
+        try:
+            vals.append(read_token(os.environ["FIGMA_TOKEN_FILE"]))
+        except StageError:
+            pass
     cred = os.environ.get("PF_GIT_CREDENTIALS_DIR")
     if cred:
         for name in ("password", "username"):

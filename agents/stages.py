@@ -17,7 +17,7 @@ from .artifacts import ArtifactRef, ArtifactStore, find
 from .config import PipelineConfig
 from .contract import STAGE_ORDER
 from .errors import StageError
-from .figma_client import FigmaClient, FigmaSource
+from .figma_client import FigmaClient, FigmaSource, read_token
 from .figma_live import IMAGES, RENDERS, image_assets, read_extras
 from .files import pack_files, unpack_files
 from .fmt import format_project
@@ -62,7 +62,8 @@ class StageEnv:
             store=store,
             workdir=workdir,
             source_file=os.environ.get("PF_SOURCE_FILE") or None,
-            figma_token=os.environ.get("FIGMA_TOKEN") or None,
+            # FIGMA_TOKEN_FILE (a mounted Secret key) or FIGMA_TOKEN
+            figma_token=read_token(os.environ.get("FIGMA_TOKEN_FILE") or None),
             anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY") or None,
             git_credentials_dir=os.environ.get("PF_GIT_CREDENTIALS_DIR") or None,
         )

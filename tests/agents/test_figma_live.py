@@ -297,3 +297,30 @@ def test_image_errors_are_reported_per_node_and_property(tmp_path: Path, api: Fi
     finally:
         api.images.clear()
     assert any("not a PNG, JPEG, GIF or WebP" in n for n in summary["notes"])
+
+
+def test_agent_reads_the_token_file_and_redacts_it(tmp_path: Path, api: FigmaApiServer,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from pf_agents.cli import agent_main
+
+    tok = tmp_path / "token"
+    tok.write_text(TOKEN + "\n")
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"source": {"figma": {"fileKey": "nosuchfile"}}}))
+    monkeypatch.delenv("FIGMA_TOKEN", raising=False)
+    monkeypatch.setenv("FIGMA_TOKEN_FILE", str(tok))
+    monkeypatch.setenv("PF_CONFIG_FILE", str(cfg))
+    monkeypatch.setenv("PF_ARTIFACTS", f"file://{tmp_path / 'store'}")
+    monkeypatch.setenv("PF_WORKDIR", str(tmp_path / "w"))
+    api.fail("^/v1/files/nosuchfile$", 404, times=1,
+             body={"status": 404, "err": f"echo {TOKEN}"})
+    assert agent_main(["analyze", "--result-file", str(tmp_path / "result.json")]) == 1
+    out = capsys.readouterr()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["reason"] == "FigmaNotFound"
+    assert TOKEN not in out.out + out.err + json.dumps(result)
+    import hashlib
+
+    # the token from the file reached the API (the server counts requests per token hash)
+    assert api.stats_json()["byToken"] == {hashlib.sha256(TOKEN.encode()).hexdigest()[:8]: 1}
