@@ -5,6 +5,8 @@
     .venv/bin/python hack/bench.py tenants --count 100 1000
     .venv/bin/python hack/bench.py pipelines --tenants 100 --pipelines 500 5000 --latency 300
     .venv/bin/python hack/bench.py objects --count 1000 10000
+    .venv/bin/python hack/bench.py pipelines --latency 0 --pipelines 500 \
+        --tracing "$(hack/jaeger.sh env | sed -n 's/^PF_JAEGER_OTLP=//p')"   # off vs on
 
 pipelines: a paced run below capacity (operator latency: apply -> first Job, stage hand-off),
 then all-at-once runs (throughput, queue wait by plan, writes per pipeline). objects: operator
@@ -51,8 +53,8 @@ def table(title: str, rows: list[tuple[str, str]]) -> None:
         print(f"{key:<{width}}  {value}")
 
 
-def start_operator(**settings: str) -> OperatorProcess:
-    op = OperatorProcess(RESULTS / "operator-bench.log", log_level="WARNING", **settings)
+def start_operator(env: dict[str, str] | None = None, **settings: str) -> OperatorProcess:
+    op = OperatorProcess(RESULTS / "operator-bench.log", log_level="WARNING", env=env, **settings)
     op.log_path.unlink(missing_ok=True)
     op.start(timeout=120)
     return op
@@ -300,14 +302,20 @@ async def bench_pipelines(
     global_max: int,
     rate: float | None = None,
     keep: bool = False,
+    otlp: str | None = None,
 ) -> dict[str, Any]:
     """`pipelines` three-stage pipelines over `tenants` tenants (plans starter/pro/enterprise in
     turn). All at once (throughput, queueing, fair share), or paced at `rate` per second below
-    capacity (latency of the operator itself: no queue wait)."""
+    capacity (latency of the operator itself: no queue wait). `otlp`: tracing on, spans to
+    that OTLP/HTTP endpoint."""
     run = uuid.uuid4().hex[:4]
     tnames = [f"bp-{run}-{i:03d}" for i in range(tenants)]
     plan_of = {t: PLANS[i % 3] for i, t in enumerate(tnames)}
-    op = start_operator(global_max_concurrent=str(global_max), pipeline_workers="32")
+    op = start_operator(
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": otlp} if otlp else None,
+        global_max_concurrent=str(global_max),
+        pipeline_workers="32",
+    )
     await make_tenants(kube, tnames, plan_of, pipelines={"maxConcurrent": 20, "maxQueued": 5000})
     applied: dict[str, float] = {}
     first_job: dict[str, float] = {}
@@ -399,8 +407,11 @@ async def bench_pipelines(
     for k, t in first_job.items():
         waits[plan_of[k.split("/")[0].removeprefix("tenant-")]].append(t - applied[k])
     mode = f"paced at {rate:g}/s" if rate else "all at once"
+    if otlp:
+        mode += ", tracing on"
     result = {
         "mode": mode,
+        "tracing": bool(otlp),
         "tenants": tenants,
         "pipelines": pipelines,
         "finished": len(finished),
@@ -459,6 +470,22 @@ async def bench_pipelines(
     if not keep:
         await cleanup(kube, tnames)
     return result
+
+
+def tracing_table(off: dict[str, Any], on: dict[str, Any]) -> None:
+    """The operator's cost of tracing: the same run with tracing off and on, side by side."""
+    rows = []
+    for key, label in (
+        ("operator_cpu_seconds", "operator CPU seconds"),
+        ("operator_peak_rss_mib", "operator peak RSS (MiB)"),
+        ("operator_rss_mib_end", "operator RSS at the end (MiB)"),
+        ("seconds", "run seconds"),
+        ("finished", "pipelines finished"),
+    ):
+        a, b = off[key], on[key]
+        change = f"{(b - a) / a * 100:+.1f} %" if a else "n/a"
+        rows.append((label, f"off {a}   on {b}   ({change}, {b - a:+.1f})"))
+    table(f"Tracing off vs on: {off['pipelines']} pipelines, {off['mode']}", rows)
 
 
 async def bench_objects(kube: Kube, count: int, tenants: int = 10) -> dict[str, Any]:
@@ -562,6 +589,12 @@ async def main() -> None:
     p.add_argument("--latency", type=int, default=150, help="pipelines paced below capacity")
     p.add_argument("--rate", type=float, default=1.0, help="pace of the latency run, per second")
     p.add_argument("--keep", action="store_true", help="leave the tenants and pipelines in place")
+    p.add_argument(
+        "--tracing",
+        metavar="OTLP_URL",
+        help="run each all-at-once size twice, tracing off then on (spans to this OTLP/HTTP "
+        "endpoint, e.g. hack/jaeger.sh's), and compare the operator's CPU and memory",
+    )
     o = sub.add_parser("objects")
     o.add_argument("--count", type=int, nargs="+", default=[1000, 10000])
     args = parser.parse_args()
@@ -587,11 +620,14 @@ async def main() -> None:
             for n in getattr(args, "pipelines", [500, 5000]):
                 if not n:  # `--pipelines 0`: the latency run only
                     continue
-                out["pipelines"].append(
-                    await bench_pipelines(
-                        kube, tenants, n, global_max, keep=getattr(args, "keep", False)
-                    )
+                off = await bench_pipelines(
+                    kube, tenants, n, global_max, keep=getattr(args, "keep", False)
                 )
+                out["pipelines"].append(off)
+                if getattr(args, "tracing", None):
+                    on = await bench_pipelines(kube, tenants, n, global_max, otlp=args.tracing)
+                    out["pipelines"].append(on)
+                    tracing_table(off, on)
         if args.what in (None, "objects"):
             out["objects"] = [
                 await bench_objects(kube, n) for n in getattr(args, "count", [1000, 10000])

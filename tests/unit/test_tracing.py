@@ -426,3 +426,19 @@ def generate_openmetrics(registry: Any) -> str:
     from prometheus_client.openmetrics.exposition import generate_latest
 
     return generate_latest(registry).decode()
+
+
+def test_tenant_egress_gains_one_rule_for_the_collector() -> None:
+    from pf_operator.main import tenant_config
+    from pf_operator.render.tenant import egress_rules
+    from pf_operator.settings import Settings
+
+    plain = tenant_config(Settings())
+    traced = tenant_config(Settings(), "http://10.1.2.3:4318/v1/traces")
+    assert [(e.cidr, e.port) for e in traced.render.extra_egress] == [("10.1.2.3/32", 4318)]
+    from pf_operator.model import TenantSpec
+
+    spec = TenantSpec.model_validate({"plan": "pro"})
+    before, after = egress_rules(spec, plain.render), egress_rules(spec, traced.render)
+    added = [r for r in after if r not in before]
+    assert len(added) == 1 and "10.1.2.3/32" in json.dumps(added) and "4318" in json.dumps(added)
