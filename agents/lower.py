@@ -1219,6 +1219,10 @@ class Lowering:
         el = self._lower(
             node, parent, root=root, phrasing=phrasing, depth=depth, in_control=in_control
         )
+        if root and el is not None and "@container" in el.cls:
+            narrow = self.narrow()
+            if not narrow or not any(c.startswith(narrow) for e in el.walk() for c in e.cls):
+                el.cls.remove("@container")  # no layer asks for the screen's width
         swap_ref = (node.componentPropertyReferences or {}).get("mainComponent")
         swap = self.props.get(swap_ref) if swap_ref else None
         if el is not None and swap is not None and swap.kind == "slot" and not root:

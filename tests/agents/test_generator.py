@@ -154,6 +154,8 @@ def test_a_screen_flows_by_its_own_width_and_offset_layers_stay_inside_it():
     title = classes_of(cover, "Your cart").split()
     # 24 px from the left edge: at most the rest of the width on a narrow screen
     assert "@max-[375px]:max-w-[calc(100%-24px)]" in title and "max-w-full" in title
+    (auto_layout,) = gen("01-mixed-text-styles.json").values()
+    assert "@container" not in auto_layout.source  # nothing in it asks for the screen's width
 
 
 @pytest.mark.parametrize("case", ["15-deep-nesting.json", "22-deeper-nesting-100.json"])
