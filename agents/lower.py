@@ -856,7 +856,10 @@ class Lowering:
     def common(self, node: Node) -> list[str]:
         cls: list[str] = []
         if node.opacity < 0.999:
-            cls.append(f"opacity-[{fmt_num(max(node.opacity, 0))}]")
+            pct = 100 * max(node.opacity, 0)
+            # Tailwind 4 takes any whole percentage (opacity-50); others stay arbitrary
+            whole = abs(pct - round(pct)) < 1e-6
+            cls.append(f"opacity-{round(pct)}" if whole else f"opacity-[{fmt_num(node.opacity)}]")
         blend = BLEND.get(node.blendMode or "")
         if blend:
             cls.append(f"mix-blend-{blend}")

@@ -246,6 +246,7 @@ def test_govuk_button_is_one_readable_component_with_css_states():
     assert src.count("\n") <= 102  # at most a third of the 307-line switch it replaced
     assert "switch" not in src and "cva(" in src
     assert "<button" in src and "disabled={disabled}" in src
+    assert "disabled:opacity-50" in src  # Tailwind's own scale, not opacity-[0.5]
     assert "hover:" in src and "focus-visible:" in src
     assert "Hover" not in src.split("export interface")[1].split("}")[0]  # states are no props
     assert 'variant?: "primary" | "secondary" | "warning" | "start"' in src
