@@ -353,6 +353,23 @@ def design_nodes(index: dict[str, dict[str, Any]], root: str) -> int:
     return count
 
 
+def transparent_nodes(index: dict[str, dict[str, Any]], root: str) -> set[str]:
+    """Nodes in the subtree of ``root`` that the design itself draws fully transparent (their
+    ``opacity`` or an ancestor's is 0, below ``root``): the browser rightly shows them
+    invisible, so their box is measured without asking them to be visible."""
+    out: set[str] = set()
+    stack: list[tuple[dict[str, Any] | None, bool]] = [(index.get(root), False)]
+    while stack:
+        n, clear = stack.pop()
+        if n is None:
+            continue
+        clear = clear or float(n.get("opacity", 1.0)) <= 0.0
+        if clear:
+            out.add(str(n.get("id", "")))
+        stack.extend((c, clear) for c in n.get("children") or [])
+    return out
+
+
 def score_case(
     case: Case, measured: dict[str, Any] | None, index: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
@@ -375,6 +392,7 @@ def score_case(
     size_total = size_ok = weight_ok = 0
     colors_total = colors_ok = 0
     dom_nodes = measured.get("nodes") or {}
+    transparent = transparent_nodes(index, case.root)
     for nid in case.paths:
         fn = index.get(nid)
         bb = _bbox(fn)
@@ -392,7 +410,7 @@ def score_case(
         is_text = fn.get("type") == "TEXT"
         if is_text:
             texts_total += 1
-        if dom is None or not dom.get("visible"):
+        if dom is None or not (dom.get("visible") or nid in transparent):
             row.update({"err": None, "why": "missing" if dom is None else "hidden"})
             errors.append(row)
             continue

@@ -52,6 +52,9 @@ SPEC = {"name": "hand-made", "roots": [
     node("3:1", "FRAME", 0, 0, 120, 40, fills=solid(0, 0, 1)),
     node("3:2", "FRAME", 0, 0, 120, 40, fills=solid(1, 0, 0)),
     node("3:3", "FRAME", 0, 0, 120, 40, fills=solid(0, 1, 0)),
+    # a layer the design draws fully transparent (Figma opacity 0)
+    node("6:1", "FRAME", 0, 0, 200, 40, children=(
+        node("6:2", "RECTANGLE", 10, 8, 60, 20, opacity=0, fills=solid(1, 0, 0)),)),
 ]}
 TEXT = ("position:absolute;top:8px;height:20px;line-height:20px;margin:0;white-space:nowrap;"
         "overflow:hidden")
@@ -200,6 +203,25 @@ def test_texts_fonts_and_colours_that_differ(tmp_path: Path, tools: Path):
     assert colour["colors"] == {"ok": 1, "total": 2}
     assert next(w for w in colour["worst"] if w["node"] == "1:1")["color"]["got"] == [0, 255, 0, 1]
     assert r["other-text"]["texts"]["shown"] == 0
+
+
+def test_a_layer_the_design_draws_transparent_is_measured_not_called_hidden(
+        tmp_path: Path, tools: Path):
+    cases = [Case(id=cid, component=cid.title(), file=f"components/{cid}.tsx", variant="",
+                  root="6:1", paths={"6:1": "", "6:2": "0"}, width=200, height=40)
+             for cid in ("clear", "shown", "moved")]
+    layer = ('<div style="position:relative;width:200px;height:40px"><div style="position:'
+             'absolute;left:{left}px;top:8px;width:60px;height:20px;background:#f00;'
+             'opacity:{opacity}"></div></div>')
+    frags = {"clear": {"html": layer.format(left=10, opacity=0)},
+             "shown": {"html": layer.format(left=10, opacity=1)},
+             "moved": {"html": layer.format(left=30, opacity=0)}}
+    r = rows(measure(tmp_path, tools, cases, frags))
+    assert (r["clear"]["within4"], r["clear"]["nodes"]) == (2, 2)  # as the design: invisible
+    assert r["shown"]["within4"] == 2  # drawn (an opacity the scorer does not judge)
+    moved = next(w for w in r["moved"]["worst"] if w["node"] == "6:2")
+    assert moved["err"] == pytest.approx(20, abs=0.1)  # its box still counts
+    assert r["clear"]["errors"]["6:2"] == 0.0
 
 
 def test_overflow_at_narrow_widths(tmp_path: Path, tools: Path):
