@@ -30,6 +30,7 @@ import pytest
 import yaml
 
 from pf_operator import metrics
+from pf_operator import tracing as _tracing  # noqa: F401 - registers pf_figma_trace_*
 from pf_operator.constants import HASH_ANNOTATION
 from pf_operator.diff import needs_apply, with_hash
 from pf_operator.render import tenant_owner_clusterrole
@@ -387,7 +388,8 @@ DASHBOARD_METRICS = {
     "pf_figma_jobs_created_total", "pf_figma_reconcile_errors_total", "pf_figma_llm_tokens_total",
     "pf_figma_llm_cost_usd_total", "pf_figma_workqueue_depth",
     "pf_figma_api_write_requests_total", "pf_figma_db_up", "pf_figma_db_writes_total",
-    "pf_figma_db_write_queue_depth", "pf_figma_leader", "pf_figma_pipeline_fidelity_ratio"}
+    "pf_figma_db_write_queue_depth", "pf_figma_leader", "pf_figma_pipeline_fidelity_ratio",
+    "pf_figma_trace_export_failures_total"}
 
 
 def test_dashboard_shows_every_operator_metric(helm: Helm) -> None:
@@ -409,6 +411,36 @@ def test_dashboard_shows_every_operator_metric(helm: Helm) -> None:
     for panel in panels:
         if panel["type"] != "row":
             assert panel["title"] and panel["targets"] and panel["gridPos"]["w"] > 0, panel
+
+
+def test_tracing_values_become_the_otel_environment(helm: Helm) -> None:
+    """tracing.*: the standard OTEL_* variables (the headers from a Secret, never a value);
+    nothing while no endpoint is set; the schema refuses what cannot work."""
+    off = container_env(find(helm.render(), "Deployment"))
+    assert not [k for k in off if k.startswith("OTEL_")]
+    env = container_env(find(helm.render({"tracing": {
+        "endpoint": "http://otel-collector.observability:4318", "samplerArg": "0.25",
+        "resourceAttributes": "deployment.environment.name=prod", "headersSecret": "otlp"}}),
+        "Deployment"))
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.25"
+    assert env["OTEL_RESOURCE_ATTRIBUTES"] == "deployment.environment.name=prod"
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == {
+        "secretKeyRef": {"name": "otlp", "key": "headers"}}
+    policy = find(helm.render({"networkPolicy": {"enabled": True}, "tracing": {
+        "endpoint": "http://otel-collector.observability:4318", "cidrs": ["10.0.0.0/8"]}}),
+        "NetworkPolicy")
+    assert {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
+            "ports": [{"port": 4318, "protocol": "TCP"}]} in policy["spec"]["egress"]
+    for bad in ({"endpoint": "otel:4317"}, {"sampler": "jaeger_remote"}, {"samplerArg": "2"}):
+        proc = helm.template({"tracing": bad}, check=False)
+        assert proc.returncode != 0 and "tracing" in proc.stderr, (bad, proc.stderr)
+    dashboard = (CHART / "files" / "dashboard.json").read_text()
+    variables = {v["name"]: v for v in json.loads(dashboard)["templating"]["list"]}
+    assert variables["traces"]["type"] == "datasource"  # pipeline panels link to traces
+    assert dashboard.count("${traces}") >= 5
 
 
 def test_alerts_cover_failures_queue_operator_and_database(helm: Helm) -> None:
