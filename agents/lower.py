@@ -796,7 +796,11 @@ class Lowering:
         color = self.color("border", top, node.styles.get("stroke"))
         style = "border-dashed" if node.strokeDashes else ""
         if node.type == "LINE":
-            side = "l" if _quarter_turn(node) else "t"  # a vertical divider: its left border
+            # a vertical divider: its left border (turned a quarter, or, in files without
+            # rotation, a bounding box with height and no width)
+            bb = node.absoluteBoundingBox
+            upright = bb is not None and bb.width < 0.01 < bb.height
+            side = "l" if _quarter_turn(node) or upright else "t"
             return [f"border-{side}-[{px(weight)}]", color, style]
         align = node.strokeAlign or "INSIDE"
         if iw and any(iw.values()):

@@ -454,3 +454,19 @@ def test_a_quarter_turned_line_in_auto_layout_is_a_vertical_divider(tmp_path: Pa
     divider = re.search(r'className="([^"]*border-l-\[1px\][^"]*)"', c.source)
     assert divider, c.source
     assert "h-[32px]" in divider.group(1) and "rotate" not in divider.group(1)
+
+
+def test_a_line_with_a_vertical_box_and_no_rotation_is_a_vertical_divider(tmp_path: Path):
+    # older files carry no rotation: the bounding box alone says the line stands upright
+    line = {"id": "2:2", "name": "Tick", "type": "LINE", "strokeWeight": 1,
+            "strokes": [{"type": "SOLID", "color": {"r": 0.9, "g": 0.1, "b": 0.5, "a": 1}}],
+            "absoluteBoundingBox": {"x": 10, "y": 0, "width": 0, "height": 15}}
+    frame = {"id": "2:1", "name": "Redline", "type": "FRAME", "children": [line],
+             "absoluteBoundingBox": {"x": 0, "y": 0, "width": 32, "height": 15}}
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [frame]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    assert "border-l-[1px]" in c.source and "border-t-" not in c.source, c.source
