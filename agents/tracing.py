@@ -68,7 +68,7 @@ def setup(exporter: Any = None) -> Callable[[], None]:
         attributes["service.name"] = SERVICE_NAME
     if os.environ.get("HOSTNAME"):
         attributes["k8s.pod.name"] = os.environ["HOSTNAME"]  # a pod's hostname is its name
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider = TracerProvider(resource=Resource.create(attributes), shutdown_on_exit=False)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     global _tracer, _provider

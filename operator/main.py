@@ -174,8 +174,7 @@ async def run(settings: Settings) -> int:
     try:
         return await manager.run(setup=lambda: ensure_cluster_objects(manager.kube))
     finally:
-        # what is queued goes out (bounded by the exporter's timeout), in a thread
-        await asyncio.to_thread(tracing.shutdown)
+        tracing.shutdown()  # what is queued goes out: 5 s at most, the loop has stopped working
 
 
 def main() -> None:

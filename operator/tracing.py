@@ -490,7 +490,9 @@ class Tracing:
             exporter = OTLPSpanExporter()
         defaults = {"service.name": SERVICE_NAME} if not env.get("OTEL_SERVICE_NAME") else {}
         resource = Resource.create(defaults)  # + OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME
-        provider = TracerProvider(resource=resource, id_generator=_planned_ids())
+        provider = TracerProvider(
+            resource=resource, id_generator=_planned_ids(), shutdown_on_exit=False
+        )
         provider.add_span_processor(BatchSpanProcessor(_watched(exporter, endpoint)))
         agent_env = {k: env[k] for k in AGENT_ENV if env.get(k)}
         agent_env["OTEL_SERVICE_NAME"] = AGENT_SERVICE_NAME
@@ -618,10 +620,16 @@ class Tracing:
         ):
             yield
 
-    def shutdown(self) -> None:
-        """Export what is queued (bounded by the exporter's timeout) and stop."""
-        if self.provider is not None:
-            self.provider.shutdown()
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Export what is queued and stop, waiting ``timeout`` seconds at most (an unreachable
+        collector never holds up the operator's exit: the export thread is a daemon)."""
+        if self.provider is None:
+            return
+        import threading
+
+        done = threading.Thread(target=self.provider.shutdown, name="otel-shutdown", daemon=True)
+        done.start()
+        done.join(timeout)
 
 
 def _ns(when: datetime) -> int:
