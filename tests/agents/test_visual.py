@@ -416,3 +416,32 @@ def test_the_stage_on_the_govuk_button(tmp_path: Path):
                (x.removeprefix("preview/") for x in pngs))
     compares = [p for p in pngs if p.endswith(".compare.png")]
     assert len(compares) == len(roots)
+
+
+def test_pixels_against_renders_from_the_local_figma_api(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    # the whole path: analyze (the only stage with the token) reads the file and Figma's renders
+    # from the local Figma API server; the visual stage, without a token, compares them
+    from tests.figma_api import FigmaApiServer
+
+    with FigmaApiServer() as api:
+        monkeypatch.setenv("FIGMA_API_URL", api.url)
+        store = FileArtifactStore(tmp_path / "store")
+        cfg = PipelineConfig.model_validate({"source": {"figma": {"fileKey": "govukbutton"}}})
+        env = StageEnv(store=store, workdir=tmp_path / "analyze", figma_token="figd_test-token")
+        res = run_stage("analyze", cfg, env)
+        assert res.outcome == "Succeeded", res.message
+        rendered = res.summary["renders"]
+    env = StageEnv(store=store, workdir=tmp_path / "work")  # no Figma token from here on
+    for stage in ("generate", "test", "visual"):
+        res = run_stage(stage, cfg, env)
+        assert res.outcome == "Succeeded", (stage, res.message)
+    report = json.loads(store.get(find(store, cfg.pipeline_key, "visual-report.json").uri))
+    compared = [r for r in report["renders"] if "similarity" in r.get("pixels", {})]
+    # every resting variant and forced state whose node Figma rendered (the server draws each
+    # node's fill with a stripe: similar, never the same)
+    assert 8 <= len(compared) == res.summary["pixelRenders"] <= rendered
+    assert all(0 < r["pixels"]["similarity"] < 1 for r in compared)
+    assert report["summary"].get("pixelProblems") is None
+    preview = unpack_files(store.get(find(store, cfg.pipeline_key, "preview.tar.gz").uri))
+    assert all("preview/" + r["pixels"]["compare"] in preview for r in compared)
