@@ -13,7 +13,7 @@ KUBECTL      = $(BIN_DIR)/kubernetes-$(K8S_VERSION)/kubectl
 PYTEST_ARGS ?=
 
 .PHONY: help install cluster-up cluster-down crds run demo test test-unit test-integration \
-        lint bench chaos quality clean chart-crds chart-crds-check images
+        lint bench bench-peers chaos quality clean chart-crds chart-crds-check images
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -69,6 +69,13 @@ lint: install ## ruff check, ruff format --check and mypy strict on all of opera
 bench chaos: export NODE ?= kwok
 bench: install cluster-up crds ## benchmarks (print tables, write bench/results/*.json; docs/scale.md)
 	$(PY) hack/bench.py $(BENCH_ARGS)
+
+# Peers on one control plane (issue 19): Tekton, Argo and pf-figma one after the other; not part of
+# `make test`. The real node's kube-proxy routes the apiserver to Tekton's webhook (a host process
+# behind a Service), so the cluster keeps its default profile. Full form:
+#   make bench-peers BENCH_PEERS_ARGS="--pipelines 500 5000"
+bench-peers: install cluster-up crds ## Tekton / Argo / pf-figma on the same KWOK control plane (docs/scale.md)
+	$(PY) hack/bench_peers.py $(BENCH_PEERS_ARGS)
 
 chaos: install cluster-up crds ## faults (operator kills, apiserver restart, leader kill, PostgreSQL down)
 	$(PY) hack/chaos.py $(CHAOS_ARGS)
