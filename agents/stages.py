@@ -295,6 +295,11 @@ def run_visual(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     from .visual import summary_line
 
     key = cfg.pipeline_key
+    use_llm = env.llm_override if env.llm_override is not None else cfg.llm.enabled
+    if env.anthropic_api_key:  # before any generated code runs next to the key
+        from .visual_refine import hide_from_children
+
+        hide_from_children()
     files = unpack_files(env.store.get(_latest(env.store, key, PROJECT, ("test", "generate")).uri))
     manifests = json.loads(env.store.get(find(env.store, key, "manifest.json", "generate").uri))
     spec = json.loads(env.store.get(find(env.store, key, "design-spec.json", "analyze").uri))
@@ -302,7 +307,6 @@ def run_visual(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     renders = _figma_renders(env.store, key)
     report = visual(files, manifests, spec, env.workdir / "visual-project", env.workdir, out_dir,
                     renders)
-    use_llm = env.llm_override if env.llm_override is not None else cfg.llm.enabled
     if use_llm and env.anthropic_api_key:  # self-correcting refinement (visual_refine.py)
         from .visual_refine import refine
 

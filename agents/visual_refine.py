@@ -28,6 +28,23 @@ from .llm import RefineOutcome, propose_visual_fixes
 from .visual import FigmaRenders, run_visual, visual_diffs
 
 MAX_COMPONENTS = 10  # components refined per pipeline (the worst first)
+PR_SET_DUMPABLE, PR_GET_DUMPABLE = 4, 3
+
+
+def hide_from_children() -> bool:
+    """Make this process non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``), before it starts any
+    child that runs generated code (node, Chromium, tsc, vitest): a process of the same user
+    can then no longer read this one's memory, file descriptors or initial environment
+    (``/proc/<pid>/environ``, where the Anthropic key was put), while the children themselves
+    are dumpable again after ``execve``. Their own environment has no key
+    (``qa.CHILD_ENV_DROP``). Returns whether it took effect (Linux only)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
 
 
 @dataclass

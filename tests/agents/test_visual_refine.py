@@ -185,3 +185,16 @@ def test_no_child_process_gets_the_keys(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("FIGMA_TOKEN", "figd_secret")
     env = qa._env(tmp_path)
     assert "ANTHROPIC_API_KEY" not in env and "FIGMA_TOKEN" not in env and "PATH" in env
+
+
+def test_the_stage_process_is_not_dumpable_next_to_the_key(tmp_path: Path):
+    # a same-user child cannot read a non-dumpable parent's /proc/<pid>/environ or memory
+    import subprocess
+    import sys
+
+    code = ("import ctypes; from pf_agents.visual_refine import hide_from_children, "
+            "PR_GET_DUMPABLE; ok = hide_from_children(); "
+            "print(ok, ctypes.CDLL(None).prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout.split()
+    assert out == ["True", "0"]
