@@ -718,6 +718,11 @@ class Lowering:
         if not paints:
             return [], False
         is_image = any(p.type in ("IMAGE", "VIDEO") for p in paints)
+        top = self._image_index(paints)
+        if top is not None:  # the image and the paints above it: image_child draws them
+            paints = paints[:top]
+            if not paints:
+                return [], is_image
         if (
             len(paints) == 1
             and paints[0].type == "SOLID"
@@ -1072,6 +1077,29 @@ class Lowering:
         return el
 
     # -------------------------------------------------------------------------------- images
+    def _image_index(self, paints: list[Paint]) -> int | None:
+        """Index of the topmost downloaded image paint drawn by next/image (not TILE)."""
+        for i in range(len(paints) - 1, -1, -1):
+            p = paints[i]
+            if p.type == "IMAGE" and p.imageRef in self.images and p.scaleMode != "TILE":
+                return i
+        return None
+
+    def image_overlay(self, node: Node) -> El | None:
+        """The paints above the drawn image (a tint, a gradient) as a layer over it."""
+        paints = _visible_paints(node.fills)
+        top = self._image_index(paints)
+        if top is None or top == len(paints) - 1:
+            return None
+        above, _ = self.fills(node.model_copy(update={"fills": paints[top + 1 :], "styles": {}}))
+        if not above:
+            return None
+        return El(
+            tag="span",
+            kind="IMAGE",
+            cls=["absolute", "inset-0", "-z-10", "block", *above, *self.radii(node)],
+        )
+
     def image_child(self, node: Node, el_cls: list[str]) -> El | None:
         """A ``next/image`` filling ``node`` for its topmost downloaded image fill (FILL: cover,
         FIT: contain, STRETCH/CROP: stretched over the box ``imageTransform`` gives, in a
@@ -1283,7 +1311,8 @@ class Lowering:
             )
             img = self.image_child(node, el.cls)
             if img is not None:
-                el.children = [img]
+                over = self.image_overlay(node)
+                el.children = [img, over] if over is not None else [img]
             elif is_image:
                 el.attrs["role"] = '"img"'
                 el.attrs["aria-label"] = js_str(" ".join(node.name.split()) or "image")
@@ -1378,7 +1407,9 @@ class Lowering:
                 child.cls.append(self.space("ml" if row else "mt", negative_gap))
         if kind == "input":
             return self.input_control(el, node)
-        el.children = [img, *rendered] if img is not None else list(rendered)
+        over = self.image_overlay(node) if img is not None else None
+        layers: list[El | Txt] = [x for x in (img, over) if x is not None]
+        el.children = layers + list(rendered)
         return el
 
     def _no_op_wrapper(self, node: Node, parent: Node | None, root: bool) -> Node | None:
