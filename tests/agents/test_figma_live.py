@@ -256,6 +256,9 @@ def test_image_fills_become_assets_drawn_with_next_image(tmp_path: Path,
     assert 'left: "-30.645%"' in code and 'width: "161.29%"' in code and "object-fill" in code
     assert "overflow-hidden" in code
     assert "isolate" in code and "-z-10" in code
+    # the 35% black tint above the photo is a layer over the image, not the frame's background
+    hero = files["components/generated/Hero.tsx"].decode()
+    assert hero.index("<NextImage") < hero.index("bg-[#00000059]") < hero.index("<h2")
     assert "image fills are placeholders" not in unrepro
 
 
