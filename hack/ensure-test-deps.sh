@@ -19,3 +19,7 @@ if ((${#need[@]})); then
 fi
 # PostgreSQL (Debian's packages) for the store and database tests
 "$(dirname "$0")/postgres.sh" bin-dir >/dev/null
+# Kueue for the queueing: kueue tests (tests/integration/test_kueue.py starts it with
+# hack/kueue.sh): built from its Go module and cached like the cluster components, here rather
+# than in a fixture (a cold build takes minutes)
+nice -n 10 "$(dirname "$0")/build-binaries.sh" kueue
