@@ -301,15 +301,35 @@ class FigmaClient:
             reraise=True,
         )
 
+    def _get_once(self, client: httpx.Client, url: str, params: dict[str, str] | None,
+                  max_bytes: int | None) -> httpx.Response:
+        """One GET; with ``max_bytes`` the body is streamed and a larger one (declared or read)
+        is StageError(ImageTooLarge) without reading the rest."""
+        if max_bytes is None:
+            return client.get(url, params=params)
+        with client.stream("GET", url, params=params) as resp:
+            declared = resp.headers.get("Content-Length", "")
+            if resp.status_code == 200 and declared.isdigit() and int(declared) > max_bytes:
+                raise StageError("ImageTooLarge", f"{declared} bytes, over the {max_bytes}-byte "
+                                 "limit")
+            body = bytearray()
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if resp.status_code == 200 and len(body) > max_bytes:
+                    raise StageError("ImageTooLarge", f"over the {max_bytes}-byte limit")
+            return httpx.Response(resp.status_code, headers=resp.headers, content=bytes(body),
+                                  request=resp.request)
+
     def _send(
-        self, client: httpx.Client, url: str, params: dict[str, str] | None
+        self, client: httpx.Client, url: str, params: dict[str, str] | None,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         try:
             for attempt in self._retrying():
                 with attempt:
                     self.requests += 1
                     try:
-                        resp = client.get(url, params=params)
+                        resp = self._get_once(client, url, params, max_bytes)
                     except httpx.TransportError as exc:
                         raise _Retryable(None, f"network error: {type(exc).__name__}",
                                          None) from None
@@ -388,12 +408,9 @@ class FigmaClient:
     def download(self, url: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
         """Bytes of an image URL handed out by the API (no token sent), at most ``max_bytes``.
         Raises StageError ImageTooLarge / ImageDownloadFailed."""
-        resp = self._send(self._plain, url, None)
+        resp = self._send(self._plain, url, None, max_bytes)
         if resp.status_code != 200:
             raise StageError("ImageDownloadFailed", f"HTTP {resp.status_code}")
-        if len(resp.content) > max_bytes:
-            raise StageError("ImageTooLarge", f"{len(resp.content)} bytes, over the "
-                             f"{max_bytes}-byte limit")
         return resp.content
 
     def download_images(self, urls: dict[str, str | None], *, max_bytes: int = MAX_IMAGE_BYTES,
