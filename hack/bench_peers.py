@@ -256,6 +256,8 @@ class System:
     step_of: Callable[[dict[str, Any]], str]
     api_path: str  # collection path of the pipeline kind (for cleanup)
     notes: list[str] = field(default_factory=list)
+    #: after the system's runs: remove what would outlive its processes (webhook configurations)
+    teardown: Callable[[], None] = lambda: None
 
 
 def apply_docs(docs: list[dict[str, Any]]) -> None:
@@ -359,6 +361,7 @@ def tekton_system() -> System:
                 "CONFIG_SPIRE": "config-spire",
                 "METRICS_PROMETHEUS_PORT": "19092",
                 "PROFILING_PORT": "18009",
+                "PROBES_PORT": "18082",
             },
         )
         return [webhook, controller]
@@ -403,6 +406,17 @@ def tekton_system() -> System:
             },
         }
 
+    def teardown() -> None:  # its webhooks would fail Tekton's objects once it is gone
+        kubectl(
+            "delete",
+            "validatingwebhookconfiguration,mutatingwebhookconfiguration",
+            "config.webhook.pipeline.tekton.dev",
+            "validation.webhook.pipeline.tekton.dev",
+            "webhook.pipeline.tekton.dev",
+            "--ignore-not-found",
+            check=False,
+        )
+
     return System(
         "tekton",
         f"Tekton Pipelines {v}, defaults (config/*.yaml of the module)",
@@ -417,6 +431,7 @@ def tekton_system() -> System:
             "steps inside the pod and writes results; on KWOK no container runs, the pods finish "
             "by KWOK's stage, so a step's own run time is not measured (the same for every system)"
         ],
+        teardown,
     )
 
 
@@ -801,6 +816,7 @@ async def amain(args: argparse.Namespace) -> int:
             finally:
                 for p in procs:
                     p.stop()
+                system.teardown()
     finally:
         kwok.stop()
         kubectl("delete", "node", *(n["metadata"]["name"] for n in peer_nodes()), "--wait=false")
