@@ -612,7 +612,7 @@ class FigmaSource(_Model):
     when they agree. Raises ``ValueError`` (pydantic's ValidationError) for a link that is not
     a Figma design/file/proto/board/branch link, or that contradicts fileKey/nodeIds."""
 
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    url: str | None = Field(default=None, min_length=1, max_length=768)
     file_key: str | None = Field(default=None, min_length=1)
     node_ids: tuple[str, ...] = ()
     version: str | None = None
