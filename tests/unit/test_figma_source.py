@@ -102,7 +102,7 @@ def test_agreeing_fields_are_accepted() -> None:
 
 
 def test_exactly_one_source() -> None:
-    with pytest.raises(ValidationError, match="exactly one of source.figma"):
+    with pytest.raises(ValidationError, match=r"exactly one of source\.figma"):
         spec({"figma": {"url": URL}, "storedRef": {"name": "big"}})
     assert spec({"storedRef": {"name": "big"}}).source.stored_ref is not None
 
@@ -189,7 +189,7 @@ def test_stored_source_goes_to_the_agent_config_without_figma_credentials() -> N
     assert "FIGMA_TOKEN" not in env_of(j) and "PF_SOURCE_FILE" not in env_of(j)
 
 
-# --- egress to the API -----------------------------------------------------------------------------
+# --- egress to the API -------------------------------------------------------------------------
 
 
 def test_setting_default_and_validation() -> None:
