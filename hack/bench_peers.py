@@ -168,13 +168,14 @@ class Proc:
 class OperatorProc(Proc):
     """pf-figma's operator through the tests' OperatorProcess (same settings as hack/bench.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, **settings: str) -> None:
         super().__init__("pf-figma", [])
         self.op = OperatorProcess(
             RESULTS / "peer-pf-figma.log",
             log_level="WARNING",
             env={"KUBECONFIG": str(STATE / "kubeconfig")},
             agent_node_selector=json.dumps(NODE_LABEL),
+            **settings,
         )
 
     def start(self) -> None:
@@ -192,6 +193,41 @@ class OperatorProc(Proc):
 
     def stop(self) -> None:
         self.op.stop()
+
+
+class PidProc(Proc):
+    """A process started by a hack/ script (its pid file under .cluster/pids): measured only."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, [])
+        self.pid = int((STATE / "pids" / f"{name}.pid").read_text())
+
+    def start(self) -> None:
+        pass
+
+    def _path(self, what: str) -> Path:
+        return Path(f"/proc/{self.pid}/{what}")
+
+    def cpu_seconds(self) -> float:
+        try:
+            fields = self._path("stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def sample(self) -> None:
+        try:
+            for line in self._path("status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    self.peak_rss_mib = max(self.peak_rss_mib, int(line.split()[1]) / 1024)
+        except FileNotFoundError:
+            pass
+
+    def alive(self) -> bool:
+        return self._path("stat").exists()
+
+    def stop(self) -> None:
+        pass  # its script stops it
 
 
 # --- the bench's own KWOK nodes ---------------------------------------------------------------
@@ -551,10 +587,37 @@ def pf_figma_system() -> System:
     )
 
 
+def pf_figma_kueue_system() -> System:
+    """pf-figma handing its stage Jobs to Kueue (PF_QUEUEING=kueue): a ClusterQueue and a
+    LocalQueue per tenant from its plan, every stage Job its own Workload."""
+    base = pf_figma_system()
+
+    def setup() -> list[Proc]:
+        subprocess.run([str(HACK / "kueue.sh"), "up"], check=True)
+        return [OperatorProc(queueing="kueue"), PidProc("kueue")]
+
+    def teardown() -> None:
+        subprocess.run([str(HACK / "kueue.sh"), "down"], check=False)
+
+    return System(
+        "pf-figma+kueue",
+        f"pf-figma with queueing: kueue, Kueue {versions()['KUEUE_VERSION']} defaults "
+        "(hack/kueue.sh); CPU and RSS are both processes'",
+        setup,
+        base.namespace_objects,
+        base.pipeline,
+        base.pipeline_label,
+        base.step_of,
+        base.api_path,
+        teardown=teardown,
+    )
+
+
 FACTORIES: dict[str, Callable[[], System]] = {
     "tekton": tekton_system,
     "argo": argo_system,
     "pf-figma": pf_figma_system,
+    "pf-figma+kueue": pf_figma_kueue_system,
 }
 
 
@@ -574,7 +637,7 @@ async def namespaces_for(kube: Kube, system: System, run: str, tenants: int) -> 
     out = []
     for i in range(tenants):
         plan = PLANS[i % 3]
-        if system.name == "pf-figma":
+        if system.name.startswith("pf-figma"):
             name = f"pp-{run}-{i:03d}"
             await kube.apply(
                 {
@@ -589,14 +652,14 @@ async def namespaces_for(kube: Kube, system: System, run: str, tenants: int) -> 
             ns = f"peer-{system.name}-{run}-{i:03d}"
             await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         out.append(ns)
-    if system.name == "pf-figma":  # its pipelines wait for their Tenant otherwise
+    if system.name.startswith("pf-figma"):  # its pipelines wait for their Tenant otherwise
         for ns in out:
             await until(lambda ns=ns: tenant_ready(kube, ns.removeprefix("tenant-")), 120)
     docs: list[dict[str, Any]] = []
     for i, ns in enumerate(out):
         await until(lambda ns=ns: present(kube, "Namespace", ns), 60)
         docs += system.namespace_objects(ns, PLANS[i % 3])
-        if system.name == "pf-figma":
+        if system.name.startswith("pf-figma"):
             docs.append(
                 {
                     "apiVersion": "v1",
@@ -611,10 +674,11 @@ async def namespaces_for(kube: Kube, system: System, run: str, tenants: int) -> 
 
 
 async def one_run(
-    kube: Kube, system: System, procs: list[Proc], count: int, tenants: int, rate: float | None
+    kube: Kube, system: System, procs: list[Proc], nss: list[str], count: int, rate: float | None
 ) -> dict[str, Any]:
+    """One run over the system's namespaces: `count` pipelines at once (rate None) or paced."""
     run = uuid.uuid4().hex[:4]
-    nss = await namespaces_for(kube, system, run, tenants)
+    tenants = len(nss)
     track = Track()
     stop = asyncio.Event()
     mine = set(nss)
@@ -625,8 +689,8 @@ async def one_run(
         if meta.get("namespace") not in mine:
             return
         owner = (meta.get("labels") or {}).get(system.pipeline_label)
-        if not owner:
-            return
+        if not owner or not owner.startswith(f"p-{run}-"):
+            return  # not this run's (an earlier run's pods are still listed)
         key = f"{meta['namespace']}/{owner}"
         step = system.step_of(pod)
         track.first_pod.setdefault(key, seen)
@@ -644,7 +708,7 @@ async def one_run(
 
     async def create(i: int) -> None:
         ns = nss[i % len(nss)]
-        name = f"p-{i:05d}"
+        name = f"p-{run}-{i:05d}"
         body = system.pipeline(ns, name)
         if system.name == "tekton":  # PipelineRun labels go to its TaskRuns and their pods
             body["metadata"]["labels"] = {"pffigma.dev/simulate-duration": DURATION}
@@ -711,13 +775,12 @@ async def one_run(
         "controller_cpu_s": round(cpu, 1),
         "controller_peak_rss_mib": round(max(p.peak_rss_mib for p in procs), 1),
     }
-    await cleanup(kube, system, nss)
     return result
 
 
 async def cleanup(kube: Kube, system: System, nss: list[str]) -> None:
     for ns in nss:
-        if system.name == "pf-figma":
+        if system.name.startswith("pf-figma"):
             await kube.delete("Tenant", ns.removeprefix("tenant-"))
         else:
             await kube.delete("Namespace", ns)
@@ -804,16 +867,17 @@ async def amain(args: argparse.Namespace) -> int:
             for p in procs:
                 p.start()
             await asyncio.sleep(5)
+            nss: list[str] = []
             try:
-                for count in args.pipelines:
-                    rows.append(await one_run(kube, system, procs, count, args.tenants, None))
+                nss = await namespaces_for(kube, system, uuid.uuid4().hex[:4], args.tenants)
+                if args.paced:  # below capacity first: latency on a fresh control plane
+                    rows.append(await one_run(kube, system, procs, nss, args.paced, args.rate))
                     print(json.dumps(rows[-1]), flush=True)
-                if args.paced:
-                    rows.append(
-                        await one_run(kube, system, procs, args.paced, args.tenants, args.rate)
-                    )
+                for count in args.pipelines:
+                    rows.append(await one_run(kube, system, procs, nss, count, None))
                     print(json.dumps(rows[-1]), flush=True)
             finally:
+                await cleanup(kube, system, nss)
                 for p in procs:
                     p.stop()
                 system.teardown()
