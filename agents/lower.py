@@ -226,6 +226,24 @@ def _negative_gap(node: Node) -> float:
     return min(node.itemSpacing, 0.0)
 
 
+_ZERO = re.compile(r"^(left|right|top|bottom)-\[0(?:px|%)\]$")
+_FULL = {"w-[100%]": "w-full", "h-[100%]": "h-full", "w-[0px]": "w-0", "h-[0px]": "h-0"}
+_NEGATIVE = re.compile(r"^(left|right|top|bottom)-\[-([^\]]+)\]$")
+
+
+def _tidy_placement(cls: list[str]) -> list[str]:
+    """Placement classes as people write them: ``left-0`` for ``left-[0px]``, ``w-full`` for
+    ``w-[100%]``, ``-top-[4px]`` for ``top-[-4px]``, and ``inset-0`` for a layer that covers
+    its parent (the same CSS)."""
+    out = [f"{m.group(1)}-0" if (m := _ZERO.match(c)) else _FULL.get(c, c) for c in cls]
+    out = [f"-{m.group(1)}-[{m.group(2)}]" if (m := _NEGATIVE.match(c)) else c for c in out]
+    cover = {"left-0", "top-0", "w-full", "h-full"}
+    if cover <= set(out):
+        out = [c for c in out if c not in cover]
+        out.insert(out.index("absolute") + 1 if "absolute" in out else 0, "inset-0")
+    return out
+
+
 def _overlap(a: Rect, b: Rect) -> bool:
     """Two boxes share more than half a pixel on both axes."""
     return (
@@ -572,7 +590,7 @@ class Lowering:
             cls.append(f"h-[{px(h)}]")
         if rotated and node.type != "GROUP":
             cls.append(f"rotate-[{fmt_num(-math.degrees(node.rotation))}deg]")
-        return cls
+        return _tidy_placement(cls)
 
     def own_layout(self, node: Node) -> list[str]:
         """The container's own layout: flex (auto layout) or grid, gaps and padding."""

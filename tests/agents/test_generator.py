@@ -456,6 +456,26 @@ def test_a_quarter_turned_line_in_auto_layout_is_a_vertical_divider(tmp_path: Pa
     assert "h-[32px]" in divider.group(1) and "rotate" not in divider.group(1)
 
 
+def test_placement_classes_read_as_people_write_them(tmp_path: Path):
+    fill = [{"type": "SOLID", "color": {"r": 0.8, "g": 0.8, "b": 0.8, "a": 1}}]
+    cover = {"id": "5:2", "name": "Bg", "type": "RECTANGLE", "fills": fill,
+             "constraints": {"horizontal": "SCALE", "vertical": "SCALE"},
+             "absoluteBoundingBox": {"x": 0, "y": 0, "width": 230, "height": 63}}
+    above = {"id": "5:3", "name": "Tag", "type": "RECTANGLE", "fills": fill,
+             "absoluteBoundingBox": {"x": 0, "y": -8, "width": 20, "height": 8}}
+    comp = {"id": "5:1", "name": "Card", "type": "COMPONENT", "children": [cover, above],
+            "absoluteBoundingBox": {"x": 0, "y": 0, "width": 230, "height": 63}}
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [comp]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    assert re.search(r'className="absolute inset-0 bg-', c.source), c.source
+    assert 'className="absolute left-0 -top-[8px] w-[20px] h-[8px] bg-' in c.source, c.source
+    assert not re.search(r"-\[(?:-|0px|0%|100%)", c.source)
+
+
 def test_a_line_with_a_vertical_box_and_no_rotation_is_a_vertical_divider(tmp_path: Path):
     # older files carry no rotation: the bounding box alone says the line stands upright
     line = {"id": "2:2", "name": "Tick", "type": "LINE", "strokeWeight": 1,
