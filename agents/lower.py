@@ -582,6 +582,10 @@ class Lowering:
         horiz = con.horizontal if con else "LEFT"
         vert = con.vertical if con else "TOP"
         pw, ph = pbb.width or 1.0, pbb.height or 1.0
+        if self.fluid_root and not rotated and abs(x) < 0.5 and abs(w - pw) < 0.5:
+            # as wide as its parent (a full-bleed band): it stays so on any screen width
+            # (the same box at the design width)
+            horiz = "LEFT_RIGHT"
         cls += _pin(horiz, "left", "right", "w", "x", x, w, pw)
         cls += _pin(vert, "top", "bottom", "h", "y", y, h, ph)
         if hs != "HUG" and horiz not in ("LEFT_RIGHT", "SCALE"):

@@ -476,6 +476,26 @@ def test_placement_classes_read_as_people_write_them(tmp_path: Path):
     assert not re.search(r"-\[(?:-|0px|0%|100%)", c.source)
 
 
+def test_a_full_bleed_layer_of_a_screen_stretches_with_it(tmp_path: Path):
+    fill = [{"type": "SOLID", "color": {"r": 0.1, "g": 0.3, "b": 0.6, "a": 1}}]
+    band = {"id": "6:2", "name": "Band", "type": "RECTANGLE", "fills": fill,
+            "absoluteBoundingBox": {"x": 0, "y": 0, "width": 1280, "height": 400}}
+    title = {"id": "6:3", "name": "Title", "type": "TEXT", "characters": "Hello",
+             "style": {"fontSize": 32, "textAutoResize": "WIDTH_AND_HEIGHT"},
+             "absoluteBoundingBox": {"x": 160, "y": 100, "width": 90, "height": 40}}
+    screen = {"id": "6:1", "name": "Home", "type": "FRAME", "children": [band, title],
+              "absoluteBoundingBox": {"x": 0, "y": 0, "width": 1280, "height": 800}}
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [screen]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    band_cls = re.search(r'<div className="(absolute [^"]*)"', c.source).group(1).split()
+    # a 1280 px wide screen in a narrower page: the band is as wide as the screen, not 1280 px
+    assert {"left-0", "right-0"} <= set(band_cls) and "w-[1280px]" not in band_cls, band_cls
+
+
 def test_a_line_with_a_vertical_box_and_no_rotation_is_a_vertical_divider(tmp_path: Path):
     # older files carry no rotation: the bounding box alone says the line stands upright
     line = {"id": "2:2", "name": "Tick", "type": "LINE", "strokeWeight": 1,
