@@ -303,7 +303,10 @@ def apply_docs(docs: list[dict[str, Any]]) -> None:
     )
 
 
-def tekton_system() -> System:
+def tekton_system(scale: bool = False) -> System:
+    """scale: the settings Tekton's docs/tekton-controller-performance-configuration.md gives
+    (-kube-api-qps 50, -kube-api-burst 50, -threads-per-controller 32); else its defaults
+    (2 threads, QPS 5, burst 10, which Tekton's main doubles)."""
     src = build("tekton")
     v = versions()["TEKTON_VERSION"]
     binp = bin_dir()
@@ -390,6 +393,18 @@ def tekton_system() -> System:
                 f"{img}/busybox",
                 "-shell-image-win",
                 f"{img}/powershell",
+                *(
+                    [
+                        "-kube-api-qps",
+                        "50",
+                        "-kube-api-burst",
+                        "50",
+                        "-threads-per-controller",
+                        "32",
+                    ]
+                    if scale
+                    else []
+                ),
             ],
             {
                 **common,
@@ -455,8 +470,13 @@ def tekton_system() -> System:
         )
 
     return System(
-        "tekton",
-        f"Tekton Pipelines {v}, defaults (config/*.yaml of the module)",
+        "tekton-scale" if scale else "tekton",
+        f"Tekton Pipelines {v}, "
+        + (
+            "docs' scale settings (qps 50, burst 50, 32 threads)"
+            if scale
+            else "defaults (config/*.yaml of the module)"
+        ),
         setup,
         namespace_objects,
         pipeline,
@@ -472,7 +492,9 @@ def tekton_system() -> System:
     )
 
 
-def argo_system() -> System:
+def argo_system(scale: bool = False) -> System:
+    """scale: the rate limits Argo's docs/scaling.md gives as its example (--qps=50
+    --burst=75); else its defaults (--qps 20, --burst 30, 32 workflow workers)."""
     src = build("argo")
     v = versions()["ARGO_VERSION"]
     binp = bin_dir()
@@ -511,6 +533,7 @@ def argo_system() -> System:
                     ns,
                     "--executor-image",
                     f"registry.invalid/argoexec:{v}",
+                    *(["--qps=50", "--burst=75"] if scale else []),
                 ],
                 {"LEADER_ELECTION_DISABLE": "true"},
             )
@@ -542,8 +565,9 @@ def argo_system() -> System:
         }
 
     return System(
-        "argo",
-        f"Argo Workflows {v} workflow-controller, defaults (no configmap)",
+        "argo-scale" if scale else "argo",
+        f"Argo Workflows {v} workflow-controller, "
+        + ("docs/scaling.md's example (--qps=50 --burst=75)" if scale else "defaults"),
         setup,
         namespace_objects,
         pipeline,
@@ -628,6 +652,8 @@ FACTORIES: dict[str, Callable[[], System]] = {
     "argo": argo_system,
     "pf-figma": pf_figma_system,
     "pf-figma+kueue": pf_figma_kueue_system,
+    "tekton-scale": lambda: tekton_system(scale=True),
+    "argo-scale": lambda: argo_system(scale=True),
 }
 
 
@@ -720,7 +746,7 @@ async def one_run(
         ns = nss[i % len(nss)]
         name = f"p-{run}-{i:05d}"
         body = system.pipeline(ns, name)
-        if system.name == "tekton":  # PipelineRun labels go to its TaskRuns and their pods
+        if system.name.startswith("tekton"):  # PipelineRun labels go to its TaskRuns and their pods
             body["metadata"]["labels"] = {"pffigma.dev/simulate-duration": DURATION}
         while True:
             try:
