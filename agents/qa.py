@@ -292,18 +292,34 @@ def ensure_node_modules(package_json: dict[str, Any], workdir: Path) -> tuple[Pa
     return target / "node_modules", False, time.perf_counter() - start
 
 
-def _link_node_modules(project: Path, modules: Path) -> None:
+def _hardlink_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem (EXDEV) or no links allowed: a copy
+        shutil.copy2(src, dst)
+
+
+def _link_node_modules(project: Path, modules: Path, *, standalone: bool = False) -> None:
     """Give the project the shared packages.
 
     A writable cache is linked as a whole. A read-only one (baked into the agent image) gets a
     real node_modules directory of links to its packages, because vite and vitest write their
     own scratch directories (.vite, .vite-temp) into the project's node_modules.
+
+    ``standalone`` (``pf-figma run --out DIR``, a project the user keeps): node_modules is a real
+    tree inside the project whose files are hard links to the cache (copies across
+    filesystems), so ``npm run build`` works there as after ``npm ci``: Next.js (Turbopack)
+    refuses packages that resolve outside the project root.
     """
     link = project / "node_modules"
     if link.is_symlink() or link.is_file():
         link.unlink()
     elif link.is_dir():
         shutil.rmtree(link)
+    if standalone:
+        shutil.copytree(modules, link, symlinks=True, copy_function=_hardlink_or_copy,
+                        ignore=shutil.ignore_patterns(".pf-figma-complete", ".cache"))
+        return
     if os.access(modules, os.W_OK):
         link.symlink_to(modules, target_is_directory=True)
         return
@@ -557,9 +573,12 @@ def first_failure(report: dict[str, Any], strict: bool = True) -> tuple[str, str
     return None
 
 
-def run_qa(files: dict[str, bytes], project_dir: Path, workdir: Path) -> dict[str, Any]:
+def run_qa(
+    files: dict[str, bytes], project_dir: Path, workdir: Path, *, standalone: bool = False
+) -> dict[str, Any]:
     """Write the project, install, then tsc, vitest, eslint, prettier --check, next build.
-    Returns the qa report (every check runs, whatever the others say)."""
+    Returns the qa report (every check runs, whatever the others say). ``standalone``: the
+    project's node_modules is its own tree (see ``_link_node_modules``)."""
     if "package.json" not in files:
         raise StageError("InvalidArtifact", "the project archive has no package.json")
     try:
@@ -571,7 +590,7 @@ def run_qa(files: dict[str, bytes], project_dir: Path, workdir: Path) -> dict[st
     write_tree(project_dir, files)
     step = tracing.subprocess_step  # a span per subprocess (TRACEPARENT: see tracing)
     modules, cached, install_s = step("npm install", ensure_node_modules, pkg, workdir)
-    _link_node_modules(project_dir, modules)
+    _link_node_modules(project_dir, modules, standalone=standalone)
     report: dict[str, Any] = {
         "v": 2,
         "node": node_version(),

@@ -241,7 +241,7 @@ def run_qa(cfg: PipelineConfig, env: StageEnv, res: StageResult) -> None:
     key = cfg.pipeline_key
     files = unpack_files(env.store.get(_latest(env.store, key, PROJECT, ("test", "generate")).uri))
     project_dir = env.qa_project_dir or (env.workdir / "qa-project")
-    report = qa(files, project_dir, env.workdir)
+    report = qa(files, project_dir, env.workdir, standalone=env.qa_project_dir is not None)
     res.artifacts.append(env.store.put(key, "qa", "qa-report.json",
                                        json.dumps(report, indent=1).encode()))
     res.summary.update({

@@ -4,6 +4,7 @@ prettier --check, next build on Node.js 24), and the stack it checks (fast: no N
 from __future__ import annotations
 
 import json
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from pfa_support import fixture
 from pf_agents import project, qa
 from pf_agents.artifacts import FileArtifactStore
 from pf_agents.config import PipelineConfig
-from pf_agents.files import pack_files, unpack_files
+from pf_agents.files import pack_files, unpack_files, write_tree
 from pf_agents.generate import manifests_from_json
 from pf_agents.stages import StageEnv, run_stage
 
@@ -186,3 +187,31 @@ def test_qa_reports_type_errors_failing_tests_lint_and_format(tmp_path: Path):
     ok_report = {**report, "tsc": {"ok": True}, "tests": {"ok": True}}
     assert qa.first_failure(ok_report, strict=True)[0] == "LintFailed"
     assert qa.first_failure(ok_report, strict=False) is None
+
+
+@pytest.mark.slow
+def test_a_local_run_leaves_a_project_that_builds_on_its_own(tmp_path: Path):
+    """``pf-figma run --out DIR`` keeps the project: its node_modules must be its own tree, so
+    the project's own ``next build`` (no qa wrapper) finds Next.js inside the project."""
+    store = FileArtifactStore(tmp_path / "store")
+    env = StageEnv(store=store, workdir=tmp_path / "work", source_file=str(fixture("code-connect")))
+    cfg = PipelineConfig()
+    for st in ("analyze", "generate", "test"):
+        res = run_stage(st, cfg, env)
+        assert res.outcome == "Succeeded", f"{st}: {res.reason}: {res.message}"
+    files = unpack_files(store.get(next(a for a in res.artifacts
+                                        if a.name == "project.tar.gz").uri))
+    out = tmp_path / "out"
+    out.mkdir()
+    write_tree(out, files)
+    modules, _, _ = qa.ensure_node_modules(json.loads(files["package.json"]), env.workdir)
+    qa._link_node_modules(out, modules, standalone=True)
+    assert not (out / "node_modules").is_symlink()
+    nxt = (out / "node_modules" / "next" / "package.json").resolve()
+    assert nxt.is_relative_to(out.resolve()), nxt
+    assert not (out / "node_modules" / ".pf-figma-complete").exists()
+    # the cache itself is untouched by the copy
+    assert (modules / ".pf-figma-complete").exists()
+    proc = subprocess.run([str(out / "node_modules" / ".bin" / "next"), "build"], cwd=out,
+                          env=qa._env(env.workdir), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
