@@ -1,6 +1,7 @@
 """The visual stage in a real container on the real node: the agent image's Chromium renders the
-GOV.UK button's components, status.quality is filled, the quality gate fails the pipeline with
-QualityGateFailed naming the component, and the preview is fetched as a user would."""
+GOV.UK button's components, status.quality is filled, the quality gate passes it and fails the
+cookie banner with QualityGateFailed naming the component, and the preview is fetched as a user
+would."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.agents.pfa_support import FIXTURES_DIR
 from tests.conftest import Cluster, OperatorProcess, unique, wait_for
 from tests.e2e.test_pipeline_real import (  # noqa: F401 (module fixtures)
     NODE_NAME,
@@ -25,6 +27,7 @@ from tests.store.pfstore_support import Database, Server
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.slow]
 
 GOVUK = Path(__file__).resolve().parents[2] / "examples" / "figma" / "govuk-button.json"
+COOKIES = FIXTURES_DIR / "figma-rust__cookie-banner.json"
 
 
 @pytest.fixture(scope="module")
@@ -48,35 +51,45 @@ def tenant(cluster: Cluster, real_operator: OperatorProcess) -> Iterator[str]:  
         cluster.delete("tenant", name)
 
 
+@pytest.mark.timeout(900)  # two pipelines on the real node's 2 cores
 def test_visual_stage_fills_quality_gates_and_previews(
     cluster: Cluster, tenant: str, pg_for_pods: tuple[Server, Database, str],  # noqa: F811
     tmp_path: Path,
 ) -> None:
     ns = tenant
     configmap(cluster, ns, "govuk", GOVUK.read_text())
-    name = unique("vis")
-    cluster.apply({
-        "apiVersion": "pffigma.dev/v1alpha1",
-        "kind": "DesignPipeline",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "source": {"configMapRef": {"name": "govuk", "key": "file.json"}},
-            "stages": ["analyze", "generate", "test", "visual"],
-            "quality": {"minFidelity": 0.99},
-            "timeouts": {"stageSeconds": 600},
-            "retries": {"limit": 0},
-        },
-    })
+    configmap(cluster, ns, "cookies", COOKIES.read_text())
+    name, low = unique("vis"), unique("low")
+    for pipeline, source in ((name, "govuk"), (low, "cookies")):
+        cluster.apply({
+            "apiVersion": "pffigma.dev/v1alpha1",
+            "kind": "DesignPipeline",
+            "metadata": {"name": pipeline, "namespace": ns},
+            "spec": {
+                "source": {"configMapRef": {"name": source, "key": "file.json"}},
+                "stages": ["analyze", "generate", "test", "visual"],
+                "quality": {"minFidelity": 0.99},
+                "timeouts": {"stageSeconds": 600},
+                "retries": {"limit": 0},
+            },
+        })
+    # the GOV.UK button passes the gate (every node within 4 px when generated faithfully)
     obj = wait_for(lambda: finished(cluster, name, ns), 900, interval=2, what="pipeline done")
     status = obj["status"]
     cond = condition(obj, "Succeeded")
     visual = next(s for s in status["stages"] if s["name"] == "visual")
     assert visual["state"] == "Succeeded", json.dumps(status, indent=1)[-3000:]
-    assert (cond["status"], cond["reason"]) == ("False", "QualityGateFailed"), cond
-    assert "minFidelity 0.99" in cond["message"] and "Button" in cond["message"]
     quality = status["quality"]
-    assert 0 <= quality["fidelity"] < 0.99 and quality["textsShown"] == 1.0
+    assert (cond["status"], cond["reason"]) == ("True", "Succeeded"), (cond, quality)
+    assert quality["fidelity"] >= 0.99 and quality["textsShown"] == 1.0
     assert quality["a11yViolations"] == 0 and isinstance(quality["overflowWidths"], list)
+    # the cookie banner does not (its GDS Transport text falls back to another font, so the
+    # boxes around it are wider than Figma's): QualityGateFailed naming the component
+    bad = wait_for(lambda: finished(cluster, low, ns), 900, interval=2, what="pipeline done")
+    bad_cond = condition(bad, "Succeeded")
+    assert (bad_cond["status"], bad_cond["reason"]) == ("False", "QualityGateFailed"), bad_cond
+    assert "minFidelity 0.99" in bad_cond["message"] and "CookieBanner" in bad_cond["message"]
+    assert 0 <= bad["status"]["quality"]["fidelity"] < 0.99
     names = {(a["stage"], a["name"]) for a in status["artifacts"]}
     assert {("visual", "visual-report.json"), ("visual", "preview.tar.gz")} <= names
     pod = cluster.list("pods", ns, selector=f"pffigma.dev/pipeline={name},"
