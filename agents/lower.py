@@ -124,6 +124,18 @@ class Unreproduced:
     reason: str
 
 
+ANNOTATION = re.compile(r"^\s*(?:_|redlines?\b)", re.I)
+# the node types a text field can be: a drawn box of its own (a GROUP only gathers layers)
+INPUT_TYPES = frozenset({"COMPONENT", "COMPONENT_SET", "INSTANCE", "FRAME"})
+
+
+def is_annotation(name: str) -> bool:
+    """True for a designer's annotation layer: a name starting with ``_`` (the convention
+    Figmagic documents: "prefix with _ ... which will be ignored during code generation") or
+    with "Redline(s)" (the Figma Redlines plugin's measurement groups)."""
+    return bool(ANNOTATION.match(name))
+
+
 def semantic_kind(name: str) -> str | None:
     words = {w.lower() for w in _ascii_words(name)}
     for kind, vocab in SEMANTIC.items():
@@ -1272,6 +1284,14 @@ class Lowering:
             return None
         if node.isMask:
             return None  # applied by the parent (see mask())
+        if not root and is_annotation(node.name):
+            self.report(
+                node,
+                "visible",
+                "a designer's annotation layer (name starts with '_' or 'Redlines'): "
+                "hidden by convention, not drawn",
+            )
+            return None
         self.nodes += 1
         el = self._lower(
             node, parent, root=root, phrasing=phrasing, depth=depth, in_control=in_control
@@ -1372,7 +1392,7 @@ class Lowering:
         if kind == "button" and self._is_control(node, 30):
             tag = "button"
             self.semantics.add("button")
-        elif kind == "input" and self._is_control(node, 12):
+        elif kind == "input" and node.type in INPUT_TYPES and self._is_control(node, 12):
             self.semantics.add("input")
         elif kind == "link" and self._is_control(node, 8):
             tag = "a"
@@ -1618,7 +1638,7 @@ class Lowering:
         stack, count, texts = list(node.children), 0, 0
         while stack:
             n = stack.pop()
-            if not n.visible:
+            if not n.visible or is_annotation(n.name):
                 continue
             count += 1
             texts += n.type == "TEXT"
@@ -1633,7 +1653,9 @@ class Lowering:
         stack = list(reversed(node.children))
         while stack:
             n = stack.pop()
-            if n.visible and n.type == "TEXT":
+            if not n.visible or is_annotation(n.name):
+                continue
+            if n.type == "TEXT":
                 texts.append(n)
             stack.extend(reversed(n.children))
         placeholder = " ".join((texts[-1].characters or "").split()) if texts else ""
@@ -1656,7 +1678,9 @@ class Lowering:
         stack = list(node.children)
         while stack:
             n = stack.pop()
-            if n.visible and n.type != "TEXT":
+            if not n.visible or is_annotation(n.name):
+                continue  # hidden layers are not drawn anyway; annotations are reported
+            if n.type != "TEXT":
                 self.report(
                     n,
                     "children",

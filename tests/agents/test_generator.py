@@ -510,3 +510,21 @@ def test_a_line_with_a_vertical_box_and_no_rotation_is_a_vertical_divider(tmp_pa
     spec = analyze_source(load_figma_file(str(path)))
     (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
     assert "border-l-[1px]" in c.source and "border-t-" not in c.source, c.source
+
+
+def test_redline_annotations_are_not_drawn_nor_taken_for_inputs():
+    """figmagic's "_Redlines / Redlines :: Input" groups (the designer's measurement
+    annotations, '_' = ignored by convention) are not drawn and never become an <input>; each
+    dropped one is reported; the Input component itself is still a text field."""
+    from pfa_support import fixture
+
+    spec = analyze_source(load_figma_file(str(fixture("figmagic"))))
+    comps = {c.ident: c for c in generate_components(spec, lookup_from_dtcg(
+        extract_tokens(spec).dtcg))}
+    for ident in ("Button", "MyDesignSystemButton"):
+        assert "<input" not in comps[ident].source and "100%" not in comps[ident].source
+        assert any(u.name == "_Redlines" and u.property == "visible"
+                   for u in comps[ident].unreproduced)
+    assert re.search(r'<input[^>]*placeholder="Placeholder text"', comps["Input"].source)
+    assert not any('placeholder="100%"' in c.source or 'placeholder="Small"' in c.source
+                   for c in comps.values())
