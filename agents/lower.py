@@ -129,6 +129,12 @@ ANNOTATION = re.compile(r"^\s*(?:_|redlines?\b)", re.I)
 INPUT_TYPES = frozenset({"COMPONENT", "COMPONENT_SET", "INSTANCE", "FRAME"})
 
 
+# spacing keys named after their pixel value (tokens.spacing_key: '10px', '2_5px')
+PX_KEY = re.compile(r"[\d_]+px")
+# the colours Tailwind names itself, kept out of arbitrary values when no token has them
+TAILWIND_COLORS = {"#ffffff": "white", "#000000": "black"}
+
+
 def is_annotation(name: str) -> bool:
     """True for a designer's annotation layer: a name starting with ``_`` (the convention
     Figmagic documents: "prefix with _ ... which will be ignored during code generation") or
@@ -316,13 +322,21 @@ class Lowering:
         value = color_hex(paint.color, paint.opacity)
         if style_id and style_id in self.lookup.color_by_style and paint.opacity >= 0.999:
             return f"{prefix}-{self.lookup.color_by_style[style_id]}"
-        key = self.lookup.color_by_value.get(value)
+        key = self.lookup.color_by_value.get(value) or TAILWIND_COLORS.get(value)
         return f"{prefix}-{key}" if key else f"{prefix}-[{value}]"
 
     def space(self, prefix: str, v: float) -> str:
+        """``<prefix>-<key>`` for ``v`` px: a spacing token when one is named for the value
+        (not after its pixels), else Tailwind 4's spacing scale (``n`` = n x 0.25rem, any
+        multiple of 0.5: ``2.5`` = 10px), else an arbitrary ``[<v>px]``."""
         neg = v < 0
-        key = self.lookup.spacing.get(px(abs(v)))
-        cls = f"{prefix}-{key}" if key else f"{prefix}-[{px(abs(v))}]"
+        a = abs(v)
+        key = self.lookup.spacing.get(px(a))
+        if key and PX_KEY.fullmatch(key):
+            key = None  # a token named after its pixels reads worse than the scale
+        if key is None and abs(a / 2 - round(a / 2)) < 1e-6:
+            key = fmt_num(round(a) / 4)
+        cls = f"{prefix}-{key}" if key else f"{prefix}-[{px(a)}]"
         return "-" + cls if neg else cls
 
     def radius(self, prefix: str, v: float) -> str:
@@ -476,10 +490,8 @@ class Lowering:
             along, across = (b.y, b.x - pbb.x) if axis == "y" else (b.x, b.y - pbb.y)
             gap = along - prev
             side = "mt" if axis == "y" else "ml"
-            if gap < 0:
-                cls.append(f"-{side}-[{px(-gap)}]")
-            elif gap:
-                cls.append(f"{side}-[{px(gap)}]")
+            if gap:
+                cls.append(self.space(side, gap))
             limit = None  # the width left beside the offset (max-w-full would stick out)
             if across and axis == "y" and across > 32:
                 # a share of the width: the same offset at the design width, less below it
@@ -490,7 +502,7 @@ class Lowering:
                 cls.append(self.space("ml", across))
                 limit = f"max-w-[calc(100%-{px(across)})]"
             elif across:
-                cls.append(f"mt-[{px(across)}]")
+                cls.append(self.space("mt", across))
             if reorder:
                 cls.append(f"order-{k + 1}")
             if limit is not None and across > 0:
@@ -625,9 +637,11 @@ class Lowering:
                 cls.append(f"grid-rows-{m.group(1)}" if m else f"grid-rows-[{arb(rows)}]")
             if self.fluid_root:
                 cls += ["max-sm:grid-cols-1", "max-sm:grid-rows-none"]  # one column on phones
-            if node.gridColumnGap:
+            if node.gridColumnGap and node.gridColumnGap == node.gridRowGap:
+                cls.append(self.space("gap", node.gridColumnGap))
+            elif node.gridColumnGap:
                 cls.append(self.space("gap-x", node.gridColumnGap))
-            if node.gridRowGap:
+            if node.gridRowGap and node.gridRowGap != node.gridColumnGap:
                 cls.append(self.space("gap-y", node.gridRowGap))
         elif node.layoutMode in AUTO_LAYOUT:
             cls.append("flex")

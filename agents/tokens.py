@@ -742,8 +742,8 @@ def extract_tokens(spec: DesignSpec, variables: LocalVariables | None = None) ->
                 if _fin(v) > 0:
                     radii[round(v, 2)] += 1
     for v in sorted(v for v, c in space.most_common(MAX_AUTO_SPACING) if c >= 2):
-        if px(v) in b.by_value["spacing"]:
-            continue
+        if px(v) in b.by_value["spacing"] or not (spacing_key(v).isdigit() or v == 1):
+            continue  # a key named after its pixels ('10px'): the generator writes the scale
         key = b.ns["spacing"].take(spacing_key(v))
         b.add("spacing", key, "dimension", px(v), "derived")
         b.by_value["spacing"][px(v)] = key

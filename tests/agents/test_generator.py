@@ -59,7 +59,7 @@ def test_02_rotated_nodes_keep_their_size_and_rotation():
 def test_03_grid_auto_layout_is_a_css_grid_with_spans_and_gaps():
     (c,) = gen("03-grid-auto-layout.json").values()
     root = re.search(r'cn\(\s*"([^"]*)"', c.source).group(1)
-    assert {"grid", "grid-cols-3", "grid-rows-2", "gap-x-4", "gap-y-4"} <= set(root.split())
+    assert {"grid", "grid-cols-3", "grid-rows-2", "gap-4"} <= set(root.split())
     assert not re.search(r"\bh-\[", root)  # hugging height: no fixed height, no collapse
     assert "col-span-2" in c.source and "absolute" not in c.source
 
@@ -142,7 +142,7 @@ def test_the_first_child_of_a_hand_placed_screen_sits_in_the_flow_at_every_width
     root = re.search(r'cn\(\s*"([^"]*)"', cart).group(1).split()
     assert {"flex", "flex-col", "items-start"} <= set(root)  # no max-[W]: twins
     title = classes_of(cart, "Your cart").split()
-    assert {"mt-[24px]", "ml-[24px]"} <= set(title)
+    assert {"mt-6", "ml-6"} <= set(title)
     assert not any(c.startswith(("absolute", "left-", "top-", "@max-[375px]:relative"))
                    for c in title), title
 
@@ -228,7 +228,7 @@ def test_overlapping_layers_flow_together_without_a_wrapper_in_layer_order(tmp_p
     # their swatch by a negative margin and keeping their Figma width
     assert [next(k for k in f if k.startswith("order-")) for f in flow] == [
         "order-1", "order-3", "order-2", "order-4"]
-    assert {"-ml-[27px]", "mt-[8px]", "w-[14px]"} <= flow[2] and "-ml-[27px]" in flow[3]
+    assert {"-ml-[27px]", "mt-2", "w-[14px]"} <= flow[2] and "-ml-[27px]" in flow[3]
     assert "ml-[33px]" in flow[1]  # from the first label's end to the second swatch
 
 
@@ -528,3 +528,18 @@ def test_redline_annotations_are_not_drawn_nor_taken_for_inputs():
     assert re.search(r'<input[^>]*placeholder="Placeholder text"', comps["Input"].source)
     assert not any('placeholder="100%"' in c.source or 'placeholder="Small"' in c.source
                    for c in comps.values())
+
+
+def test_spacing_uses_tailwind_scale_and_white_black_are_named():
+    """10px -> 2.5 and 24px -> 6 on Tailwind 4's spacing scale (never a '10px' token or
+    p-[24px]); 7px stays arbitrary; pure white/black are bg-white/bg-black without a token."""
+    spec = analyze_source(load_figma_file(str(CASES / "03-grid-auto-layout.json")))
+    ctx = lower_mod.Lowering(spec=spec, lookup=lower_mod.TokenLookup(spacing={"10px": "10px"}),
+                             component="X", props={})
+    assert ctx.space("py", 10) == "py-2.5" and ctx.space("p", 24) == "p-6"
+    assert ctx.space("p", 7) == "p-[7px]" and ctx.space("mt", -8) == "-mt-2"
+    from pf_agents.figma_models import Color, Paint
+
+    white = Paint(type="SOLID", color=Color(r=1, g=1, b=1, a=1))
+    assert ctx.color("bg", white) == "bg-white"
+    assert not any(k.endswith("px") for k in extract_tokens(spec).dtcg.get("spacing", {}))
