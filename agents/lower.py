@@ -207,19 +207,32 @@ def _pin(
 ) -> list[str]:
     """Classes that pin an absolute child along one axis as its Figma constraint says:
     start (LEFT/TOP), end (RIGHT/BOTTOM), both (LEFT_RIGHT/TOP_BOTTOM), CENTER, SCALE."""
+
+    def at(v: float) -> str:
+        return "0px" if abs(v) < 0.5 else px(v)  # sub-pixel offsets are Figma's rounding
+
+    def share(v: float, side: str) -> str:
+        if abs(v) < 0.5:
+            return f"{side}-0"  # within half a pixel at the design width
+        if abs(v - parent) < 0.5:
+            return f"{side}-full"
+        return f"{side}-[{fmt_num(100 * v / parent)}%]"
+
     if constraint == _SIDES[end]:
-        return [f"{end}-[{px(parent - pos - length)}]"]
+        return [f"{end}-[{at(parent - pos - length)}]"]
     if constraint in ("LEFT_RIGHT", "TOP_BOTTOM"):
-        return [f"{start}-[{px(pos)}]", f"{end}-[{px(parent - pos - length)}]"]
+        return [f"{start}-[{at(pos)}]", f"{end}-[{at(parent - pos - length)}]"]
     if constraint == "CENTER":
-        offset = f"{start}-[calc(50%+{px(pos + length / 2 - parent / 2)})]".replace("+-", "-")
+        off = pos + length / 2 - parent / 2
+        offset = (
+            f"{start}-1/2"
+            if abs(off) < 0.5
+            else f"{start}-[calc(50%+{px(off)})]".replace("+-", "-")
+        )
         return [offset, f"-translate-{axis}-1/2"]
-    if constraint == "SCALE":
-        return [
-            f"{start}-[{fmt_num(100 * pos / parent)}%]",
-            f"{size}-[{fmt_num(100 * length / parent)}%]",
-        ]
-    return [f"{start}-[{px(pos)}]"]
+    if constraint == "SCALE" and parent > 0:
+        return [share(pos, start), share(length, size)]
+    return [f"{start}-[{at(pos)}]"]
 
 
 QUARTER_TURN_TYPES = {"LINE", "RECTANGLE", "ELLIPSE"}

@@ -543,3 +543,17 @@ def test_spacing_uses_tailwind_scale_and_white_black_are_named():
     white = Paint(type="SOLID", color=Color(r=1, g=1, b=1, a=1))
     assert ctx.color("bg", white) == "bg-white"
     assert not any(k.endswith("px") for k in extract_tokens(spec).dtcg.get("spacing", {}))
+
+
+def test_near_whole_placements_are_written_as_people_write_them():
+    """Within half a pixel at the design width: 99.988% -> full, calc(50%+0px) -> 1/2, a
+    0.05px offset -> 0; a real share or offset keeps its value."""
+    pin = lower_mod._pin
+    assert pin("SCALE", "left", "right", "w", "x", 0.02, 399.95, 400) == ["left-0", "w-full"]
+    assert pin("SCALE", "left", "right", "w", "x", 8, 100, 400) == ["left-[2%]", "w-[25%]"]
+    assert pin("CENTER", "top", "bottom", "h", "y", 40.1, 20, 100) == ["top-1/2",
+                                                                       "-translate-y-1/2"]
+    assert pin("CENTER", "top", "bottom", "h", "y", 44, 20, 100)[0] == "top-[calc(50%+4px)]"
+    assert pin("RIGHT", "left", "right", "w", "x", 0, 99.95, 100) == ["right-[0px]"]
+    assert lower_mod._tidy_placement(["right-[0px]"]) == ["right-0"]
+    assert pin("RIGHT", "left", "right", "w", "x", 0, 97, 100) == ["right-[3px]"]
