@@ -290,8 +290,10 @@ def test_image_errors_are_reported_per_node_and_property(tmp_path: Path, api: Fi
     monkeypatch.setattr(fc, "MAX_IMAGE_BYTES", 100)
     _files, summary, unrepro = _live_project(tmp_path / "big", key)
     assert summary["images"] == 0
-    assert any(n.startswith("node 93:2 fills[0].imageRef 9c0e7a51") and "over the 100-byte limit" in n
-               for n in summary["notes"]), summary["notes"]
+    assert any(
+        n.startswith("node 93:2 fills[0].imageRef 9c0e7a51") and "over the 100-byte limit" in n
+        for n in summary["notes"]
+    ), summary["notes"]
     assert "image fills are placeholders" in unrepro  # drawn as before, and said so
     monkeypatch.setattr(fc, "MAX_IMAGE_BYTES", limit)
     api.images["9c0e7a51d2b84f63a1e9c7b5d3f1a2b4c6d8e0f1"] = b"<html>not an image</html>"
