@@ -579,7 +579,7 @@ class Lowering:
         return out
 
     def grid_item(self, node: Node, hs: str, vs: str, w: float, h: float) -> list[str]:
-        cls: list[str] = ["max-sm:col-auto", "max-sm:row-auto"] if self.fluid_root else []
+        cls: list[str] = ["@max-sm:col-auto", "@max-sm:row-auto"] if self.fluid_root else []
         if node.gridColumnAnchorIndex is not None:
             cls.append(f"col-start-{node.gridColumnAnchorIndex + 1}")
         if node.gridColumnSpan and node.gridColumnSpan > 1:
@@ -649,7 +649,8 @@ class Lowering:
                 m = re.fullmatch(r"repeat\((\d+),\s*minmax\(0,\s*1fr\)\)", rows)
                 cls.append(f"grid-rows-{m.group(1)}" if m else f"grid-rows-[{arb(rows)}]")
             if self.fluid_root:
-                cls += ["max-sm:grid-cols-1", "max-sm:grid-rows-none"]  # one column on phones
+                # one column in a narrow component (a container query on its root, not the viewport)
+                cls += ["@max-sm:grid-cols-1", "@max-sm:grid-rows-none"]
             if node.gridColumnGap and node.gridColumnGap == node.gridRowGap:
                 cls.append(self.space("gap", node.gridColumnGap))
             elif node.gridColumnGap:
@@ -1323,10 +1324,13 @@ class Lowering:
         el = self._lower(
             node, parent, root=root, phrasing=phrasing, depth=depth, in_control=in_control
         )
-        if root and el is not None and "@container" in el.cls:
-            narrow = self.narrow()
-            if not narrow or not any(c.startswith(narrow) for e in el.walk() for c in e.cls):
-                el.cls.remove("@container")  # no layer asks for the screen's width
+        if root and el is not None:
+            prefixes = tuple(p for p in (self.narrow(), "@max-sm:") if p)
+            queried = any(c.startswith(prefixes) for e in el.walk() for c in e.cls)
+            if "@container" in el.cls and not queried:
+                el.cls.remove("@container")  # no layer asks for the component's width
+            elif queried and "@container" not in el.cls:
+                el.cls.insert(0, "@container")
         swap_ref = (node.componentPropertyReferences or {}).get("mainComponent")
         swap = self.props.get(swap_ref) if swap_ref else None
         if el is not None and swap is not None and swap.kind == "slot" and not root:

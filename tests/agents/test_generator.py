@@ -557,3 +557,11 @@ def test_near_whole_placements_are_written_as_people_write_them():
     assert pin("RIGHT", "left", "right", "w", "x", 0, 99.95, 100) == ["right-[0px]"]
     assert lower_mod._tidy_placement(["right-[0px]"]) == ["right-0"]
     assert pin("RIGHT", "left", "right", "w", "x", 0, 97, 100) == ["right-[3px]"]
+
+
+def test_03_grid_collapses_on_its_own_width_not_the_viewport():
+    """The one-column fallback of a grid is a container query on the component root."""
+    (c,) = gen("03-grid-auto-layout.json").values()
+    root = re.search(r'cn\(\s*"([^"]*)"', c.source).group(1).split()
+    assert "@container" in root and "@max-sm:grid-cols-1" in root
+    assert not re.search(r'(?<![@\w-])max-sm:', c.source)
