@@ -1234,17 +1234,21 @@ class Lowering:
         w, h = _size(node)
         if (geom or strokes) and w > 0 and h > 0:
             paints = _visible_paints(node.fills)
-            fill = (
-                color_hex(paints[-1].color, paints[-1].opacity)
-                if paints and paints[-1].color
-                else "currentColor"
-            )
             spaints = _visible_paints(node.strokes)
             scol = (
                 color_hex(spaints[-1].color, spaints[-1].opacity)
                 if spaints and spaints[-1].color
                 else None
             )
+            # the fill is the svg's text colour (fill="currentColor"): a class, so a state
+            # variant's colour (group-hover:text-...) reaches the paths like any other colour
+            fill = "currentColor"
+            colour = ""
+            if paints and paints[-1].color:
+                colour = self.color("text", paints[-1])
+            elif not paints and spaints and spaints[-1].color and geom == []:
+                colour = self.color("text", spaints[-1])
+                scol = "currentColor"
             parts = [
                 f"<path d={js_str(g.path)} fill={js_str(fill)}"
                 + (' fillRule="evenodd"' if g.windingRule == "EVENODD" else "")
@@ -1254,6 +1258,8 @@ class Lowering:
             if scol:
                 parts += [f"<path d={js_str(g.path)} fill={js_str(scol)} />" for g in strokes[:200]]
             svg_cls = [c for c in cls if not c.startswith(("bg-", "border", "outline"))]
+            if colour:
+                svg_cls = [c for c in svg_cls if not c.startswith("text-")] + [colour]
             return El(
                 tag="svg",
                 node=node.id,

@@ -565,3 +565,23 @@ def test_03_grid_collapses_on_its_own_width_not_the_viewport():
     root = re.search(r'cn\(\s*"([^"]*)"', c.source).group(1).split()
     assert "@container" in root and "@max-sm:grid-cols-1" in root
     assert not re.search(r'(?<![@\w-])max-sm:', c.source)
+
+
+def test_vector_paths_take_the_state_colour_through_current_color(tmp_path):
+    """With geometry=paths (as the live API answers), the GOV.UK start button's arrow is
+    fill="currentColor" with its colour a text-* class, so the focus variant's dark arrow on
+    the yellow focus background survives the variant merge (was fill="#ffffff" only)."""
+    from tests.figma_api import apply_geometry
+
+    data = json.loads((EXAMPLES / "govuk-button.json").read_text())
+    apply_geometry(data, True)
+    path = tmp_path / "govuk-button.json"
+    path.write_text(json.dumps(data))
+    spec = analyze_source(load_figma_file(str(path)))
+    comps = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    src = "".join(c.source for c in comps)
+    assert "<path" in src and 'fill="#' not in src.split("<svg", 1)[1]
+    svg = re.search(r'<svg[^>]*className=(?:"([^"]*)"|\{cn\(([^)]*)\))', src)
+    assert svg and "fill=\"currentColor\"" in src
+    svg_cls = svg.group(1) or svg.group(2)
+    assert re.search(r"(?<!:)text-\S", svg_cls) and "group-focus-visible:text-" in svg_cls
