@@ -109,6 +109,18 @@ class Settings(BaseSettings):
     health_port: int = Field(8081, ge=0, le=65535)
     queue_position_refresh_seconds: float = Field(2.0, ge=0.1)
     drift_resync_seconds: float = Field(300.0, ge=5)
+    queueing: str = Field(
+        "pf-figma",
+        pattern="^(pf-figma|kueue)$",
+        description="who admits stage Jobs: pf-figma's fair-share queue, or Kueue (Jobs created "
+        "suspended with the tenant's LocalQueue label); a Tenant's spec.queueing overrides it",
+    )
+    kueue_cohort: str | None = Field(
+        None, description="cohort of the ClusterQueues pf-figma creates (queueing: kueue)"
+    )
+    kueue_resource_flavor: str = Field(
+        "pf-figma", description="ResourceFlavor of the ClusterQueues pf-figma creates"
+    )
     leader_election: bool = False
     leader_election_namespace: str = "pf-figma-system"
     leader_election_lease: str = "pf-figma-operator"
