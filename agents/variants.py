@@ -240,10 +240,17 @@ def attribute_classes(
 
 
 def predicate(
-    present: list[int], variants: list[Values], prop_order: list[str], booleans: set[str]
+    present: list[int],
+    variants: list[Values],
+    prop_order: list[str],
+    booleans: set[str],
+    among: list[int] | None = None,
 ) -> str | None:
-    """A JS condition true exactly for the variants in ``present``; None when it is all."""
-    if len(present) == len(variants):
+    """A JS condition true exactly for the variants in ``present`` among those in ``among``
+    (default all: ``among`` is where the enclosing element already renders, so its condition is
+    not repeated); None when it is all of them."""
+    scope = set(range(len(variants)) if among is None else among)
+    if len(set(present) & scope) == len(scope):
         return None
     target = set(present)
 
@@ -257,7 +264,11 @@ def predicate(
     for width in (1, 2):
         for ps in combinations(prop_order, width):
             opts = {p: {variants[i].get(p, "") for i in present} for p in ps}
-            match = {i for i, v in enumerate(variants) if all(v.get(p, "") in opts[p] for p in ps)}
+            match = {
+                i
+                for i, v in enumerate(variants)
+                if i in scope and all(v.get(p, "") in opts[p] for p in ps)
+            }
             if match == target:
                 return " && ".join(term(p, opts[p]) for p in ps)
     combos = []
@@ -307,7 +318,7 @@ class Merge:
             groups.setdefault(self._shape(t), []).append((i, t))
         out = []
         for members in groups.values():
-            out.append(self._merge_group(members, root_const if len(groups) == 1 else None))
+            out.append(self._merge_group(members, root_const if len(groups) == 1 else None, idx))
         return out
 
     def _shape(self, el: El) -> str:
@@ -316,7 +327,9 @@ class Merge:
         attrs = ";".join(f"{k}={v}" for k, v in sorted(el.attrs.items()))
         return f"{el.tag}/{el.raw or ''}/{texts}/{attrs}"
 
-    def _merge_group(self, members: list[tuple[int, El]], root_const: str | None) -> El:
+    def _merge_group(
+        self, members: list[tuple[int, El]], root_const: str | None, among: list[int]
+    ) -> El:
         first = members[0][1]
         el = El(
             tag=first.tag,
@@ -340,7 +353,7 @@ class Merge:
         else:
             el.cls = spec.base
         present = [i for i, _ in members]
-        where = predicate(present, self.variants, self.prop_order, self.booleans)
+        where = predicate(present, self.variants, self.prop_order, self.booleans, among)
         own = first.cond  # a layer toggled by a BOOLEAN property
         if where and own and ") || (" in where:
             where = f"({where})"

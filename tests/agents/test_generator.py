@@ -585,3 +585,24 @@ def test_vector_paths_take_the_state_colour_through_current_color(tmp_path):
     assert svg and "fill=\"currentColor\"" in src
     svg_cls = svg.group(1) or svg.group(2)
     assert re.search(r"(?<!:)text-\S", svg_cls) and "group-focus-visible:text-" in svg_cls
+
+
+def test_a_nested_element_does_not_repeat_its_parents_condition():
+    """Inside an element shown for variant "start", a child shown for desktop start variants
+    is conditioned on the viewport alone (the parent's predicate already holds there)."""
+    variants = [{"variant": f'"{a}"', "viewport": f'"{b}"'}
+                for a in ("start", "plain") for b in ("desktop", "mobile")]
+    order = ["variant", "viewport"]
+    assert predicate([0, 1], variants, order, set()) == 'variant === "start"'
+    assert predicate([0], variants, order, set(), among=[0, 1]) == 'viewport === "desktop"'
+    assert predicate([0, 1], variants, order, set(), among=[0, 1]) is None
+    for seed in range(20):  # still exact within the parent's variants
+        rng = random.Random(seed)
+        among = sorted(rng.sample(range(4), rng.randint(1, 4)))
+        present = sorted(rng.sample(among, rng.randint(1, len(among))))
+        expr = predicate(present, variants, order, set(), among=among)
+        for i in among:
+            v = variants[i]
+            env = {k: json.loads(x) for k, x in v.items()}
+            got = True if expr is None else eval(_js_to_py(expr), {}, env)
+            assert bool(got) == (i in present), (expr, v)
