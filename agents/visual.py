@@ -473,6 +473,10 @@ def score_case(
             "errors": {r["node"]: r["err"] for r in errors},
         }
     )
+    out["images"] = measured.get("images", 0)
+    out["brokenImages"] = [src.rsplit("/", 1)[-1] for src in measured.get("brokenImages", [])][
+        :WORST_NODES
+    ]
     if case.variant and measured.get("variant") not in (None, case.variant) and not case.state:
         out["variantMismatch"] = measured.get("variant")
     return out
@@ -559,6 +563,8 @@ def score(
         "components": len(by_comp),
         "renders": len(rows),
         "errors": sum(1 for r in rows if "error" in r),
+        # <img>s the page could not load (a downloaded image fill not shown): names per render
+        "brokenImages": sum(len(r.get("brokenImages", [])) for r in rows),
         "nodes": nodes,
         "within4": within,
         "designNodes": sum(r.get("designNodes", 0) for r in rows if r.get("state") is None),

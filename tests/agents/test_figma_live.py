@@ -329,3 +329,19 @@ def test_agent_reads_the_token_file_and_redacts_it(tmp_path: Path, api: FigmaApi
 
     # the token from the file reached the API (the server counts requests per token hash)
     assert api.stats_json()["byToken"] == {hashlib.sha256(TOKEN.encode()).hexdigest()[:8]: 1}
+
+
+@pytest.mark.slow
+def test_the_visual_stage_shows_the_downloaded_images(tmp_path: Path, api: FigmaApiServer) -> None:
+    """The visual stage renders the page as a file: the next/image sources (/_next/image?url=..
+    or /figma/...) must reach the project's public/ files, or the report names them broken."""
+    env = env_for(tmp_path)
+    cfg = cfg_for(api.key_for("09-image-fill-crop-with-children"))
+    for st in ("analyze", "generate", "test", "qa", "visual"):
+        res = run_stage(st, cfg, env)
+        assert res.outcome == "Succeeded", f"{st}: {res.reason}: {res.message}"
+    report = json.loads(artifact(env, res, "visual-report.json"))
+    shown = [r for r in report["renders"] if r.get("images")]
+    assert shown, [(r["component"], r.get("images")) for r in report["renders"]]
+    assert [r["brokenImages"] for r in shown] == [[] for _ in shown]
+    assert report["summary"]["brokenImages"] == 0

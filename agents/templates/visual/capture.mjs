@@ -105,10 +105,17 @@ function pageHelpers() {
           svgFill,
         };
       }
+      // images the page could not load (a downloaded image fill that is not shown)
+      const imgs = [...root.querySelectorAll("img")];
+      const brokenImages = imgs
+        .filter((img) => !img.complete || img.naturalWidth === 0)
+        .map((img) => img.getAttribute("src") || "");
       return {
         variant: root.getAttribute("data-variant"),
         figmaNode: root.getAttribute("data-figma-node"),
         nodes,
+        images: imgs.length,
+        brokenImages,
       };
     },
     overflow(ids, width) {

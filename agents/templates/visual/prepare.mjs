@@ -53,6 +53,19 @@ try {
 } catch (e) {
   cssError = String(e && e.message ? e.message : e).slice(0, 1000);
 }
+// Assets from public/ (downloaded image fills): next/image points at /_next/image?url=...
+// (its optimizer) and CSS at url(/figma/...), both served by `next start`; the page here is a
+// file, so they point at the project's public/ directory instead.
+const publicDir = pathToFileURL(path.join(job.project, "public")).href;
+const optimized = /\/_next\/image\?url=([^&"\s]+)(?:&amp;|&)w=\d+(?:&amp;|&)q=\d+/g;
+const toPublic = (text) =>
+  text
+    .replace(optimized, (_, url) => publicDir + decodeURIComponent(url))
+    .replace(/(src="|url\(["']?)\/(?!\/)/g, (_, lead) => lead + publicDir + "/");
+for (const frag of Object.values(fragments)) {
+  if (frag && typeof frag.html === "string") frag.html = toPublic(frag.html);
+}
+css = toPublic(css);
 fs.writeFileSync(job.css, css);
 timings.css = (Date.now() - t2) / 1000;
 fs.writeFileSync(job.fragments, JSON.stringify({ fragments, cssError, timings }));
