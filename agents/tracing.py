@@ -80,13 +80,16 @@ def setup(exporter: Any = None) -> Callable[[], None]:
     except Exception as err:  # instrumentation is a nicety: never a failed stage
         log.warning("httpx instrumentation unavailable: %s", err)
     parent = os.environ.get("TRACEPARENT")
+    token = None
     if parent:
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         ctx = TraceContextTextMapPropagator().extract({"traceparent": parent})
-        otel_context.attach(ctx)
+        token = otel_context.attach(ctx)
 
     def flush() -> None:
+        if token is not None:  # the operator's span stays the parent until the stage ends
+            otel_context.detach(token)
         done = threading.Thread(target=provider.shutdown, name="otel-flush", daemon=True)
         done.start()
         done.join(FLUSH_SECONDS)
