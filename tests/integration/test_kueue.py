@@ -7,6 +7,7 @@ the kueue.x-k8s.io/queue-name label, so other tests' Jobs never wait on it.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -189,7 +190,16 @@ def test_higher_priority_preempts_a_lower_one(
             cond = admitted(cluster, ns, "low")
             return cond if cond and cond["reason"] == "Preempted" else None
 
-        cond = wait_for(preempted, 30, what="low preempted")
+        # Kueue preempts on its next scheduling cycle; after a long suite its queues are busier
+        try:
+            cond = wait_for(preempted, 90, what="low preempted")
+        except AssertionError as err:
+            workloads = cluster.list("workloads.kueue.x-k8s.io", ns)
+            raise AssertionError(
+                f"{err}; low's Admitted: {admitted(cluster, ns, 'low')}; workloads: "
+                + json.dumps([(w["metadata"]["name"], w.get("status", {}).get("conditions"))
+                              for w in workloads])[:3000]
+            ) from None
         assert cond["status"] == "False"
         job = stage_job(cluster, ns, "low", "analyze")
         assert job is not None and job["spec"]["suspend"] is True, "Kueue suspended it again"
