@@ -712,7 +712,6 @@ def compare_pixels(
     scale, compare}`` or ``{error}``; cases without a render or a screenshot are left out.
     Raises nothing for a bad image (per-case error); StageError RenderFailed when the node
     step itself fails."""
-    from .qa import _env, node_bin_dir
 
     src = workdir / "figma-renders"
     src.mkdir(parents=True, exist_ok=True)
@@ -743,31 +742,22 @@ def compare_pixels(
         "threshold": PIXEL_THRESHOLD,
         "pairs": pairs,
     }
-    (workdir / "pixels-job.json").write_text(json.dumps(job))
     (workdir / "pixels.json").unlink(missing_ok=True)
+    out = _node_step(
+        "pixels.mjs",
+        job,
+        workdir / "pixels-job.json",
+        workdir / "pixels.json",
+        workdir,
+        workdir,
+        timeout,
+        "comparing with Figma's renders",
+    )
     try:
-        proc = _run_node(
-            [
-                str(node_bin_dir() / "node"),
-                str(TEMPLATES / "pixels.mjs"),
-                str(workdir / "pixels-job.json"),
-            ],
-            workdir,
-            _env(workdir),
-            timeout,
-        )
-    except subprocess.TimeoutExpired:
+        results: dict[str, dict[str, Any]] = out["results"]
+    except KeyError:
         raise StageError(
-            "RenderFailed", f"comparing with Figma's renders took more than {timeout:g}s"
-        ) from None
-    try:
-        results: dict[str, dict[str, Any]] = json.loads((workdir / "pixels.json").read_text())[
-            "results"
-        ]
-    except (OSError, ValueError, KeyError):
-        raise StageError(
-            "RenderFailed",
-            "comparing with Figma's renders failed: " + (proc.stderr or proc.stdout)[-400:],
+            "RenderFailed", "comparing with Figma's renders failed: no results"
         ) from None
     by_id = {c.id: c for c in cases}
     for cid, r in results.items():
@@ -1059,6 +1049,36 @@ def _kill_tree(pid: int) -> None:
             time.sleep(0.5)
 
 
+def _node_step(
+    script: str,
+    job: dict[str, Any],
+    job_path: Path,
+    out_path: Path,
+    cwd: Path,
+    workdir: Path,
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
+    """Run the template ``script`` on ``job`` (written to ``job_path``) and read the JSON it
+    writes to ``out_path``. Raises StageError(RenderFailed) on timeout or without output,
+    naming ``what`` and the end of node's output."""
+    from .qa import _env, node_bin_dir
+
+    job_path.write_text(json.dumps(job))
+    args = [str(node_bin_dir() / "node"), str(TEMPLATES / script), str(job_path)]
+    try:
+        proc = _run_node(args, cwd, _env(workdir), timeout)
+    except subprocess.TimeoutExpired:
+        raise StageError("RenderFailed", f"{what} took more than {timeout:g}s") from None
+    try:
+        out: dict[str, Any] = json.loads(out_path.read_text())
+    except (OSError, ValueError):
+        raise StageError(
+            "RenderFailed", f"{what} failed: " + (proc.stderr or proc.stdout)[-400:]
+        ) from None
+    return out
+
+
 def _run_node(
     args: list[str], cwd: Path, env: dict[str, str], timeout: float, pid_file: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -1089,7 +1109,6 @@ def _run_node(
 
 def prepare(project: Path, cases: list[Case], workdir: Path) -> tuple[dict[str, Any], str]:
     """Render every case to static markup and compile the CSS (prepare.mjs, in the project)."""
-    from .qa import _env, node_bin_dir
 
     vis = workdir / "visual-build"  # outside the project: Tailwind scans the project
     vis.mkdir(parents=True, exist_ok=True)
@@ -1102,29 +1121,16 @@ def prepare(project: Path, cases: list[Case], workdir: Path) -> tuple[dict[str, 
         "css": str(vis / "styles.css"),
         "cssIn": str(project / "app" / "globals.css"),
     }
-    (vis / "prepare.json").write_text(json.dumps(job))
-    try:
-        proc = _run_node(
-            [
-                str(node_bin_dir() / "node"),
-                str(TEMPLATES / "prepare.mjs"),
-                str(vis / "prepare.json"),
-            ],
-            project,
-            _env(workdir),
-            PREPARE_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        raise StageError(
-            "RenderFailed", f"rendering the components took more than {PREPARE_TIMEOUT}s"
-        ) from None
-    try:
-        data = json.loads((vis / "fragments.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        raise StageError(
-            "RenderFailed",
-            "rendering the components failed: " + (proc.stderr or proc.stdout)[-400:],
-        ) from None
+    data = _node_step(
+        "prepare.mjs",
+        job,
+        vis / "prepare.json",
+        vis / "fragments.json",
+        project,
+        workdir,
+        PREPARE_TIMEOUT,
+        "rendering the components",
+    )
     if "bundleError" in data:
         raise StageError(
             "RenderFailed", "bundling the components failed: " + str(data["bundleError"])[:400]
