@@ -148,11 +148,18 @@ def test_tenant_over_quota_waits_in_kueue(
         def waiting() -> dict[str, Any] | None:
             obj = cluster.get("designpipeline", "second", ns)
             cond = condition(obj, "Admitted")
-            if cond and cond["reason"] == "Pending" and obj["status"].get("queuePosition"):
+            # Kueue's reason arrives with its first scheduling attempt on the Workload; before it
+            # the condition only says which LocalQueue the Job waits in
+            if (
+                cond
+                and cond["reason"] == "Pending"
+                and "insufficient" in cond["message"]
+                and obj["status"].get("queuePosition")
+            ):
                 return obj
             return None
 
-        obj = wait_for(waiting, 30, what="second pending in Kueue")
+        obj = wait_for(waiting, 60, what="second pending in Kueue for insufficient quota")
         cond = condition(obj, "Admitted")
         assert cond["status"] == "False"
         assert "insufficient" in cond["message"] and "pods" in cond["message"], cond["message"]
@@ -184,7 +191,9 @@ def test_higher_priority_preempts_a_lower_one(
             20,
             what="low's pod",
         )
-        cluster.apply(pipeline("high", ns, priority=90, duration="0s"))
+        # high's stages last 10 s each: low stays preempted long enough to be seen (with 0 s
+        # stages Kueue admitted low again within 2 s, between two status reads)
+        cluster.apply(pipeline("high", ns, priority=90, duration="10s"))
 
         def preempted() -> dict[str, Any] | None:
             cond = admitted(cluster, ns, "low")
@@ -203,7 +212,7 @@ def test_higher_priority_preempts_a_lower_one(
         assert cond["status"] == "False"
         job = stage_job(cluster, ns, "low", "analyze")
         assert job is not None and job["spec"]["suspend"] is True, "Kueue suspended it again"
-        done = wait_for(lambda: succeeded(cluster, ns, "high"), 60, what="high succeeded")
+        done = wait_for(lambda: succeeded(cluster, ns, "high"), 120, what="high succeeded")
         assert condition(done, "Admitted")["status"] == "True"
         # the preempted pipeline did not fail: its stage is admitted again once high is done
         wait_for(
