@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .diagnosis import Diagnosis
-from .model import DesignPipelineSpec, PipelineReason, QualityGate, Stage, set_condition
+from .model import (
+    DesignPipelineSpec,
+    DesignPipelineStatus,
+    PipelineReason,
+    QualityGate,
+    Stage,
+    StageState,
+    set_condition,
+)
 from .render.job import job_name
 from .render.kueue import KueueAdmission
 from .times import format_time as ts
@@ -50,7 +58,10 @@ class Admission:
 
 @dataclass
 class Plan:
-    status: dict[str, Any]
+    """What one reconcile pass does. ``status``: the pipeline's new status (write it with
+    ``status.to_json()``); the other fields are the pass's actions and what it observed."""
+
+    status: DesignPipelineStatus
     create_job: tuple[str, int] | None = None  # (stage, attempt)
     delete_jobs: list[str] = field(default_factory=list)
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
@@ -286,7 +297,7 @@ def plan(
     *,
     name: str,
     spec: DesignPipelineSpec,
-    status: dict[str, Any],
+    status: DesignPipelineStatus,
     generation: int | None,
     created: datetime,
     jobs: dict[str, JobFacts],
@@ -295,18 +306,54 @@ def plan(
     preflight: str | None = None,
     gate: QualityGate | None = None,
 ) -> Plan:
-    """``preflight``: why no Job of this pipeline can start (a missing ConfigMap, checked
+    """The next step of a pipeline whose observed status is ``status`` (not modified): a Plan
+    whose ``status`` is the new one. ``jobs``: the pipeline's stage Jobs by name;
+    ``preflight``: why no Job of this pipeline can start (a missing ConfigMap, checked
     before a Job is created); a pipeline about to create a Job then fails at once with reason
     ReferenceNotFound instead of waiting for its pod to time out. ``gate``: the quality gate
-    with the tenant's defaults (``spec.effective_quality(tenant)``); ``spec.quality`` if None."""
-    status = dict(status)
+    with the tenant's defaults (``spec.effective_quality(tenant)``); ``spec.quality`` if None.
+
+    The transitions still work on the status's JSON (``status.to_json()``, a fresh copy); the
+    result is read back into the model, so a status this returns dumps to exactly that JSON.
+    """
+    work = status.to_json()
+    result = Plan(status=status)
+    _decide(
+        result,
+        work,
+        name=name,
+        spec=spec,
+        generation=generation,
+        jobs=jobs,
+        admission=admission,
+        now=now,
+        preflight=preflight,
+        gate=gate,
+    )
+    result.status = DesignPipelineStatus.model_validate(work)
+    return result
+
+
+def _decide(
+    result: Plan,
+    status: dict[str, Any],
+    *,
+    name: str,
+    spec: DesignPipelineSpec,
+    generation: int | None,
+    jobs: dict[str, JobFacts],
+    admission: Admission,
+    now: datetime,
+    preflight: str | None,
+    gate: QualityGate | None,
+) -> None:
+    """``plan`` on the status's JSON: updates ``status`` in place and ``result``'s actions."""
     stages = _stage_entries(spec, status)
     status["stages"] = stages
     status["observedGeneration"] = generation
     source = source_status(spec, status.get("source"))
     if source is not None:
         status["source"] = source
-    result = Plan(status=status)
 
     # --- finished: only TTL is left ------------------------------------------------------------
     done = parse_ts(status.get("completionTime"))
@@ -314,7 +361,7 @@ def plan(
         result.delete_pipeline, result.requeue_after = ttl_expiry(
             done, spec.ttl_seconds_after_finished, now
         )
-        return result
+        return
 
     running_jobs = [j.name for j in jobs.values() if j.state == "Running"]
 
@@ -331,7 +378,7 @@ def plan(
             generation,
             "Normal",
         )
-        return result
+        return
 
     # --- queued --------------------------------------------------------------------------------
     started = parse_ts(status.get("startTime"))
@@ -343,7 +390,7 @@ def plan(
             _finish(
                 result, status, stages, "Failed", admission.rejected, now, generation, "Warning"
             )
-            return result
+            return
         if not admission.admitted:
             status["queuePosition"] = admission.position
             message = admission.blocked or (
@@ -360,7 +407,7 @@ def plan(
                     ("Admitted", "False", "Queued", message),
                 ],
             )
-            return result
+            return
         started = now
         status["startTime"] = ts(now)
         status["queuePosition"] = None
@@ -389,7 +436,7 @@ def plan(
             generation,
             "Warning",
         )
-        return result
+        return
 
     # --- walk the stages ---------------------------------------------------------------------
     artifacts: list[dict[str, Any]] = list(status.get("artifacts") or [])
@@ -480,7 +527,7 @@ def plan(
                         generation,
                         "Warning",
                     )
-                    return result
+                    return
             continue  # on to the next stage, in this same pass
         # failed attempt
         problem = job.problem
@@ -508,7 +555,7 @@ def plan(
                 generation,
                 "Warning",
             )
-            return result
+            return
         if attempts <= spec.retries.limit and (problem is None or problem.retry):
             backoff = spec.retries.backoff_seconds * (2 ** (attempts - 1))
             retry_at = (job.end or now) + timedelta(seconds=backoff)
@@ -543,7 +590,7 @@ def plan(
             generation,
             "Warning",
         )
-        return result
+        return
     else:
         status["artifacts"], status["cost"] = artifacts, cost
         _finish(
@@ -556,7 +603,7 @@ def plan(
             generation,
             "Normal",
         )
-        return result
+        return
 
     status["artifacts"], status["cost"] = artifacts, cost
     if preflight and result.create_job is not None:
@@ -577,7 +624,7 @@ def plan(
             generation,
             "Warning",
         )
-        return result
+        return
     current = status.get("currentStage")
     reason, message = "Running", f"running stage {current}"
     if waiting is not None:
@@ -587,7 +634,6 @@ def plan(
     )
     remaining = (deadline - now).total_seconds()
     result.requeue_after = min(result.requeue_after or remaining, remaining)
-    return result
 
 
 def _start_attempt(
@@ -601,38 +647,33 @@ def _start_attempt(
     result.create_job = (stage, attempt)
 
 
-def kueue_job(status: dict[str, Any]) -> str | None:
+def kueue_job(status: DesignPipelineStatus) -> str | None:
     """The Job a running pipeline waits on (its current stage's Running attempt), or None."""
-    if status.get("completionTime") or not status.get("startTime"):
+    if status.completion_time is not None or status.start_time is None:
         return None
-    current = status.get("currentStage")
-    for entry in status.get("stages") or ():
-        if entry.get("name") == current and entry.get("state") == "Running" and entry.get("job"):
-            return str(entry["job"])
+    for entry in status.stages:
+        if entry.name == status.current_stage and entry.state is StageState.RUNNING and entry.job:
+            return entry.job
     return None
 
 
 def kueue_admitted(
-    status: dict[str, Any],
+    status: DesignPipelineStatus,
     verdict: KueueAdmission,
     generation: int | None,
     now: datetime,
-) -> dict[str, Any]:
+) -> DesignPipelineStatus:
     """``queueing: kueue``: the pipeline's ``Admitted`` condition and ``queuePosition`` follow
     Kueue's Workload of its current stage Job (``render.kueue.workload_admission``) instead of
     pf-figma's own admission. ``status``: the planned status (``Plan.status``), returned as a
-    new dict; a finished pipeline, or one not running a stage Job, is returned unchanged."""
+    new status; a finished pipeline, or one not running a stage Job, is returned unchanged."""
     if kueue_job(status) is None:
         return status
-    out = dict(status)
-    out["queuePosition"] = verdict.position
-    out["conditions"] = _conditions(
-        out,
-        generation,
-        now,
-        [("Admitted", "True" if verdict.admitted else "False", verdict.reason, verdict.message)],
+    admitted = "True" if verdict.admitted else "False"
+    conditions = set_condition(
+        status.conditions, "Admitted", admitted, verdict.reason, verdict.message, generation, now
     )
-    return out
+    return status.model_copy(update={"queue_position": verdict.position, "conditions": conditions})
 
 
 __all__ = [

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from . import flow
 from .constants import HASH_ANNOTATION
 from .diff import with_hash
-from .model import TenantSpec
+from .model import DesignPipelineStatus, TenantSpec
 from .render import kueue as rk
 from .render.common import RenderSettings, with_owner
 
@@ -119,11 +119,11 @@ class KueueQueueing:
 
     async def admitted_status(
         self,
-        status: dict[str, Any],
+        status: DesignPipelineStatus,
         job: Mapping[str, Any] | None,
         generation: int | None,
         now: datetime,
-    ) -> tuple[dict[str, Any], float | None]:
+    ) -> tuple[DesignPipelineStatus, float | None]:
         """The planned ``status`` with the Admitted condition and queuePosition from Kueue
         (``flow.kueue_admitted``), and when to look again (None: admitted, or no stage Job
         waits). ``job``: the current stage's Job (cached), None when not seen yet."""

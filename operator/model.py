@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationError,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -488,8 +489,9 @@ def set_condition(
         status=status,
         reason=reason,
         message=message,
-        observed_generation=observed_generation,
         last_transition_time=changed_at,
+        # left unset when unknown, so no dump of it writes an observedGeneration: null
+        **({} if observed_generation is None else {"observed_generation": observed_generation}),
     )
     if old is None:
         return (*current, new)
@@ -846,7 +848,16 @@ class Quality(_Model):
     overflow_widths: tuple[int, ...] = ()  # viewport widths with horizontal overflow
 
 
+class StatusError(ValueError):
+    """A status read from the API that the typed model cannot read; the message names the
+    field (``status.stages[0].attempts: Input should be a valid integer``)."""
+
+
 class DesignPipelineStatus(_Model):
+    """``status`` of a DesignPipeline. Read it with :meth:`parse`, write it with
+    :meth:`to_json`: a status parsed and dumped again is the same JSON (the fields it carried,
+    no defaults added), so the reconciler writes exactly what the state machine decided."""
+
     observed_generation: int | None = None
     conditions: tuple[Condition, ...] = ()
     current_stage: str | None = None
@@ -867,6 +878,31 @@ class DesignPipelineStatus(_Model):
         if isinstance(data, Mapping) and "conditions" in data:
             data = {**data, "conditions": parse_conditions(data["conditions"])}
         return data
+
+    @classmethod
+    def parse(cls, raw: object) -> DesignPipelineStatus:
+        """The typed status of a raw ``status`` (None or {} for a new pipeline); malformed
+        conditions are skipped (as ``parse_conditions`` does). Raises ``StatusError`` naming
+        the first field that does not fit (``status.stages[1].state: ...``)."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise StatusError(f"status: expected an object, got {type(raw).__name__}")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as err:
+            problems = []
+            for e in err.errors()[:3]:
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+                problems.append(f"status{where}: {e['msg']}")
+            raise StatusError("; ".join(problems)) from None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON written to the API: the fields this status carries (read by :meth:`parse`
+        or set by the state machine), with the API's names and times as ``...T...Z``; a field
+        set to None is null, so a merge patch removes it. Defaults are not added: a status
+        parsed from JSON dumps to that JSON."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     def stage(self, name: str) -> StageStatus | None:
         return next((s for s in self.stages if s.name == name), None)

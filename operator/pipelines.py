@@ -26,7 +26,17 @@ from .cache import controller_uid
 from .constants import MANAGED_SELECTOR, PIPELINE_LABEL
 from .kube import ApiError, deleted_while_reconciling
 from .kueue import KueueQueueing
-from .model import PIPELINE_KIND, TENANT_KIND, DesignPipelineSpec, TenantSpec
+from .model import (
+    PIPELINE_KIND,
+    TENANT_KIND,
+    DesignPipelineSpec,
+    DesignPipelineStatus,
+    StageState,
+    StatusError,
+    TenantSpec,
+    parse_conditions,
+    set_condition,
+)
 from .ports import (
     AdmissionView,
     Cache,
@@ -39,7 +49,7 @@ from .ports import (
     Watch,
 )
 from .render.job import AgentSettings, render_job
-from .times import format_time, parse_time
+from .times import parse_time
 from .tracing import Tracing, exemplar
 from .workqueue import RequeueAfter
 
@@ -267,21 +277,25 @@ class PipelineController:
             return None  # owner references delete the Jobs
         meta = body["metadata"]
         generation = meta.get("generation")
-        status = body.get("status") or {}
+        raw_status = body.get("status") or {}
         now = datetime.now(UTC)
-        if status.get("completionTime"):
-            return await self._finished(body, now)
+        try:  # read once, here: everything below works on the typed status
+            status = DesignPipelineStatus.parse(raw_status)
+        except StatusError as err:
+            return await self._malformed(body, str(err), generation, now)
+        if status.completion_time is not None:
+            return await self._finished(body, status, now)
         try:
             spec = DesignPipelineSpec.model_validate(body.get("spec") or {})
         except ValidationError as err:
-            await self._invalid(body, str(err).replace("\n", " ")[:500], generation, now)
+            await self._invalid(body, status, str(err).replace("\n", " ")[:500], generation, now)
             return None
         tenant = self.index.tenant_for_namespace(ns)
         tenant_body = self.cache.get(TENANT_KIND, tenant) if tenant else None
         tenant_spec = TenantSpec.model_validate((tenant_body or {}).get("spec") or {})
 
         jobs = await self._job_facts(body, status)
-        started = bool(status.get("startTime"))
+        started = status.start_time is not None
         admission = self.admission.verdict(key)
         admission = dataclasses.replace(
             admission,
@@ -314,7 +328,7 @@ class PipelineController:
             missing = await self._missing_references(job_obj)
             if missing:  # fail now, not when the pod times out in ContainerCreating
                 p = flow.plan(**facts, preflight="; ".join(missing))
-        spans = self.tracing.ended(meta, tenant or "", status, p, jobs, now)  # + status.traceID
+        spans = self.tracing.ended(meta, tenant or "", raw_status, p, jobs, now)  # + status.traceID
 
         for job in p.delete_jobs:
             self._deleting.add((ns, job))
@@ -324,9 +338,11 @@ class PipelineController:
             stage, attempt = p.create_job
             create_error = await self._create_job(body, job_obj, stage)
             if create_error:
-                for entry in p.status["stages"]:
-                    if entry["name"] == stage:
-                        entry["message"] = create_error
+                stages = tuple(
+                    e.model_copy(update={"message": create_error}) if e.name == stage else e
+                    for e in p.status.stages
+                )
+                p.status = p.status.model_copy(update={"stages": stages})
         if p.started:
             metrics.QUEUE_WAIT.observe(
                 max((now - created).total_seconds(), 0.0), exemplar(p.status)
@@ -343,10 +359,11 @@ class PipelineController:
             p.status, kueue_recheck = await self.kueue.admitted_status(
                 p.status, self.cache.get("Job", current, ns) if current else None, generation, now
             )
-        changed = await self._write_status(body, status, p.status)
+        written = p.status.to_json()  # the status JSON, exactly as the state machine left it
+        changed = await self._write_status(body, raw_status, written)
         self.tracing.emit(meta, spans)  # the spans that ended, once their status is written
         if self.db is not None and (changed or p.stage_finished or p.events):
-            self.db.record_pipeline(tenant or "", body, p.status, p.stage_finished, p.events)
+            self.db.record_pipeline(tenant or "", body, written, p.stage_finished, p.events)
         for type_, reason, message in p.events:
             await self.client.event(body, type_=type_, reason=reason, message=message)
         if p.stage_finished:
@@ -356,7 +373,7 @@ class PipelineController:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if p.finished:
-            begun = parse_time(p.status.get("startTime")) or created
+            begun = p.status.start_time or created
             metrics.PIPELINE_DURATION.labels(p.finished).observe(
                 max((now - begun).total_seconds(), 0.0), exemplar(p.status)
             )
@@ -421,7 +438,7 @@ class PipelineController:
         self,
         pipeline: str,
         ns: str,
-        status: dict[str, Any],
+        status: DesignPipelineStatus,
         jobs: dict[str, flow.JobFacts],
     ) -> float | None:
         """When to look again at a running attempt whose Job has no pod (None: none has)."""
@@ -431,10 +448,10 @@ class PipelineController:
             if j["metadata"]["namespace"] == ns
         }
         waits = []
-        for entry in status.get("stages") or ():
-            job = cached.get(entry.get("job") or "")
-            fact = jobs.get(entry.get("job") or "")
-            if entry.get("state") != "Running" or job is None:
+        for entry in status.stages:
+            job = cached.get(entry.job or "")
+            fact = jobs.get(entry.job or "")
+            if entry.state is not StageState.RUNNING or job is None:
                 continue
             if fact is not None and fact.problem is not None:
                 continue  # already said; the Job's own events will wake us
@@ -446,27 +463,29 @@ class PipelineController:
                 waits.append(STARVED_RECHECK if age >= UNREADY_GRACE else UNREADY_GRACE - age)
         return min(waits) if waits else None
 
-    async def _finished(self, body: dict[str, Any], now: datetime) -> float | None:
+    async def _finished(
+        self, body: dict[str, Any], status: DesignPipelineStatus, now: datetime
+    ) -> float | None:
         """A finished pipeline's status is final (the cache keeps only its summary, see
         cache.slim): what is left is observing spec edits and its TTL."""
-        meta, status = body["metadata"], body.get("status") or {}
+        meta = body["metadata"]
         name, ns = meta["name"], meta["namespace"]
         generation = meta.get("generation")
-        if generation is not None and status.get("observedGeneration") != generation:
+        if generation is not None and status.observed_generation != generation:
             result = await self.client.patch_status(
                 PIPELINE_KIND, name, ns, {"observedGeneration": generation}
             )
             result.setdefault("kind", PIPELINE_KIND)
             self.cache.upsert(PIPELINE_KIND, result)
         ttl = (body.get("spec") or {}).get("ttlSecondsAfterFinished")
-        completed = parse_time(status.get("completionTime")) or now
+        completed = status.completion_time or now
         delete, requeue = flow.ttl_expiry(completed, int(ttl) if ttl is not None else None, now)
         if delete:
             await self.client.delete(PIPELINE_KIND, name, ns, uid=meta.get("uid"))
         return requeue
 
     async def _job_facts(
-        self, body: dict[str, Any], status: dict[str, Any]
+        self, body: dict[str, Any], status: DesignPipelineStatus
     ) -> dict[str, flow.JobFacts]:
         meta = body["metadata"]
         ns = meta["namespace"]
@@ -478,15 +497,16 @@ class PipelineController:
         key = f"{ns}/{meta['name']}"
         problems = self.pod_problems.get(key, {})
         facts: dict[str, flow.JobFacts] = {}
-        for entry in status.get("stages") or []:
-            jname = entry.get("job")
-            if not jname or entry.get("state") not in ("Running", "Pending"):
+        for entry in status.stages:
+            jname = entry.job
+            if not jname or entry.state not in (StageState.RUNNING, StageState.PENDING):
                 continue
             job = cached.get(jname)
             if job is None:  # not in the cache (yet): ask the API before deciding it is gone
                 job = await self.client.get_or_none("Job", jname, ns)
                 if job is None:
-                    if entry.get("state") == "Running" and jname in self.deleted_jobs.get(key, ()):
+                    running = entry.state is StageState.RUNNING
+                    if running and jname in self.deleted_jobs.get(key, ()):
                         facts[jname] = flow.JobFacts(
                             name=jname, state="Failed", problem=diagnosis.job_deleted(jname)
                         )
@@ -502,7 +522,7 @@ class PipelineController:
                 continue
             fact = job_facts(job)
             problem = problems.get(jname)
-            if fact.state != "Running" and entry.get("state") == "Running":
+            if fact.state != "Running" and entry.state is StageState.RUNNING:
                 pods = await self.client.list("Pod", ns, label_selector=f"job-name={jname}")
                 if fact.state == "Failed":
                     problem = diagnosis.diagnose_pods(pods) or problem
@@ -651,30 +671,57 @@ class PipelineController:
         return True
 
     async def _invalid(
-        self, body: dict[str, Any], message: str, generation: int | None, now: datetime
+        self,
+        body: dict[str, Any],
+        status: DesignPipelineStatus,
+        message: str,
+        generation: int | None,
+        now: datetime,
     ) -> None:
-        status = dict(body.get("status") or {})
-        if status.get("completionTime"):
-            return None
-        from .model import set_condition
-
+        """An unreadable spec: the pipeline ends (Succeeded False, InvalidSpec), with an Event."""
         conds = set_condition(
-            status.get("conditions") or [],
+            status.conditions, "Succeeded", "False", "InvalidSpec", message, generation, now
+        )
+        new = status.model_copy(
+            update={"conditions": conds, "completion_time": now, "observed_generation": generation}
+        )
+        await self._write_status(body, body.get("status") or {}, new.to_json())
+        await self.client.event(body, type_="Warning", reason="InvalidSpec", message=message)
+        return None
+
+    async def _malformed(
+        self, body: dict[str, Any], message: str, generation: int | None, now: datetime
+    ) -> float | None:
+        """A status the typed model cannot read (``message`` names the field, see
+        ``DesignPipelineStatus.parse``), e.g. written by hand through the status subresource:
+        the pipeline cannot be stepped, so it ends (Succeeded False, reason InvalidStatus,
+        with an Event) instead of failing every pass with a traceback. A finished one
+        (``completionTime`` set) keeps its status (a warning in the log); its TTL and
+        observedGeneration are still kept when those two fields can be read."""
+        raw = body.get("status") or {}
+        meta = body["metadata"]
+        if not isinstance(raw, dict) or raw.get("completionTime"):
+            log.warning("pipeline %s/%s: %s", meta["namespace"], meta["name"], message)
+            final = ("completionTime", "observedGeneration")
+            try:
+                done = DesignPipelineStatus.parse({k: raw[k] for k in final if k in raw})
+            except (StatusError, TypeError):
+                return None
+            return await self._finished(body, done, now) if done.completion_time else None
+        conds = set_condition(
+            parse_conditions(raw.get("conditions")),
             "Succeeded",
             "False",
-            "InvalidSpec",
+            "InvalidStatus",
             message,
             generation,
             now,
         )
-        new = {
-            **status,
-            "conditions": [c.to_dict() for c in conds],
-            "completionTime": format_time(now),
-            "observedGeneration": generation,
-        }
-        await self._write_status(body, status, new)
-        await self.client.event(body, type_="Warning", reason="InvalidSpec", message=message)
+        new = DesignPipelineStatus(
+            conditions=conds, completion_time=now, observed_generation=generation
+        )
+        await self._write_status(body, raw, new.to_json())
+        await self.client.event(body, type_="Warning", reason="InvalidStatus", message=message)
         return None
 
     def _llm_allowed(self, tenant: str, tenant_spec: TenantSpec) -> bool:

@@ -50,6 +50,7 @@ from opentelemetry.trace import (
 from prometheus_client import Counter
 
 from . import metrics
+from .model import DesignPipelineStatus
 from .times import parse_time
 
 if TYPE_CHECKING:
@@ -283,9 +284,10 @@ def _attempt(
     )
 
 
-def exemplar(status: Mapping[str, Any]) -> dict[str, str] | None:
-    """A Prometheus exemplar (OpenMetrics) linking a histogram sample to the pipeline's trace."""
-    tid = status.get("traceID")
+def exemplar(status: Mapping[str, Any] | DesignPipelineStatus) -> dict[str, str] | None:
+    """A Prometheus exemplar (OpenMetrics) linking a histogram sample to the pipeline's trace
+    (``status.traceID``, of the status's JSON or the typed status); None without one."""
+    tid = status.trace_id if isinstance(status, DesignPipelineStatus) else status.get("traceID")
     return {"trace_id": str(tid)} if tid else None
 
 
@@ -536,12 +538,13 @@ class Tracing:
         uid = meta.get("uid")
         if self._tracer is None or not uid or not self.sampled(str(uid)):
             return []
-        self.annotate(meta, plan.status)
+        if plan.status.trace_id is None:
+            plan.status = plan.status.model_copy(update={"trace_id": trace_id_hex(str(uid))})
         return pipeline_spans(
             meta=meta,
             tenant=tenant,
             old_status=old_status,
-            new_status=plan.status,
+            new_status=plan.status.to_json(),
             started=plan.started,
             stage_finished=plan.stage_finished,
             finished=plan.finished,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from pf_operator import flow
 from pf_operator.constants import CONFIG_ANNOTATION
-from pf_operator.model import DesignPipelineSpec, TenantSpec
+from pf_operator.model import DesignPipelineSpec, DesignPipelineStatus, TenantSpec
 from pf_operator.render import RenderSettings, desired_objects
 from pf_operator.render.common import EgressEndpoint
 from pf_operator.render.job import AgentSettings, render_job
@@ -115,15 +115,16 @@ def test_status_source_is_resolved_and_takes_the_version_analyze_read() -> None:
     p = flow.plan(
         name="demo",
         spec=s,
-        status={},
+        status=DesignPipelineStatus(),
         generation=1,
         created=T0,
         jobs={},
         admission=flow.Admission(admitted=True),
         now=T0,
     )
-    assert p.status["source"] == {"fileKey": "AbC123xyz", "nodeIds": ["12:34"]}
-    job_name = p.status["stages"][0]["job"]
+    assert p.status.to_json()["source"] == {"fileKey": "AbC123xyz", "nodeIds": ["12:34"]}
+    job_name = p.status.stages[0].job
+    assert job_name is not None
     done = flow.JobFacts(
         name=job_name,
         state="Succeeded",
@@ -141,9 +142,10 @@ def test_status_source_is_resolved_and_takes_the_version_analyze_read() -> None:
         admission=flow.Admission(admitted=True),
         now=T0,
     )
-    assert p.status["source"]["version"] == "4711"
+    assert p.status.source is not None and p.status.source.version == "4711"
     # kept on later passes; a result's junk version is not taken
-    assert flow.source_status(s, p.status["source"], {"version": "x y\n"})["version"] == "4711"  # type: ignore[index]
+    source = p.status.to_json()["source"]
+    assert flow.source_status(s, source, {"version": "x y\n"})["version"] == "4711"  # type: ignore[index]
 
 
 def test_no_status_source_for_stored_files() -> None:

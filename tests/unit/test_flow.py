@@ -1,12 +1,14 @@
 """operator/flow.py: the pure DesignPipeline state machine.
 
 Every test feeds `plan()` the facts a reconciler would observe and checks the Plan; multi-pass
-tests feed each Plan's status back in, exactly as the reconciler writes it and reads it again.
+tests feed each Plan's status back in, exactly as the reconciler writes it and reads it again:
+`run` takes and gives the status JSON (`DesignPipelineStatus.parse` in, `.to_json()` out).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 
 from pf_operator import flow
 from pf_operator.flow import Admission, JobFacts, Plan, parse_result, plan
-from pf_operator.model import DesignPipelineSpec
+from pf_operator.model import DesignPipelineSpec, DesignPipelineStatus, QualityGate
 from pf_operator.render.job import job_name
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -51,20 +53,25 @@ def run(
     generation: int | None = 1,
     name: str = NAME,
     preflight: str | None = None,
+    gate: QualityGate | None = None,
 ) -> Plan:
+    """One `plan()` pass on the status JSON ``status`` (read as the reconciler reads it); the
+    Plan returned carries its status as the JSON the reconciler writes (`to_json()`)."""
     if isinstance(jobs, list):
         jobs = {j.name: j for j in jobs}
-    return plan(
+    p = plan(
         name=name,
         spec=spec or mkspec(),
-        status=status if status is not None else {},
+        status=DesignPipelineStatus.parse(status),
         generation=generation,
         created=T0 - timedelta(seconds=30),
         jobs=jobs or {},
         admission=admission,
         now=now,
         preflight=preflight,
+        gate=gate,
     )
+    return dataclasses.replace(p, status=p.status.to_json())  # type: ignore[arg-type]
 
 
 def jname(stage: str, attempt: int = 1) -> str:

@@ -104,10 +104,8 @@ def test_thresholds_need_the_visual_stage_and_are_bounded() -> None:
 
 # --- tenant defaults (Tenant spec.quality) ------------------------------------------------------
 
-from datetime import timedelta  # noqa: E402
 
-from pf_operator.flow import plan  # noqa: E402
-from tests.unit.test_flow import ADMITTED, NAME, T0  # noqa: E402
+from tests.unit.test_flow import T0  # noqa: E402
 
 
 def tenant(**quality: Any) -> model.TenantSpec:
@@ -120,9 +118,7 @@ def drive_for(spec: model.DesignPipelineSpec, ten: model.TenantSpec,
     gate = spec.effective_quality(ten)
 
     def step(status: dict[str, Any], jobs: list[Any], now: Any) -> Plan:
-        return plan(name=NAME, spec=spec, status=status, generation=1,
-                    created=T0 - timedelta(seconds=30), jobs={j.name: j for j in jobs},
-                    admission=ADMITTED, now=now, gate=gate)
+        return run(spec, status=status, jobs=jobs, now=now, gate=gate)
 
     plans = [step({}, [], T0)]
     t = 0

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from pf_operator import flow
-from pf_operator.model import TenantSpec
+from pf_operator.model import DesignPipelineStatus, TenantSpec
 from pf_operator.render import RenderSettings
 from pf_operator.render import kueue as rk
 from pf_operator.scheduler import TenantQuota, Workload, decide
@@ -238,10 +238,11 @@ def running_status(job_state: str = "Running") -> dict[str, Any]:
 
 
 def test_admitted_condition_follows_kueue() -> None:
-    status = running_status()
+    status = DesignPipelineStatus.parse(running_status())
     assert flow.kueue_job(status) == "p-generate-1"
     verdict = rk.KueueAdmission(False, "Pending", "Job p-generate-1: waiting", 4)
-    out = flow.kueue_admitted(status, verdict, 3, NOW)
+    typed = flow.kueue_admitted(status, verdict, 3, NOW)
+    out = typed.to_json()
     (c,) = [c for c in out["conditions"] if c["type"] == "Admitted"]
     assert (c["status"], c["reason"], c["message"], c["observedGeneration"]) == (
         "False",
@@ -250,18 +251,19 @@ def test_admitted_condition_follows_kueue() -> None:
         3,
     )
     assert out["queuePosition"] == 4
-    assert status["conditions"][0]["status"] == "True"  # not mutated
-    back = flow.kueue_admitted(out, rk.KueueAdmission(True, "Admitted", "ok"), 3, NOW)
+    assert status.to_json() == DesignPipelineStatus.parse(running_status()).to_json()  # as it was
+    back = flow.kueue_admitted(typed, rk.KueueAdmission(True, "Admitted", "ok"), 3, NOW).to_json()
     (c,) = [c for c in back["conditions"] if c["type"] == "Admitted"]
     assert c["status"] == "True" and back["queuePosition"] is None
 
 
 def test_admitted_condition_untouched_without_a_running_job() -> None:
     verdict = rk.KueueAdmission(False, "Pending", "x", 1)
-    for status in (
+    for raw in (
         running_status("Failed"),
         {**running_status(), "completionTime": "2026-01-01T00:01:00Z"},
         {"stages": []},
     ):
+        status = DesignPipelineStatus.parse(raw)
         assert flow.kueue_job(status) is None
         assert flow.kueue_admitted(status, verdict, 1, NOW) is status
