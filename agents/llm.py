@@ -88,6 +88,81 @@ class RefineOutcome:
                 "stopped": self.stopped}
 
 
+def _client(api_key: str, http_client: Any, max_retries: int) -> anthropic.Anthropic:
+    """The Anthropic client (the SDK retries 408/409/429/5xx ``max_retries`` times; 120 s
+    timeout per request); ``http_client``: an httpx client to send through (tests)."""
+    kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries, "timeout": 120.0}
+    if http_client is not None:
+        kwargs["http_client"] = http_client
+    return anthropic.Anthropic(**kwargs)
+
+
+def _over_budget(cfg: LLM, out: RefineOutcome, est_in: int, out_budget: int, largest_call: int,
+                 used_tokens: int = 0, used_usd: float = 0.0) -> str | None:
+    """"maxTokens" / "maxCostUSD" when a next request (``est_in`` estimated input tokens, at
+    most ``out_budget`` output tokens) could exceed the pipeline's budget, counting what
+    ``out`` and earlier stages (``used_tokens`` / ``used_usd``) spent; else None. The estimate
+    is a lower bound: the largest call seen so far (tokens) is a better guess."""
+    used = used_tokens + out.input_tokens + out.output_tokens
+    if used + max(est_in + out_budget, largest_call) > cfg.maxTokens:
+        return "maxTokens"
+    p_in, p_out, p_cw, _ = price_for(cfg.model)
+    est_cost = (est_in * max(p_in, p_cw) + out_budget * p_out) / 1_000_000
+    if used_usd + out.usd + est_cost > cfg.maxCostUSD:
+        return "maxCostUSD"
+    return None
+
+
+def _claude_call(
+    client: anthropic.Anthropic,
+    model: str,
+    max_tokens: int,
+    system: list[dict[str, Any]],
+    content: str | list[dict[str, Any]],
+    out: RefineOutcome,
+    what: str,
+) -> Any:
+    """One Messages request (``content``: the user turn, text or content blocks) in a GenAI
+    client span ``chat <model>`` (tracing.genai_call: model, token usage, cost; never the
+    prompt). Adds the call, its tokens (input counts cache writes and reads) and its cost
+    (USD, ``cost_usd``) to ``out`` and returns the anthropic Message; returns None when the API
+    fails (after the SDK's retries), with ``out.stopped`` saying why and ``what`` logged."""
+    try:
+        with warnings.catch_warnings(), tracing.genai_call(model, max_tokens) as call:
+            warnings.simplefilter("ignore", DeprecationWarning)  # not our failure
+            resp = client.messages.create(
+                model=model,
+                max_tokens=max_tokens,
+                system=system,  # type: ignore[arg-type]
+                messages=[{"role": "user", "content": content}],  # type: ignore[misc,list-item]
+            )
+            usd = cost_usd(model, resp.usage)
+            call.done(resp, usd)
+    except anthropic.APIStatusError as exc:
+        out.stopped = f"api error {exc.status_code}"
+        log.warning("%s stopped: HTTP %s", what, exc.status_code)
+        return None
+    except anthropic.APIError as exc:
+        out.stopped = f"api error: {type(exc).__name__}"
+        log.warning("%s stopped: %s", what, type(exc).__name__)
+        return None
+    out.calls += 1
+    u = resp.usage
+    cache = (u.cache_creation_input_tokens or 0) + (u.cache_read_input_tokens or 0)
+    out.input_tokens += (u.input_tokens or 0) + cache
+    out.output_tokens += u.output_tokens or 0
+    out.usd += usd
+    return resp
+
+
+def _answer_code(resp: Any) -> tuple[str | None, str | None]:
+    """(the answer's code block, None) or (None, why it has none: truncated or no block)."""
+    if resp.stop_reason == "max_tokens":
+        return None, "answer truncated (max_tokens)"
+    code = extract_code("".join(getattr(b, "text", "") for b in resp.content))
+    return (code, None) if code is not None else (None, "no code block")
+
+
 def design_brief(spec: DesignSpec, manifests: list[ComponentManifest]) -> str:
     comps = [{"component": m.ident, "figmaName": m.name, "kind": m.kind,
               "props": [p.ident for p in m.props], "texts": m.texts[:10],
@@ -164,7 +239,7 @@ def typecheck_files(files: dict[str, str], modules: Path, workdir: Path) -> set[
     try:
         write_tree(tmp, files)
         (tmp / "node_modules").symlink_to(modules, target_is_directory=True)
-        res = run_tsc(tmp, workdir)
+        res = tracing.subprocess_step("tsc", run_tsc, tmp, workdir)
         if res["ok"]:
             return set()
         bad = set(re.findall(r"^([^\s(]+)\(\d+,\d+\): error", res.get("output", ""), re.M))
@@ -179,12 +254,9 @@ def refine_project(files: dict[str, str], manifests: list[ComponentManifest], sp
                    typecheck: bool = True) -> RefineOutcome:
     """Refine components in place in ``files``; returns usage and what happened."""
     out = RefineOutcome()
-    kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries, "timeout": 120.0}
-    if http_client is not None:
-        kwargs["http_client"] = http_client
-    client = anthropic.Anthropic(**kwargs)
+    client = _client(api_key, http_client, max_retries)
     brief = design_brief(spec, manifests)
-    system = [
+    system: list[dict[str, Any]] = [
         {"type": "text", "text": SYSTEM},
         {"type": "text", "text": "Design summary (JSON):\n" + brief,
          "cache_control": {"type": "ephemeral"}},
@@ -200,49 +272,18 @@ def refine_project(files: dict[str, str], manifests: list[ComponentManifest], sp
         user = (f"Refine this component ({m.ident}, Figma {m.name!r}).\n\n```tsx\n{source}```")
         est_in = system_tokens + int(len(user) / CHARS_PER_TOKEN)
         out_budget = min(MAX_OUTPUT_TOKENS, int(len(source) / 2.5) + 1024)
-        used = out.input_tokens + out.output_tokens
-        # the estimate is a lower bound; the largest call seen so far is a better guess
-        est_total = max(est_in + out_budget, largest_call)
-        if used + est_total > cfg.maxTokens:
-            out.stopped = "maxTokens"
+        out.stopped = _over_budget(cfg, out, est_in, out_budget, largest_call)
+        if out.stopped:
             break
-        p_in, p_out, p_cw, _ = price_for(cfg.model)
-        est_cost = (est_in * max(p_in, p_cw) + out_budget * p_out) / 1_000_000
-        if out.usd + est_cost > cfg.maxCostUSD:
-            out.stopped = "maxCostUSD"
+        before = out.input_tokens + out.output_tokens
+        resp = _claude_call(client, cfg.model, out_budget, system, user, out,
+                            "Claude refinement")
+        if resp is None:
             break
-        try:
-            # a span per call: GenAI semantic conventions (model, tokens) plus its cost
-            with warnings.catch_warnings(), tracing.genai_call(cfg.model, out_budget) as call:
-                warnings.simplefilter("ignore", DeprecationWarning)  # not our failure
-                resp = client.messages.create(
-                    model=cfg.model, max_tokens=out_budget,
-                    system=system,  # type: ignore[arg-type]
-                    messages=[{"role": "user", "content": user}],
-                )
-                call.done(resp, cost_usd(cfg.model, resp.usage))
-        except anthropic.APIStatusError as exc:
-            out.stopped = f"api error {exc.status_code}"
-            log.warning("Claude refinement stopped: HTTP %s", exc.status_code)
-            break
-        except anthropic.APIError as exc:
-            out.stopped = f"api error: {type(exc).__name__}"
-            log.warning("Claude refinement stopped: %s", type(exc).__name__)
-            break
-        out.calls += 1
-        u = resp.usage
-        out.input_tokens += (u.input_tokens or 0) + (u.cache_creation_input_tokens or 0) + \
-            (u.cache_read_input_tokens or 0)
-        out.output_tokens += u.output_tokens or 0
-        largest_call = max(largest_call, out.input_tokens + out.output_tokens - used)
-        out.usd += cost_usd(cfg.model, u)
-        text = "".join(getattr(b, "text", "") for b in resp.content)
-        code = extract_code(text)
-        if resp.stop_reason == "max_tokens":
-            out.rejected[m.ident] = "answer truncated (max_tokens)"
-            continue
+        largest_call = max(largest_call, out.input_tokens + out.output_tokens - before)
+        code, why = _answer_code(resp)
         if code is None:
-            out.rejected[m.ident] = "no code block"
+            out.rejected[m.ident] = why or "no code block"
             continue
         problem = structural_check(code, m, source)
         if problem:
@@ -313,15 +354,13 @@ def propose_visual_fixes(
     does not drop and tsc and the tests pass) and the usage."""
     out = RefineOutcome()
     by_ident = {m.ident: m for m in manifests}
-    kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries, "timeout": 120.0}
-    if http_client is not None:
-        kwargs["http_client"] = http_client
-    client = anthropic.Anthropic(**kwargs)
-    system = [{"type": "text", "text": VISUAL_SYSTEM, "cache_control": {"type": "ephemeral"}}]
+    client = _client(api_key, http_client, max_retries)
+    system: list[dict[str, Any]] = [
+        {"type": "text", "text": VISUAL_SYSTEM, "cache_control": {"type": "ephemeral"}}
+    ]
     system_tokens = int(len(VISUAL_SYSTEM) / CHARS_PER_TOKEN)
     proposals: dict[str, str] = {}
     largest_call = 0
-    p_in, p_out, p_cw, _ = price_for(cfg.model)
     for d in diffs:
         m = by_ident.get(d.ident)
         source = files.get(d.file)
@@ -352,49 +391,21 @@ def propose_visual_fixes(
         content.append({"type": "text", "text": text})
         est_in = system_tokens + int(len(text) / CHARS_PER_TOKEN) + img_tokens
         out_budget = min(MAX_OUTPUT_TOKENS, int(len(source) / 2.5) + 1024)
-        used = used_tokens + out.input_tokens + out.output_tokens
-        est_total = max(est_in + out_budget, largest_call)
-        if used + est_total > cfg.maxTokens:
-            out.stopped = "maxTokens"
-            break
-        est_cost = (est_in * max(p_in, p_cw) + out_budget * p_out) / 1_000_000
-        if used_usd + out.usd + est_cost > cfg.maxCostUSD:
-            out.stopped = "maxCostUSD"
-            break
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                resp = client.messages.create(
-                    model=cfg.model,
-                    max_tokens=out_budget,
-                    system=system,  # type: ignore[arg-type]
-                    messages=[{"role": "user", "content": content}],  # type: ignore[misc,list-item]
-                )
-        except anthropic.APIStatusError as exc:
-            out.stopped = f"api error {exc.status_code}"
-            log.warning("Claude visual refinement stopped: HTTP %s", exc.status_code)
-            break
-        except anthropic.APIError as exc:
-            out.stopped = f"api error: {type(exc).__name__}"
-            log.warning("Claude visual refinement stopped: %s", type(exc).__name__)
-            break
-        out.calls += 1
-        u = resp.usage
-        before = out.input_tokens + out.output_tokens
-        out.input_tokens += (
-            (u.input_tokens or 0)
-            + (u.cache_creation_input_tokens or 0)
-            + (u.cache_read_input_tokens or 0)
+        out.stopped = _over_budget(
+            cfg, out, est_in, out_budget, largest_call, used_tokens, used_usd
         )
-        out.output_tokens += u.output_tokens or 0
+        if out.stopped:
+            break
+        before = out.input_tokens + out.output_tokens
+        resp = _claude_call(
+            client, cfg.model, out_budget, system, content, out, "Claude visual refinement"
+        )
+        if resp is None:
+            break
         largest_call = max(largest_call, out.input_tokens + out.output_tokens - before)
-        out.usd += cost_usd(cfg.model, u)
-        if resp.stop_reason == "max_tokens":
-            out.rejected[m.ident] = "answer truncated (max_tokens)"
-            continue
-        code = extract_code("".join(getattr(b, "text", "") for b in resp.content))
+        code, why = _answer_code(resp)
         if code is None:
-            out.rejected[m.ident] = "no code block"
+            out.rejected[m.ident] = why or "no code block"
             continue
         if code == source:
             out.rejected[m.ident] = "unchanged"
