@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -110,12 +111,16 @@ def force_flush(timeout_millis: int = 5000) -> bool:
 
 @contextlib.contextmanager
 def span(
-    name: str, attributes: Mapping[str, Any] | None = None, kind: SpanKind = SpanKind.INTERNAL
+    name: str,
+    attributes: Mapping[str, Any] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+    record_exception: bool = True,
 ) -> Iterator[trace.Span]:
     """A span around the block (a no-op span when tracing is off); an exception marks it
-    failed (``error.type``) and propagates."""
+    failed (``error.type``) and propagates. ``record_exception``: also an ``exception`` event
+    with the message and stack trace (off where a message can carry a command line)."""
     with _tracer.start_as_current_span(
-        name, kind=kind, attributes=dict(attributes or {}), record_exception=True
+        name, kind=kind, attributes=dict(attributes or {}), record_exception=record_exception
     ) as current:
         try:
             yield current
@@ -149,11 +154,20 @@ def stage_result(current: trace.Span, outcome: str, reason: str | None) -> None:
 
 
 def subprocess_step(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``fn`` (one of qa's checks: a subprocess such as tsc or vitest) inside a span
-    ``<name>`` with ``process.executable.name``; a report dict's ``ok`` and ``seconds``
-    become ``pf_figma.ok`` / ``pf_figma.seconds``."""
-    with span(name, {"process.executable.name": name.split()[0]}) as current:
+    """Run ``fn`` (one of qa's checks: a subprocess such as tsc or vitest; the visual stage's
+    Node templates, one of which drives Chromium) inside a span ``<name>`` (the command's name,
+    never its arguments) with ``process.executable.name``; a report dict's ``ok`` and
+    ``seconds`` become ``pf_figma.ok`` / ``pf_figma.seconds``, a CompletedProcess's return code
+    ``process.exit.code`` (not 0: a failed span). Returns what ``fn`` returns; its exceptions
+    propagate (``error.type`` on the span)."""
+    attrs = {"process.executable.name": name.split()[0]}
+    # no exception event: TimeoutExpired's and CalledProcessError's messages hold the arguments
+    with span(name, attrs, record_exception=False) as current:
         result = fn(*args, **kwargs)
+        if isinstance(result, subprocess.CompletedProcess):
+            current.set_attribute("process.exit.code", result.returncode)
+            if result.returncode != 0:
+                current.set_status(Status(StatusCode.ERROR, f"{name} exited {result.returncode}"))
         if isinstance(result, dict):
             if isinstance(result.get("ok"), bool):
                 current.set_attribute("pf_figma.ok", result["ok"])

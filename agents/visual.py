@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import tracing
 from .analyze import parse_variant_name
 from .errors import StageError
 
@@ -1082,7 +1083,17 @@ def _node_step(
 def _run_node(
     args: list[str], cwd: Path, env: dict[str, str], timeout: float, pid_file: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run node in its own process group; on timeout end it and the browser it started."""
+    """Run node (``args``: node, the template script, its job file) in its own process group
+    in a span ``node <script>`` (tracing.subprocess_step: its exit code, or the timeout as
+    ``error.type``); on timeout end it and the browser it started, then raise
+    subprocess.TimeoutExpired."""
+    name = "node " + Path(args[1]).name if len(args) > 1 else "node"
+    return tracing.subprocess_step(name, _node_process, args, cwd, env, timeout, pid_file)
+
+
+def _node_process(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float, pid_file: Path | None
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.Popen(
         args,
         cwd=cwd,

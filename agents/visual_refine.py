@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import tracing
 from .config import LLM
 from .generate import ComponentManifest
 from .llm import RefineOutcome, propose_visual_fixes
@@ -146,8 +147,8 @@ def refine(
     # the proposals in place: tsc and the tests over the project, then re-rendered and scored
     for path, src in proposals.items():
         (project_dir / path).write_text(src)
-    tsc = run_tsc(project_dir, workdir)
-    tests = run_vitest(project_dir, workdir)
+    tsc = tracing.subprocess_step("tsc", run_tsc, project_dir, workdir)
+    tests = tracing.subprocess_step("vitest", run_vitest, project_dir, workdir)
     subset = [m for m in manifests_json if m["file"] in proposals]
     scratch = workdir / "refine"
     shutil.rmtree(scratch, ignore_errors=True)
