@@ -16,10 +16,12 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from .fallback_fonts import FallbackFace, font_kind
 from .generate import ComponentManifest, GeneratedComponent, js_str
 
 # Node.js the project and the agent image run on (qa installs it from the npm registry's
@@ -76,12 +78,10 @@ FONTSOURCE: dict[str, tuple[str, str, str]] = {
     "geist": ("@fontsource-variable/geist", "5.3.0", "Geist Variable"),
     "roboto mono": ("@fontsource-variable/roboto-mono", "5.3.0", "Roboto Mono Variable"),
 }
-MONO_HINT = re.compile(r"mono|code|courier|consol", re.I)
-SERIF_HINT = re.compile(r"serif|times|georgia|garamond|merriweather|playfair", re.I)
-# An unbundled sans family falls back to Arial's metrics first (Arial on Windows and macOS,
-# Liberation Sans, metric-compatible with it, on Linux): grotesque design faces (GDS Transport,
-# Helvetica Neue, SF) are far closer to it than to Linux's default sans (DejaVu Sans, about 9%
-# wider), so hugging boxes keep their Figma width (GOV.UK's own stack is "GDS Transport", arial).
+# An unbundled family falls back to the system face of its kind (Arial on Windows and macOS,
+# Liberation Sans, metric-compatible with it, on Linux; Linux's default sans, DejaVu Sans, is
+# about 9% wider), through a metric-adjusted "<Family> Fallback" face first when the design lets
+# its widths be measured (fallback_fonts; GOV.UK's own stack is "GDS Transport", arial).
 FALLBACK_STACKS = {
     "sans": "Arial, Helvetica, ui-sans-serif, system-ui, sans-serif",
     "serif": "ui-serif, Georgia, serif",
@@ -722,9 +722,10 @@ def _family_name(stack: list[str]) -> str:
     return stack[0].strip().strip("\"'") if stack else ""
 
 
-def font_stack(stack: list[str]) -> str:
+def font_stack(stack: list[str], fallbacks: Mapping[str, FallbackFace] | None = None) -> str:
     """The CSS font stack for a design family: the @fontsource family first when one is bundled,
-    then the design's own names, then a generic fallback stack."""
+    then the design's own names, its metric-adjusted fallback face when ``fallbacks`` has one
+    (``fallback_fonts``), then a generic fallback stack."""
     fam = _family_name(stack)
     names = [s.strip() for s in stack if s.strip()]
     generic = {"sans-serif", "serif", "monospace", "system-ui", "cursive", "fantasy"}
@@ -732,19 +733,32 @@ def font_stack(stack: list[str]) -> str:
     hit = FONTSOURCE.get(fam.lower())
     if hit:
         names.insert(0, f'"{hit[2]}"')
-    kind = "mono" if MONO_HINT.search(fam) else ("serif" if SERIF_HINT.search(fam)
-                                                 and "sans" not in fam.lower() else "sans")
-    return ", ".join([*names, FALLBACK_STACKS[kind]])
+    face = (fallbacks or {}).get(fam)
+    if face is not None and not hit:
+        names.append(f'"{face.name}"')
+    return ", ".join([*names, FALLBACK_STACKS[font_kind(fam)]])
 
 
-def globals_css(extend: dict[str, Any], theme_css: str | None = None) -> str:
+def unbundled_families(extend: dict[str, Any]) -> list[str]:
+    """The design families of the theme (``fontFamily``) that have no @fontsource package."""
+    fams = [_family_name(s) for s in extend.get("fontFamily", {}).values()]
+    return [f for f in dict.fromkeys(fams) if f and f.lower() not in FONTSOURCE]
+
+
+def globals_css(extend: dict[str, Any], theme_css: str | None = None,
+                fallbacks: Mapping[str, FallbackFace] | None = None) -> str:
+    """``app/globals.css``: Tailwind, the shadcn/ui theme, the design's fallback faces
+    (``@font-face``, one set per unbundled family ``fallbacks`` measured) and its ``@theme``."""
     theme = theme_css if theme_css is not None else theme_css_from_extend(extend)
     for key, stack in extend.get("fontFamily", {}).items():
-        value = font_stack(stack).replace("\\", "\\\\")
+        value = font_stack(stack, fallbacks).replace("\\", "\\\\")
         theme = re.sub(rf"(?m)^(\s*--font-{re.escape(key)}:).*$", rf"\g<1> {value};", theme)
+    used = [f for f in unbundled_families(extend) if f in (fallbacks or {})]
+    faces = "".join((fallbacks or {})[f].css() + "\n" for f in used)
     return prettier_css(
         '@import "tailwindcss";\n\n'
-        "/* shadcn/ui theme (components/ui/*) */\n"
+        + faces
+        + "/* shadcn/ui theme (components/ui/*) */\n"
         f"{SHADCN_THEME}\n"
         "/* The design's tokens (tokens/tokens.json, W3C DTCG) as Tailwind CSS 4 theme variables:\n"
         "   bg-<key> / text-<key> / border-<key>, font-<key>, text-<size key>, gap-<key> / p-<key>,\n"
@@ -903,15 +917,21 @@ def layout(title: str, font_pkgs: dict[str, str]) -> str:
     return LAYOUT.replace("TITLE", js_str(title)).replace("FONT_IMPORTS", imports)
 
 
-def readme(title: str, storybook: bool, extend: dict[str, Any], fonts: dict[str, str]) -> str:
+def readme(title: str, storybook: bool, extend: dict[str, Any], fonts: dict[str, str],
+           fallbacks: Mapping[str, FallbackFace] | None = None) -> str:
     fams = [_family_name(s) for s in extend.get("fontFamily", {}).values()]
     font_lines = []
     for fam in fams:
         hit = FONTSOURCE.get(fam.lower())
+        face = (fallbacks or {}).get(fam)
+        adjusted = (f" (`\"{face.name}\"` in `app/globals.css`: the system face with "
+                    f"`size-adjust` measured on {face.samples} texts of the design)"
+                    if face else "")
         font_lines.append(f"- {fam}: " + (f"self-hosted from `{hit[0]}`" if hit else
-                                          "no @fontsource package: the fallback stack is used "
-                                          "unless the font is installed (add its files and an "
-                                          "`@font-face` to `app/globals.css` to self-host it)"))
+                                          "no @fontsource package: the fallback stack is used"
+                                          f"{adjusted} unless the font is installed (add its "
+                                          "files and an `@font-face` to `app/globals.css` to "
+                                          "self-host it)"))
     return (
         f"# {title}\n\nGenerated by pf-figma from a Figma design. Node.js 24, Next.js 16, "
         "React 19, Tailwind CSS 4, shadcn/ui, Vitest, ESLint, Prettier"
@@ -936,7 +956,10 @@ def project_files(
     tailwind_extend: dict[str, Any],
     storybook: bool = True,
     theme_css: str | None = None,
+    fallbacks: Mapping[str, FallbackFace] | None = None,
 ) -> dict[str, str]:
+    """Every file of the generated project (path -> text). ``fallbacks``: the metric-adjusted
+    fallback faces of unbundled design families (``fallback_fonts.fallback_faces``)."""
     from .names import slug
 
     fams = [_family_name(s) for s in tailwind_extend.get("fontFamily", {}).values()]
@@ -958,7 +981,7 @@ def project_files(
     files["vitest.config.mts"] = VITEST_CONFIG
     files["vitest.setup.ts"] = VITEST_SETUP
     files["lib/utils.ts"] = utils_ts(tailwind_extend)
-    files["app/globals.css"] = globals_css(tailwind_extend, theme_css)
+    files["app/globals.css"] = globals_css(tailwind_extend, theme_css, fallbacks)
     files["app/layout.tsx"] = layout(title, fonts)
     files["app/page.tsx"] = page([c.manifest for c in components], title)
     files[".gitignore"] = GITIGNORE
@@ -978,5 +1001,5 @@ def project_files(
     if storybook:
         files[".storybook/main.ts"] = STORYBOOK_MAIN
         files[".storybook/preview.ts"] = STORYBOOK_PREVIEW
-    files["README.md"] = readme(title, storybook, tailwind_extend, fonts)
+    files["README.md"] = readme(title, storybook, tailwind_extend, fonts, fallbacks)
     return files

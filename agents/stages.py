@@ -17,6 +17,7 @@ from .artifacts import ArtifactRef, ArtifactStore, find
 from .config import PipelineConfig
 from .contract import STAGE_ORDER
 from .errors import StageError
+from .fallback_fonts import fallback_faces
 from .figma_client import FigmaClient, FigmaSource, read_token
 from .figma_live import IMAGES, RENDERS, image_assets, read_extras
 from .files import pack_files, unpack_files
@@ -27,7 +28,7 @@ from .generate import (
     manifests_from_json,
     unreproduced_json,
 )
-from .project import project_files
+from .project import project_files, unbundled_families
 from .result import StageResult, Usage
 from .sources import load_source_file, load_stored_source
 from .testgen import test_files
@@ -163,10 +164,11 @@ def build_project(spec: DesignSpec, dtcg: dict[str, Any], storybook: bool = True
     ``images``: downloaded image fills (figma_live.image_assets), drawn with next/image."""
     comps = generate_components(spec, lookup_from_dtcg(dtcg), images)
     tokens = tokenset_from_dtcg(dtcg)
+    extend = tokens.tailwind_extend()
+    fallbacks = fallback_faces(spec.index().values(), unbundled_families(extend))
     files = project_files(name=spec.name, title=" ".join(spec.name.split()) or "Design",
-                          components=comps, dtcg=dtcg,
-                          tailwind_extend=tokens.tailwind_extend(),
-                          storybook=storybook, theme_css=tokens.theme_css())
+                          components=comps, dtcg=dtcg, tailwind_extend=extend,
+                          storybook=storybook, theme_css=tokens.theme_css(), fallbacks=fallbacks)
     warnings = [w for c in comps for w in c.warnings]
     return files, comps, warnings
 

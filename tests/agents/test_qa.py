@@ -89,8 +89,10 @@ def test_project_files_tailwind4_css_first_theme_and_deterministic(tmp_path: Pat
     assert "@tailwindcss/postcss" in files["postcss.config.mjs"]
     for var in ("--color-", "--font-", "--text-", "--spacing-", "--shadow-"):
         assert f"  {var}" in css
-    # the design font has no @fontsource package: a documented fallback stack
-    assert "Arial, Helvetica, ui-sans-serif, system-ui, sans-serif;" in css
+    # the design font has no @fontsource package: its metric-adjusted fallback face, then a
+    # documented fallback stack
+    assert ('"GDS Transport Website", "GDS Transport Website Fallback", Arial, Helvetica, '
+            "ui-sans-serif, system-ui, sans-serif;") in " ".join(css.split())
     assert "fallback stack" in files["README.md"]
     pkg = json.loads(files["package.json"])
     assert {"lint", "format:check", "typecheck", "test", "build"} <= set(pkg["scripts"])
