@@ -340,15 +340,16 @@ class Lowering:
 
     def space(self, prefix: str, v: float) -> str:
         """``<prefix>-<key>`` for ``v`` px: a spacing token when one is named for the value
-        (not after its pixels), else Tailwind 4's spacing scale (``n`` = n x 0.25rem, any
-        multiple of 0.5: ``2.5`` = 10px), else an arbitrary ``[<v>px]``."""
+        (not after its pixels), else Tailwind 4's spacing scale for whole pixels (``n`` =
+        n x 0.25rem, any multiple of 0.25: ``2.5`` = 10px, ``1.75`` = 7px; ``px`` = 1px), else
+        an arbitrary ``[<v>px]``."""
         neg = v < 0
         a = abs(v)
         key = self.lookup.spacing.get(px(a))
         if key and PX_KEY.fullmatch(key):
             key = None  # a token named after its pixels reads worse than the scale
-        if key is None and abs(a / 2 - round(a / 2)) < 1e-6:
-            key = fmt_num(round(a) / 4)
+        if key is None and abs(a - round(a)) < 1e-6:
+            key = "px" if round(a) == 1 else fmt_num(round(a) / 4)
         cls = f"{prefix}-{key}" if key else f"{prefix}-[{px(a)}]"
         return "-" + cls if neg else cls
 

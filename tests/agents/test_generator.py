@@ -228,8 +228,8 @@ def test_overlapping_layers_flow_together_without_a_wrapper_in_layer_order(tmp_p
     # their swatch by a negative margin and keeping their Figma width
     assert [next(k for k in f if k.startswith("order-")) for f in flow] == [
         "order-1", "order-3", "order-2", "order-4"]
-    assert {"-ml-[27px]", "mt-2", "w-[14px]"} <= flow[2] and "-ml-[27px]" in flow[3]
-    assert "ml-[33px]" in flow[1]  # from the first label's end to the second swatch
+    assert {"-ml-6.75", "mt-2", "w-[14px]"} <= flow[2] and "-ml-6.75" in flow[3]
+    assert "ml-8.25" in flow[1]  # from the first label's end to the second swatch
 
 
 def test_22_a_hundred_levels_survive_the_stages_round_trip(tmp_path: Path):
@@ -532,12 +532,14 @@ def test_redline_annotations_are_not_drawn_nor_taken_for_inputs():
 
 def test_spacing_uses_tailwind_scale_and_white_black_are_named():
     """10px -> 2.5 and 24px -> 6 on Tailwind 4's spacing scale (never a '10px' token or
-    p-[24px]); 7px stays arbitrary; pure white/black are bg-white/bg-black without a token."""
+    p-[24px]), 7px -> 1.75 (any whole pixel: Tailwind 4 takes multiples of 0.25); pure
+    white/black are bg-white/bg-black without a token."""
     spec = analyze_source(load_figma_file(str(CASES / "03-grid-auto-layout.json")))
     ctx = lower_mod.Lowering(spec=spec, lookup=lower_mod.TokenLookup(spacing={"10px": "10px"}),
                              component="X", props={})
     assert ctx.space("py", 10) == "py-2.5" and ctx.space("p", 24) == "p-6"
-    assert ctx.space("p", 7) == "p-[7px]" and ctx.space("mt", -8) == "-mt-2"
+    assert ctx.space("p", 7) == "p-1.75" and ctx.space("mt", -8) == "-mt-2"
+    assert ctx.space("gap", 1) == "gap-px" and ctx.space("p", 2.5) == "p-[2.5px]"
     from pf_agents.figma_models import Color, Paint
 
     white = Paint(type="SOLID", color=Color(r=1, g=1, b=1, a=1))
