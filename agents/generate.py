@@ -118,6 +118,9 @@ class ComponentManifest(BaseModel):
     nodePaths: dict[str, dict[str, str]] = Field(default_factory=dict)
     width: float = 0.0
     height: float = 0.0
+    # renders full width up to its design width (screens, and components at least BLOCK_WIDTH
+    # wide): what a page check measures at phone widths
+    fluid: bool = False
     unreproduced: int = 0
 
 
@@ -360,6 +363,18 @@ def _component_source(
 
 # ------------------------------------------------------------------------------ per component
 
+# A component at least this wide (Tailwind's ``sm`` breakpoint, px) is a page-level block (a
+# banner, a header, a footer): like a screen it renders fluid, full width up to its design width,
+# its fixed-width layers at most as wide as it is, and its layers query its width.
+BLOCK_WIDTH = 640.0
+
+
+def design_width(comp: ComponentInfo, index: dict[str, Node]) -> float:
+    """The component's width in Figma (px): the widest variant of a component set."""
+    ids = [v.nodeId for v in comp.variants] if comp.kind == "componentSet" else [comp.nodeId]
+    boxes = [index[i].absoluteBoundingBox for i in ids if i in index]
+    return max((b.width for b in boxes if b is not None), default=0.0)
+
 
 def generate_component(
     spec: DesignSpec,
@@ -373,17 +388,15 @@ def generate_component(
     ``images``: downloaded image fills (``Lowering.images``)."""
     props = {p.key: p for p in comp.props}
     node = index[comp.nodeId]
+    width = design_width(comp, index)
+    fluid = comp.kind == "frame" or width >= BLOCK_WIDTH
     low = Lowering(
         spec=spec,
         lookup=lookup,
         component=comp.ident,
         props=props,
-        fluid_root=comp.kind == "frame",
-        design_width=(
-            node.absoluteBoundingBox.width
-            if comp.kind == "frame" and node.absoluteBoundingBox
-            else 0.0
-        ),
+        fluid_root=fluid,
+        design_width=width if fluid else 0.0,
         root_name=comp.name if comp.kind == "componentSet" else "",
         targets=targets or {},
         index=index,
@@ -399,6 +412,7 @@ def generate_component(
         props=comp.props,
         width=bb.width if bb else 0.0,
         height=bb.height if bb else 0.0,
+        fluid=fluid,
     )
     other = [p for p in comp.props if p.kind != "variant"]
     consts: list[str] = []

@@ -12,8 +12,9 @@ Each is generated once with ``pf-figma run --stages analyze,generate,test,qa`` i
 - unreproduced: what the generate stage reported as not reproduced (.pf-figma/unreproduced.json);
 - code: lines per generated component, token names and classes derived from node ids, and
   ESLint / Prettier / tsc / tests / next build from qa-report.json;
-- overflow: every top-level frame (manifest kind "frame") rendered alone, in the generated page's
-  container, in Chromium at 375, 768 and 1280 px: document scrollWidth > viewport width?
+- overflow: every top-level frame and wide component (manifest kind "frame" or fluid) rendered
+  alone, in the generated page's container, in Chromium at 375, 768 and 1280 px: document
+  scrollWidth > viewport width?
   (own renderer: esbuild bundle + react-dom/server -> static HTML + the project's Tailwind CSS);
 - mutation: the renderer made to drop one visible Figma node (``Lowering.lower`` returns None
   for it); do the generated tests of that component fail?
@@ -639,7 +640,7 @@ def render_frames(stem: str, proj: Path, env: dict[str, str]) -> tuple[list[dict
     if not mpath or not (proj / "node_modules").exists():
         return [], [{"file": stem, "component": "-", "error": "no project"}]
     manifest = json.loads(mpath.read_text())
-    frames = [m for m in manifest if m.get("kind") == "frame"]
+    frames = [m for m in manifest if m.get("kind") == "frame" or m.get("fluid")]
     if not frames:
         return [], []
     d = proj / ".pf-quality"

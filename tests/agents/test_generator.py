@@ -608,3 +608,52 @@ def test_a_nested_element_does_not_repeat_its_parents_condition():
             env = {k: json.loads(x) for k, x in v.items()}
             got = True if expr is None else eval(_js_to_py(expr), {}, env)
             assert bool(got) == (i in present), (expr, v)
+
+
+def _frame(nid: str, name: str, x: float, w: float, h: float, **kw: Any) -> dict[str, Any]:
+    return {"id": nid, "name": name, "type": kw.pop("type", "FRAME"),
+            "absoluteBoundingBox": {"x": x, "y": 0, "width": w, "height": h},
+            "children": kw.pop("children", []), **kw}
+
+
+def test_a_component_as_wide_as_a_page_is_fluid_and_a_narrow_one_is_not(tmp_path: Path):
+    """A 1440 px banner component (a component set here) renders like a screen: full width up
+    to 1440 px, its 960 px column at most as wide as the page, its row of buttons wrapping;
+    a 200 px card keeps its width."""
+    def button(nid: str, x: float) -> dict[str, Any]:
+        return _frame(nid, "Button", x, 200, 40, layoutMode="HORIZONTAL",
+                      primaryAxisSizingMode="FIXED", counterAxisSizingMode="FIXED",
+                      fills=[{"type": "SOLID", "color": {"r": 0, "g": 0.4, "b": 0.2, "a": 1}}])
+
+    def banner(nid: str, name: str) -> dict[str, Any]:
+        row = _frame(f"{nid}r", "Actions", 240, 416, 40, layoutMode="HORIZONTAL",
+                     primaryAxisSizingMode="AUTO", counterAxisSizingMode="AUTO", itemSpacing=16,
+                     children=[button(f"{nid}a", 240), button(f"{nid}b", 456)])
+        col = _frame(f"{nid}c", "Container", 240, 960, 40, layoutMode="VERTICAL",
+                     primaryAxisSizingMode="AUTO", counterAxisSizingMode="FIXED",
+                     layoutAlign="INHERIT", children=[row])
+        return _frame(nid, name, 0, 1440, 80, type="COMPONENT", layoutMode="VERTICAL",
+                      primaryAxisSizingMode="FIXED", counterAxisSizingMode="FIXED",
+                      counterAxisAlignItems="CENTER", paddingTop=20, children=[col])
+
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [
+            _frame("1:1", "Banner", 0, 1440, 200, type="COMPONENT_SET", children=[
+                banner("1:2", "State=Default"), banner("1:3", "State=Done")]),
+            _frame("2:1", "Card", 2000, 200, 100, type="COMPONENT", layoutMode="VERTICAL",
+                   primaryAxisSizingMode="FIXED", counterAxisSizingMode="FIXED",
+                   children=[button("2:2", 2000)]),
+        ]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    comps = {c.ident: c for c in generate_components(spec, lookup_from_dtcg(
+        extract_tokens(spec).dtcg))}
+    banner_src = comps["Banner"].source
+    root = re.search(r'cn\(\s*"([^"]*)"', banner_src).group(1).split()
+    assert {"w-full", "max-w-[1440px]"} <= set(root) and "w-[1440px]" not in root
+    assert re.search(r'className="w-\[960px\] max-w-full ', banner_src), banner_src
+    assert re.search(r'className="[^"]*\bflex flex-wrap\b[^"]*gap-4', banner_src), banner_src
+    assert comps["Banner"].manifest.fluid and not comps["Card"].manifest.fluid
+    card_root = re.search(r'cn\(\s*"([^"]*)"', comps["Card"].source).group(1).split()
+    assert "w-[200px]" in card_root and "w-full" not in card_root
