@@ -136,7 +136,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "image": {"repository": "registry.example.com:5000/pf/operator", "tag": "1.2.3-rc.1"},
         "operator": {"globalMaxConcurrent": 100000, "namespacePrefix": "pf-", "logLevel": "DEBUG",
                      "logFormat": "text", "caBundleConfigMap": "corp-ca",
-                     "artifactsUrl": "file:///var/pf-artifacts",
+                     "artifactsUrl": "file:///var/pf-artifacts", "artifactRetentionDays": 0,
                      "clusterCIDRs": {"pod": ["10.42.0.0/16", "fd00:42::/56"],
                                       "service": ["10.43.0.0/16"]}},
         "agent": {"image": {"repository": "pf-figma-agent", "digest": "sha256:" + "a" * 64},
@@ -212,6 +212,8 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
                      ("/agent/resources/limits/memory", "'lots'")),
     "bad toleration": ({"agent": {"tolerations": [{"key": "x", "operator": "Maybe"}]}},
                        ("/agent/tolerations/0/operator", "Exists")),
+    "negative retention": ({"operator": {"artifactRetentionDays": -1}},
+                           ("/operator/artifactRetentionDays", "minimum")),
     "misspelt key": ({"replicas": 2}, ("additional properties 'replicas' not allowed",)),
     "misspelt nested key": ({"operator": {"globalMaxConcurrency": 5}},
                             ("/operator", "'globalMaxConcurrency' not allowed")),
@@ -261,6 +263,8 @@ def test_rendered_settings_are_valid_operator_settings(helm: Helm, name: str) ->
     assert settings.global_max_concurrent == op.get("globalMaxConcurrent", 50)
     assert settings.namespace_prefix == op.get("namespacePrefix", "tenant-")
     assert settings.pod_cidrs == op.get("clusterCIDRs", {}).get("pod", ["10.244.0.0/16"])
+    # 0 (keep forever) survives the template (Helm's `default` would turn it into 30)
+    assert settings.artifact_retention_days == op.get("artifactRetentionDays", 30)
     agent = values.get("agent", {})
     assert settings.agent_node_selector == agent.get("nodeSelector", {})
     assert settings.agent_tolerations == agent.get("tolerations", [])
