@@ -13,7 +13,7 @@ KUBECTL      = $(BIN_DIR)/kubernetes-$(K8S_VERSION)/kubectl
 PYTEST_ARGS ?=
 
 .PHONY: help install cluster-up cluster-down crds run demo test test-unit test-integration \
-        lint bench bench-peers chaos quality clean chart-crds chart-crds-check images
+        lint bench bench-peers chaos quality clean chart-crds chart-crds-check images test-kueue
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -50,6 +50,11 @@ test: install ## everything: unit, agents, store, integration, chaos (quick), e2
 
 test-unit: install ## unit tests only (no cluster)
 	$(VENV)/bin/pytest tests/unit tests/agents -m "not cluster" $(PYTEST_ARGS)
+
+test-kueue: install ## queueing: kueue on the local cluster (builds Kueue, a peer: not in make test)
+	hack/cluster.sh up
+	hack/build-binaries.sh kueue
+	PF_TEST_KUEUE=1 $(VENV)/bin/pytest tests/integration/test_kueue.py $(PYTEST_ARGS)
 
 test-integration: install ## integration tests against the local cluster
 	$(VENV)/bin/pytest tests/integration -m cluster $(PYTEST_ARGS)

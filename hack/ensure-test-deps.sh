@@ -19,7 +19,5 @@ if ((${#need[@]})); then
 fi
 # PostgreSQL (Debian's packages) for the store and database tests
 "$(dirname "$0")/postgres.sh" bin-dir >/dev/null
-# Kueue for the queueing: kueue tests (tests/integration/test_kueue.py starts it with
-# hack/kueue.sh): built from its Go module and cached like the cluster components, here rather
-# than in a fixture (a cold build takes minutes)
-nice -n 10 "$(dirname "$0")/build-binaries.sh" kueue
+# Kueue, a peer, is not built here: `make test-kueue` builds it and runs the queueing: kueue
+# tests (peer builds stay out of make test; a cold Kueue build alone takes over 10 minutes)

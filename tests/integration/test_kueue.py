@@ -2,12 +2,14 @@
 with its webhooks, hack/kueue.sh) admits the stage Jobs pf-figma creates suspended.
 
 Kueue runs for this module only (hack/kueue.sh up/down); its Job webhooks only see Jobs with
-the kueue.x-k8s.io/queue-name label, so other tests' Jobs never wait on it.
+the kueue.x-k8s.io/queue-name label, so other tests' Jobs never wait on it. Kueue is a peer, so
+`make test` skips this module; `make test-kueue` builds Kueue and runs it (PF_TEST_KUEUE=1).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +19,14 @@ import pytest
 
 from tests.conftest import HACK, Cluster, OperatorProcess, unique, wait_for
 
-pytestmark = pytest.mark.cluster
+pytestmark = [
+    pytest.mark.cluster,
+    # Kueue is a peer: its build (over 10 minutes cold) stays out of make test
+    pytest.mark.skipif(
+        os.environ.get("PF_TEST_KUEUE") != "1",
+        reason="queueing: kueue tests run with `make test-kueue` (builds Kueue from its Go module)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
