@@ -104,6 +104,14 @@ class FallbackFace:
     samples: int
 
     @property
+    def adjusts(self) -> bool:
+        """Whether the project declares this face: measured on enough texts, and differing from
+        the system face by at least 1%."""
+        return self.samples >= MIN_SAMPLES and (
+            abs(self.regular - 1) >= NOOP or abs(self.bold - 1) >= NOOP
+        )
+
+    @property
     def name(self) -> str:
         """The CSS family name of the fallback face (``"GDS Transport Fallback"``)."""
         return f"{self.family} Fallback"
@@ -131,7 +139,8 @@ class FallbackFace:
         return "\n".join(rules) + "\n"
 
 
-def _cased(text: str, case: str | None) -> str:
+def cased(text: str, case: str | None) -> str:
+    """``text`` as drawn with Figma's ``textCase`` (UPPER, LOWER, TITLE; CSS text-transform)."""
     if case == "UPPER":
         return text.upper()
     if case == "LOWER":
@@ -159,7 +168,7 @@ def _samples(nodes: Iterable[Node], family: str, kind: str) -> tuple[list[float]
             or n.absoluteBoundingBox is None
         ):
             continue
-        text = _cased(n.characters or "", st.textCase)
+        text = cased(n.characters or "", st.textCase)
         if len(text.strip()) < 3 or any(c in text for c in "\n\u2028\u2029"):
             continue
         heavy = st.fontWeight > 500
@@ -176,23 +185,23 @@ def _samples(nodes: Iterable[Node], family: str, kind: str) -> tuple[list[float]
 
 
 def fallback_faces(nodes: Iterable[Node], families: Iterable[str]) -> dict[str, FallbackFace]:
-    """The fallback face for each of ``families`` (design family names without a bundled font)
-    that the design's hugging texts can measure, keyed by family. A family with fewer than
-    ``MIN_SAMPLES`` measurable texts, or whose widths already match the system face within 1%,
-    gets none (its plain fallback stack is used)."""
+    """The fallback face of each of ``families`` (design family names without a bundled font),
+    keyed by family: the measured ``size-adjust`` per weight class, 1.0 where nothing measures
+    it. Only faces that ``adjust`` are declared in the project's CSS; the others still tell the
+    generator how wide the browser draws a text (``Lowering.sizing``)."""
     pool = list(nodes)
     out: dict[str, FallbackFace] = {}
     for family in families:
         kind = font_kind(family)
         regular, bold = _samples(pool, family, kind)
-        if len(regular) + len(bold) < MIN_SAMPLES:
+        measured = len(regular) + len(bold)
+        if measured < MIN_SAMPLES:
+            out[family] = FallbackFace(family, kind, 1.0, 1.0, measured)
             continue
         r = statistics.median(regular) if regular else statistics.median(bold)
         b = statistics.median(bold) if bold else r
-        if abs(r - 1) < NOOP and abs(b - 1) < NOOP:
-            continue
-        out[family] = FallbackFace(family, kind, round(r, 3), round(b, 3), len(regular) + len(bold))
+        out[family] = FallbackFace(family, kind, round(r, 3), round(b, 3), measured)
     return out
 
 
-__all__ = ["FallbackFace", "fallback_faces", "font_kind", "local_names", "text_width"]
+__all__ = ["FallbackFace", "cased", "fallback_faces", "font_kind", "local_names", "text_width"]

@@ -16,13 +16,14 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from .analyze import ComponentInfo, DesignSpec, PropInfo, VariantInfo
+from .fallback_fonts import FallbackFace
 from .figma_models import MAX_DEPTH, Node
 from .jsx import El, Txt, js_str, print_jsx
 from .lower import InstanceTarget, Lowering, Unreproduced, drawn_rotation
@@ -383,9 +384,11 @@ def generate_component(
     lookup: TokenLookup,
     targets: dict[str, InstanceTarget] | None = None,
     images: dict[str, dict[str, object]] | None = None,
+    fallbacks: Mapping[str, FallbackFace] | None = None,
 ) -> GeneratedComponent:
     """Generate one component file and its manifest entry. Raises StageError (DesignTooDeep).
-    ``images``: downloaded image fills (``Lowering.images``)."""
+    ``images``: downloaded image fills (``Lowering.images``); ``fallbacks``: see
+    ``generate_components``."""
     props = {p.key: p for p in comp.props}
     node = index[comp.nodeId]
     width = design_width(comp, index)
@@ -401,6 +404,7 @@ def generate_component(
         targets=targets or {},
         index=index,
         images=images or {},
+        fallbacks=fallbacks or {},
     )
     bb = node.absoluteBoundingBox
     manifest = ComponentManifest(
@@ -819,16 +823,21 @@ def instance_targets(spec: DesignSpec) -> dict[str, InstanceTarget]:
 
 
 def generate_components(
-    spec: DesignSpec, lookup: TokenLookup, images: dict[str, dict[str, object]] | None = None
+    spec: DesignSpec,
+    lookup: TokenLookup,
+    images: dict[str, dict[str, object]] | None = None,
+    fallbacks: Mapping[str, FallbackFace] | None = None,
 ) -> list[GeneratedComponent]:
     """Every component of the spec. Raises StageError (DesignTooDeep) beyond lower.MAX_DEPTH.
-    ``images``: imageRef -> downloaded asset (figma_live.image_assets), drawn with next/image."""
+    ``images``: imageRef -> downloaded asset (figma_live.image_assets), drawn with next/image.
+    ``fallbacks``: the metric-adjusted fallback faces of unbundled design fonts
+    (``fallback_fonts.fallback_faces``), so one-line texts they draw wider do not wrap."""
     # lowering recurses once per level (a few frames each); MAX_DEPTH levels must fit
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 8 * MAX_DEPTH + 1000))
     index = spec.index()
     targets = instance_targets(spec)
     return [
-        generate_component(spec, index, comp, lookup, targets, images)
+        generate_component(spec, index, comp, lookup, targets, images, fallbacks)
         for comp in spec.components
         if comp.nodeId in index
     ]

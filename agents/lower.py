@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations, pairwise
 
 from .analyze import DesignSpec, PropInfo
 from .errors import StageError
+from .fallback_fonts import FallbackFace, cased, text_width
 from .figma_models import MAX_DEPTH, Node, Paint, Rect, TypeStyle
 from .jsx import El, Txt, js_str
 from .names import _ascii_words
@@ -157,6 +159,25 @@ def arb(value: str) -> str:
 
 def _visible_paints(paints: list[Paint] | None) -> list[Paint]:
     return [p for p in paints or [] if p.visible and p.opacity > 0]
+
+
+def _one_line_box(node: Node) -> bool:
+    """A fixed-width TEXT holding one line of left-aligned text (no truncation, no line break):
+    sized to its content it shows the same glyphs in the same place."""
+    st = node.style
+    bb = node.absoluteBoundingBox
+    if node.type != "TEXT" or st is None or bb is None:
+        return False
+    line = st.lineHeightPx or st.fontSize * 1.25
+    return (
+        (st.textAutoResize or "NONE") in ("NONE", "HEIGHT")
+        and (st.textAlignHorizontal or "LEFT") in ("LEFT", "JUSTIFIED")
+        and st.textTruncation != "ENDING"
+        and not st.maxLines
+        and not any(c in (node.characters or "") for c in "\n\u2028\u2029")
+        and bb.height <= line * 1.5
+        and (node.constraints is None or node.constraints.horizontal in (None, "LEFT", "SCALE"))
+    )
 
 
 def _sizing(node: Node, parent: Node | None) -> tuple[str, str]:
@@ -317,6 +338,12 @@ class Lowering:
     # the max-width of a stacked child offset across its column (narrow screens only)
     flow_limit: dict[str, str] = field(default_factory=dict)
     flow: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # stacked parents
+    # stacked parents whose children do not overlap: in the flow at every width (a plain flex
+    # column or row, as a person lays it out), not placed absolutely at the design width
+    flow_everywhere: set[str] = field(default_factory=set)
+    # design family -> its metric-adjusted fallback face (fallback_fonts): how wide a text in an
+    # unbundled font is drawn in the browser
+    fallbacks: Mapping[str, FallbackFace] = field(default_factory=dict)
     used_props: set[str] = field(default_factory=set)
     semantics: set[str] = field(default_factory=set)
     nodes: int = 0
@@ -358,10 +385,33 @@ class Lowering:
         return f"{prefix}-{key}" if key else f"{prefix}-[{px(v)}]"
 
     # ------------------------------------------------------------------------------ geometry
+    def sizing(self, node: Node, parent: Node | None) -> tuple[str, str]:
+        """``_sizing``, except that a fixed-width box around one line of text in a font that
+        falls back hugs its text when the fallback draws it wider than the box: otherwise the
+        line wraps in the browser and everything below it moves down a line."""
+        h, v = _sizing(node, parent)
+        if h == "FIXED" and _one_line_box(node) and self._wider_in_browser(node):
+            h = "HUG"
+        return h, v
+
+    def _wider_in_browser(self, node: Node) -> bool:
+        st, bb = node.style, node.absoluteBoundingBox
+        assert st is not None and bb is not None
+        face = self.fallbacks.get(st.fontFamily or "")
+        if face is None:
+            return False
+        bold = st.fontWeight > 500
+        text = cased(node.characters or "", st.textCase)
+        glyphs = text_width(text, st.fontSize, kind=face.kind, bold=bold)
+        if glyphs is None:
+            return False
+        drawn = glyphs * (face.bold if bold else face.regular) + st.letterSpacing * len(text)
+        return drawn > bb.width + 0.5
+
     def position(self, node: Node, parent: Node | None, root: bool) -> list[str]:
         """Size and place ``node`` in ``parent`` (flex item, grid item or absolute)."""
         cls: list[str] = []
-        hs, vs = _sizing(node, parent)
+        hs, vs = self.sizing(node, parent)
         w, h = _size(node)
         if root or parent is None:
             if self.fluid_root and hs != "HUG":
@@ -381,7 +431,11 @@ class Lowering:
         if parent.id in self.flow and node.id in self.flow[parent.id]:
             flow = self.flow[parent.id][node.id]
             bp = self.narrow()
-            if not self.design_width or self.flow_first.get(parent.id) == node.id:
+            if (
+                not self.design_width
+                or self.flow_first.get(parent.id) == node.id
+                or parent.id in self.flow_everywhere
+            ):
                 # nothing before it in the flow: its margins place it exactly at every width
                 limit = self.flow_limit.get(node.id)
                 return cls + flow + self.min_max(node) + ([bp + limit] if limit else [])
@@ -482,6 +536,8 @@ class Lowering:
                 flat = [m for _, ms in seq for m in ms]
                 if flat[0].id not in together:
                     self.flow_first[node.id] = flat[0].id
+                if not together:
+                    self.flow_everywhere.add(node.id)
                 self.flow[node.id] = self._place(flat, pbb, axis, order, together)
                 return layout
         return None
@@ -560,7 +616,7 @@ class Lowering:
         return out
 
     def _flow_size(self, node: Node, w: float, h: float, keep_width: bool = False) -> list[str]:
-        hs, vs = _sizing(node, None)
+        hs, vs = self.sizing(node, None)
         cls = [] if hs == "HUG" and not keep_width else [f"w-[{px(w)}]", "max-w-full"]
         if vs != "HUG":
             cls.append(f"h-[{px(h)}]")
@@ -1536,8 +1592,8 @@ class Lowering:
             > 0.5
         ):
             return None
-        wh, wv = _sizing(node, parent)
-        ch, cv = _sizing(child, node)
+        wh, wv = self.sizing(node, parent)
+        ch, cv = self.sizing(child, node)
 
         def mode(wrapper: str, own: str) -> str:
             if wrapper != "HUG":

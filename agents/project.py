@@ -734,7 +734,7 @@ def font_stack(stack: list[str], fallbacks: Mapping[str, FallbackFace] | None = 
     if hit:
         names.insert(0, f'"{hit[2]}"')
     face = (fallbacks or {}).get(fam)
-    if face is not None and not hit:
+    if face is not None and face.adjusts and not hit:
         names.append(f'"{face.name}"')
     return ", ".join([*names, FALLBACK_STACKS[font_kind(fam)]])
 
@@ -753,7 +753,7 @@ def globals_css(extend: dict[str, Any], theme_css: str | None = None,
     for key, stack in extend.get("fontFamily", {}).items():
         value = font_stack(stack, fallbacks).replace("\\", "\\\\")
         theme = re.sub(rf"(?m)^(\s*--font-{re.escape(key)}:).*$", rf"\g<1> {value};", theme)
-    used = [f for f in unbundled_families(extend) if f in (fallbacks or {})]
+    used = [f for f in unbundled_families(extend) if f in (fallbacks or {}) and fallbacks[f].adjusts]
     faces = "".join((fallbacks or {})[f].css() + "\n" for f in used)
     return prettier_css(
         '@import "tailwindcss";\n\n'
@@ -924,6 +924,7 @@ def readme(title: str, storybook: bool, extend: dict[str, Any], fonts: dict[str,
     for fam in fams:
         hit = FONTSOURCE.get(fam.lower())
         face = (fallbacks or {}).get(fam)
+        face = face if face is not None and face.adjusts else None
         adjusted = (f" (`\"{face.name}\"` in `app/globals.css`: the system face with "
                     f"`size-adjust` measured on {face.samples} texts of the design)"
                     if face else "")

@@ -162,10 +162,10 @@ def build_project(spec: DesignSpec, dtcg: dict[str, Any], storybook: bool = True
     W3C DTCG): the generator's value -> theme key maps and the Tailwind theme (modes and aliases
     of Figma variables included) both come from that one document, so they always agree.
     ``images``: downloaded image fills (figma_live.image_assets), drawn with next/image."""
-    comps = generate_components(spec, lookup_from_dtcg(dtcg), images)
     tokens = tokenset_from_dtcg(dtcg)
     extend = tokens.tailwind_extend()
     fallbacks = fallback_faces(spec.index().values(), unbundled_families(extend))
+    comps = generate_components(spec, lookup_from_dtcg(dtcg), images, fallbacks)
     files = project_files(name=spec.name, title=" ".join(spec.name.split()) or "Design",
                           components=comps, dtcg=dtcg, tailwind_extend=extend,
                           storybook=storybook, theme_css=tokens.theme_css(), fallbacks=fallbacks)

@@ -84,14 +84,18 @@ def test_repeated_texts_vote_once_and_letter_spacing_and_case_are_measured():
     assert face.regular == pytest.approx((0.96 + 0.97) / 2, abs=0.001)
 
 
-def test_no_face_without_evidence_or_when_the_system_face_already_matches():
+def test_no_declared_face_without_evidence_or_when_the_system_face_already_matches():
+    # one text is no evidence: the system face as it is (1.0), not declared in the CSS
     one = [text("1:1", "Continue", arial("Continue") * 0.9)]
-    assert fallback_faces(one, ["Brand Sans"]) == {}
+    face = fallback_faces(one, ["Brand Sans"])["Brand Sans"]
+    assert (face.regular, face.samples, face.adjusts) == (1.0, 1, False)
     same = [text(f"1:{i}", w, arial(w) * 1.004) for i, w in enumerate(["Back", "Continue"])]
-    assert fallback_faces(same, ["Brand Sans"]) == {}
+    face = fallback_faces(same, ["Brand Sans"])["Brand Sans"]
+    assert face.regular == pytest.approx(1.004, abs=0.001) and not face.adjusts
     # a ratio no text face has (an icon font, a mislabelled layer) is not a measurement
     odd = [text(f"1:{i}", w, arial(w) * 2) for i, w in enumerate(["Back", "Continue"])]
-    assert fallback_faces(odd, ["Brand Sans"]) == {}
+    face = fallback_faces(odd, ["Brand Sans"])["Brand Sans"]
+    assert (face.regular, face.samples, face.adjusts) == (1.0, 0, False)
 
 
 def test_css_declares_each_style_through_local_faces():
@@ -125,6 +129,11 @@ def test_a_project_with_an_unbundled_font_gets_its_fallback_face():
     roboto = {"fontFamily": {"body": ['"Roboto"', "sans-serif"]}}
     from pf_agents.project import globals_css
     assert "@font-face" not in globals_css(roboto, None, {})
+    # a face that does not adjust is not declared
+    brand = {"fontFamily": {"brand": ['"Brand Sans"', "sans-serif"]}}
+    plain = {"Brand Sans": FallbackFace("Brand Sans", "sans", 1.004, 1.0, 5)}
+    css = globals_css(brand, None, plain)
+    assert "@font-face" not in css and "Brand Sans Fallback" not in css
 
 
 @pytest.mark.skipif(not os.access(visual.CHROMIUM, os.X_OK), reason="no /usr/bin/chromium")

@@ -658,3 +658,40 @@ def test_a_component_as_wide_as_a_page_is_fluid_and_a_narrow_one_is_not(tmp_path
     assert comps["Banner"].manifest.fluid and not comps["Card"].manifest.fluid
     card_root = re.search(r'cn\(\s*"([^"]*)"', comps["Card"].source).group(1).split()
     assert "w-[200px]" in card_root and "w-full" not in card_root
+
+
+def test_a_one_line_box_the_fallback_font_draws_wider_hugs_its_text(tmp_path: Path):
+    """A fixed-width TEXT around one line in a font that is not bundled: where the browser's
+    fallback (Arial's metrics here) draws the line wider than the box it hugs its text, so it
+    does not wrap and push the column below it down a line; where it fits, and for centred
+    text, the box keeps its width."""
+    from pf_agents.fallback_fonts import fallback_faces, text_width
+
+    def label(nid: str, y: float, chars: str, w: float, align: str = "LEFT") -> dict[str, Any]:
+        return _frame(nid, chars, 0, w, 31, type="TEXT", characters=chars,
+                      absoluteBoundingBox={"x": 0, "y": y, "width": w, "height": 31},
+                      style={"fontFamily": "Brand Sans", "fontSize": 26, "fontWeight": 400,
+                             "lineHeightPx": 30.5, "textAutoResize": "HEIGHT",
+                             "textAlignHorizontal": align})
+
+    natural = text_width("Heading XS", 26)
+    assert natural is not None and 138 < natural < 139  # Arial draws it 138.8 px wide
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [
+            _frame("1:1", "Type", 0, 300, 200, children=[
+                label("1:2", 0, "Heading XS", 138), label("1:3", 50, "Heading S", 150),
+                label("1:4", 100, "Heading XS", 138, "CENTER")])]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    faces = fallback_faces(spec.index().values(), ["Brand Sans"])
+    (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg), None, faces)
+    left, fits = (re.findall(r'className="([^"]*)"[^>]*>\s*' + t, c.source)[0]
+                  for t in ("Heading XS", "Heading S"))
+    centred = re.findall(r'className="([^"]*text-center[^"]*)"', c.source)[0]
+    assert "w-[138px]" not in left.split(), c.source
+    assert "w-[150px]" in fits.split()
+    assert "w-[138px]" in centred.split()
+    # without the fallback faces (a bundled font) the boxes are Figma's
+    (plain,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    assert plain.source.count("w-[138px]") == 2
