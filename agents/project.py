@@ -847,12 +847,22 @@ def stories(comp: GeneratedComponent) -> str:
         f"  component: {ident},\n",
     ]
     var_props = [p for p in m.props if p.kind == "variant"]
+    # the values each variant prop takes in the component's own API (a True/False variant is a
+    # boolean prop: a checkbox control, not a select of the strings "True"/"False")
+    values: dict[str, list[Any]] = {}
+    for chk in m.variantChecks:
+        for prop, value in chk.props.items():
+            values.setdefault(prop, []).append(value)
     if var_props:
         out.append("  argTypes: {\n")
         for p in var_props:
             out.append(f"    {p.ident}: {{\n")
-            out.append('      control: "select",\n')
-            out.append(_ts_array("      options: ", list(p.options), ",", indent=6))
+            taken = values.get(p.ident) or []
+            if taken and all(isinstance(v, bool) for v in taken):
+                out.append('      control: "boolean",\n')
+            else:
+                out.append('      control: "select",\n')
+                out.append(_ts_array("      options: ", list(p.options), ",", indent=6))
             out.append("    },\n")
         out.append("  },\n")
     out += [

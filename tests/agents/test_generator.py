@@ -695,3 +695,29 @@ def test_a_one_line_box_the_fallback_font_draws_wider_hugs_its_text(tmp_path: Pa
     # without the fallback faces (a bundled font) the boxes are Figma's
     (plain,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
     assert plain.source.count("w-[138px]") == 2
+
+
+def test_stories_give_a_boolean_variant_a_checkbox_and_others_a_select(tmp_path: Path):
+    from pf_agents.project import stories
+
+    def variant(nid: str, name: str, x: float) -> dict[str, Any]:
+        return _frame(nid, name, x, 120, 40, type="COMPONENT", children=[
+            _frame(f"{nid}t", "Label", x, 60, 20, type="TEXT", characters=name,
+                   style={"fontSize": 14})])
+
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [
+            _frame("1:1", "Notice", 0, 300, 40, type="COMPONENT_SET", children=[
+                variant("1:2", "Responded=False, Tone=Info", 0),
+                variant("1:3", "Responded=True, Tone=Info", 130),
+                variant("1:4", "Responded=False, Tone=Warning", 260)])]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    assert "responded?: boolean" in c.source
+    src = stories(c)
+    responded = src.split("responded: {")[1].split("}")[0]
+    tone = src.split("tone: {")[1].split("}")[0]
+    assert 'control: "boolean"' in responded and "options" not in responded
+    assert 'control: "select"' in tone and '"info"' in tone.lower()
