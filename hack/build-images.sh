@@ -10,7 +10,9 @@
 #   hack/certs/ <- the host's CA bundle (this machine's TLS-intercepting proxy), for pip and npm
 #
 # usage: hack/build-images.sh [build|import|env]
-#   PF_IMAGE_TAG (default dev), PF_DOCKER_ROOT (default ~/.cache/pf-figma/docker)
+#   PF_IMAGE_TAG (default dev), PF_DOCKER_ROOT (default ~/.cache/pf-figma/docker),
+#   PF_IMAGE_TARGETS (default "operator agent": the Dockerfile targets to build and import)
+# Sourced (hack/prev-release.sh), it only defines its functions and variables.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "${HERE}/.." && pwd)"
@@ -18,6 +20,7 @@ CACHE="${PF_FIGMA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pf-figma}"
 DOCKER_ROOT="${PF_DOCKER_ROOT:-${CACHE}/docker}"
 SOCK="${PF_DOCKER_SOCK:-/run/pf-figma-docker.sock}"
 TAG="${PF_IMAGE_TAG:-dev}"
+read -r -a TARGETS <<<"${PF_IMAGE_TARGETS:-operator agent}"
 # the chart's default tag is its appVersion: tag that too
 APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "${ROOT}/charts/pf-figma/Chart.yaml")"
 STATE="${PF_CLUSTER_DIR:-${ROOT}/.cluster}"
@@ -90,7 +93,7 @@ build() {
   cp /etc/ssl/certs/ca-certificates.crt "${ROOT}/hack/certs/host-ca-bundle.crt"
   trap 'rm -f "${ROOT}/hack/certs/host-ca-bundle.crt"' RETURN
   local target
-  for target in operator agent; do
+  for target in "${TARGETS[@]}"; do
     log "building pf-figma-${target}:${TAG}"
     docker build --network host --target "${target}" \
       --build-arg BASE_IMAGE="${base}" --build-arg NODE_IMAGE="${node}" \
@@ -106,7 +109,7 @@ import() {
   [[ -S "${CONTAINERD_SOCK}" ]] || die "no node containerd at ${CONTAINERD_SOCK} (make cluster-up NODE=real)"
   ensure_docker
   local target id stamp
-  for target in operator agent; do
+  for target in "${TARGETS[@]}"; do
     id="$(docker image inspect -f '{{.Id}}' "pf-figma-${target}:${TAG}")"
     stamp="${STATE}/node/imported-${target}"
     if [[ "$(cat "${stamp}" 2>/dev/null)" == "${id}" ]] \
@@ -119,6 +122,8 @@ import() {
     echo "${id}" >"${stamp}"
   done
 }
+
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0  # sourced: functions only
 
 case "${1:-build}" in
   build) build ;;
