@@ -47,7 +47,7 @@ test: install ## everything: unit, agents, store, integration, chaos (quick), e2
 	hack/ensure-test-deps.sh
 	hack/cluster.sh up
 	hack/build-images.sh all
-	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: install ## unit tests only (no cluster)
 	$(VENV)/bin/pytest tests/unit tests/agents -m "not cluster" $(PYTEST_ARGS)

@@ -19,18 +19,6 @@ import yaml
 from tests.operator_process import OperatorProcess
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): every test against
-    the shared cluster (marked ``cluster`` or ``e2e``) is in one group, run by one worker in
-    collection order with one operator process; unit, agent and store tests, which need no
-    cluster, run in the other worker meanwhile (they mostly use the CPU while the cluster tests
-    mostly wait on the cluster)."""
-    del config
-    for item in items:
-        if item.get_closest_marker("cluster") or item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.xdist_group("cluster"))
-
-
 ROOT = Path(__file__).resolve().parent.parent
 HACK = ROOT / "hack"
 IN_CLUSTER_OPERATOR = "app.kubernetes.io/name=pf-figma,app.kubernetes.io/component=operator"
