@@ -18,7 +18,6 @@ import yaml
 
 from tests.operator_process import OperatorProcess
 
-
 ROOT = Path(__file__).resolve().parent.parent
 HACK = ROOT / "hack"
 IN_CLUSTER_OPERATOR = "app.kubernetes.io/name=pf-figma,app.kubernetes.io/component=operator"
