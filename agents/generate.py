@@ -26,7 +26,7 @@ from .analyze import ComponentInfo, DesignSpec, PropInfo, VariantInfo
 from .fallback_fonts import FallbackFace
 from .figma_models import MAX_DEPTH, Node
 from .jsx import El, Txt, js_str, print_jsx
-from .lower import InstanceTarget, Lowering, Unreproduced, drawn_rotation
+from .lower import InstanceTarget, Lowering, Unreproduced, drawn_rotation, is_annotation
 from .names import TS_RESERVED, camel_case, slug
 from .tokens import TokenLookup, fmt_num
 from .variants import (
@@ -212,11 +212,14 @@ def _code_value(code: str) -> str | bool:
 
 def design_texts(node: Node, props: dict[str, PropInfo]) -> list[DesignText]:
     """Every text the design shows under ``node`` (from the Figma tree, not from the output):
-    visible TEXT nodes and FigJam texts, and hidden layers a BOOLEAN property turns on."""
+    visible TEXT nodes and FigJam texts, and hidden layers a BOOLEAN property turns on; not the
+    texts of a designer's annotation layers (``lower.is_annotation``: not drawn, reported)."""
     out: list[DesignText] = []
     stack: list[tuple[Node, str | None]] = [(node, None)]
     while stack:
         n, when = stack.pop()
+        if n is not node and is_annotation(n.name):
+            continue
         ref = (n.componentPropertyReferences or {}).get("visible")
         bprop = props.get(ref) if ref else None
         if bprop is not None and bprop.kind == "boolean" and n is not node:
@@ -463,7 +466,7 @@ def design_shapes(node: Node, props: dict[str, PropInfo], low: Lowering) -> dict
     ``svg`` (vectors with geometry), ``img`` (images), the rotation of each rotated layer, the
     clipping of each mask and clipping frame (``overflow-hidden``), text truncation
     (``truncate``, ``line-clamp-N``) and italic / underline / line-through runs. Layers reported
-    as not drawn (unreproduced.json) are left out."""
+    as not drawn (unreproduced.json) and annotation layers are left out."""
     reported = {u.node for u in low.unreproduced if u.property in NOT_DRAWN}
     out: dict[str, int] = {}
 
@@ -476,7 +479,7 @@ def design_shapes(node: Node, props: dict[str, PropInfo], low: Lowering) -> dict
         ref = (n.componentPropertyReferences or {}).get("visible")
         prop = props.get(ref) if ref else None
         shown = bool(prop.default) if prop is not None and prop.kind == "boolean" else n.visible
-        if not shown or n.id in reported:
+        if not shown or n.id in reported or (n is not node and is_annotation(n.name)):
             continue
         if n.isMask:
             add("overflow-hidden")  # the mask clips the layers above it

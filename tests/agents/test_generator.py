@@ -721,3 +721,28 @@ def test_stories_give_a_boolean_variant_a_checkbox_and_others_a_select(tmp_path:
     tone = src.split("tone: {")[1].split("}")[0]
     assert 'control: "boolean"' in responded and "options" not in responded
     assert 'control: "select"' in tone and '"info"' in tone.lower()
+
+
+def test_annotation_texts_are_not_expected_by_the_generated_tests(tmp_path: Path):
+    """A designer's redlines (a `_Redlines` group with dimension texts) are not drawn, so the
+    generated tests do not expect their texts (figmagic's Button expected "Small" and failed)."""
+    doc = {"name": "F", "document": {"id": "0:0", "type": "DOCUMENT", "children": [
+        {"id": "0:1", "type": "CANVAS", "name": "P", "children": [
+            _frame("1:1", "Button", 0, 200, 48, type="COMPONENT", children=[
+                _frame("1:2", "Label", 10, 100, 20, type="TEXT", characters="Button text",
+                       style={"fontSize": 14}),
+                _frame("1:3", "_Redlines", 0, 200, 48, type="GROUP", children=[
+                    _frame("1:5", "Measuring Line", 0, 30, 12, clipsContent=True,
+                           fills=[{"type": "SOLID", "color": {"r": 1, "g": 0, "b": 0, "a": 1}}],
+                           children=[_frame("1:4", "Dimension Value", 0, 30, 12, type="TEXT",
+                                            characters="Small", style={"fontSize": 10})])])])]}]}}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(doc))
+    spec = analyze_source(load_figma_file(str(path)))
+    (c,) = generate_components(spec, lookup_from_dtcg(extract_tokens(spec).dtcg))
+    assert [t.text for t in c.manifest.designTexts] == ["Button text"]
+    # nor the shapes: its clipping frame and red fill are not drawn either
+    assert "overflow-hidden" not in c.manifest.designShapes
+    assert not any("red" in k or "ff0000" in k for k in c.manifest.designShapes), c.manifest
+    assert "Small" not in c.source
+    assert any(u.node == "1:3" for u in c.unreproduced), c.unreproduced
