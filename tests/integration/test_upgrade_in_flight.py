@@ -125,7 +125,15 @@ def previous(cluster: Cluster) -> Previous:
             "no node runs real containers (label pffigma.dev/pool=agents): "
             "make cluster-up NODE=real"
         )
-    if not _on_node(_node_images(real), CURRENT_IMAGE):
+
+    def current_on_node() -> bool:  # the kubelet reports a just imported image within ~10 s
+        nodes = cluster.list("nodes", selector="pffigma.dev/pool=agents")
+        return _on_node(_node_images(nodes), CURRENT_IMAGE)
+
+    deadline = time.monotonic() + 30
+    while not current_on_node() and time.monotonic() < deadline:
+        time.sleep(2)
+    if not current_on_node():
         pytest.skip(
             f"the operator image {CURRENT_IMAGE} is not on the real node: "
             "make test-upgrade (or make images)"
@@ -194,7 +202,13 @@ def _apply_crds(cluster: Cluster, manifest: str) -> None:
 
 
 def _crds_of(helm: Helm, chart: Path) -> str:
-    return helm.run("show", "crds", str(chart)).stdout
+    """`helm show crds` (docs/helm.md): one YAML document per file of the chart's crds/ (Helm
+    joins the files as they are: each must start with ---, or kubectl sees one document whose
+    later keys win and applies the last CRD only)."""
+    out = helm.run("show", "crds", str(chart)).stdout
+    names = [d["metadata"]["name"] for d in yaml.safe_load_all(out) if d]
+    assert len(names) == len(list((chart / "crds").glob("*.yaml"))), names
+    return out
 
 
 def _pipeline(name: str, ns: str, stages: tuple[str, ...], duration: str) -> dict[str, Any]:
@@ -322,7 +336,11 @@ def test_pipelines_in_flight_finish_through_helm_upgrade_from_the_previous_relea
     earlier = _pipeline("probe", tns, LEGACY, "1s")
     try:
         # --- the previous release: its CRDs, its chart, its operator image -------------------
-        _apply_crds(cluster, _crds_of(helm, previous.chart))
+        # (from its checkout, as `make crds` does: its files lack the leading ---)
+        cluster.kubectl(
+            "apply", "--server-side", "--force-conflicts", FIELD_MANAGER, "-f", str(previous.crds)
+        )
+        cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         owner_role = cluster.get("clusterrole", "pf-figma-tenant-owner") is None
         pool = {"pffigma.dev/pool": "agents"}
         toleration = {

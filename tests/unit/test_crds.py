@@ -288,6 +288,8 @@ def test_stage_order_is_decided_once() -> None:
     stages = at(PIPELINE, "spec.stages")
     assert stages["items"]["enum"] == order
     assert stages["maxItems"] == len(order)
+    # one status entry per stage: a pipeline running every stage can write its status
+    assert at(PIPELINE, "status.stages")["maxItems"] == len(order)
     (rule,) = [r for r in stages["x-kubernetes-validations"] if "keep the order" in r["message"]]
     ranks = "{" + ", ".join(f"'{s}': {i}" for i, s in enumerate(order)) + "}"
     assert rule["rule"].count(ranks) == 2
