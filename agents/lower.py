@@ -1468,7 +1468,12 @@ class Lowering:
             # a flex container at every width: the first child in its flow sits by its
             # margins; the others are absolute at the design width, in the flow below it
             layout = flow
-        absolute_kids = (bool(self.design_width) or node.id not in self.flow) and any(
+        # placed absolutely: children of a parent that is not stacked, and those of a stacked
+        # parent placed as in Figma at the design width (not when they flow at every width)
+        placed_kids = node.id not in self.flow or (
+            bool(self.design_width) and node.id not in self.flow_everywhere
+        )
+        absolute_kids = placed_kids and any(
             not (node.layoutMode in (*AUTO_LAYOUT, "GRID") and c.layoutPositioning != "ABSOLUTE")
             for c in kids
             if c.visible

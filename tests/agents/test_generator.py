@@ -746,3 +746,12 @@ def test_annotation_texts_are_not_expected_by_the_generated_tests(tmp_path: Path
     assert not any("red" in k or "ff0000" in k for k in c.manifest.designShapes), c.manifest
     assert "Small" not in c.source
     assert any(u.node == "1:3" for u in c.unreproduced), c.unreproduced
+
+
+def test_relative_only_where_something_is_positioned_against_it():
+    """A screen whose layers all flow (case 13) has no `relative`; a rotated group whose
+    ribbon is placed absolutely (case 02) keeps it on the element the ribbon is placed in."""
+    for c in gen("13-nested-sections.json").values():
+        assert " relative" not in c.source and '"relative' not in c.source, c.source
+    (rot,) = gen("02-rotated-group.json").values()
+    assert "relative" in rot.source and "absolute" in rot.source
