@@ -34,6 +34,8 @@ from tests.conftest import HACK, ROOT, Cluster, OperatorProcess, unique, wait_fo
 
 pytestmark = [
     pytest.mark.cluster,
+    # a cold run builds the previous operator image in the fixture (pyproject's default is 300 s)
+    pytest.mark.timeout(900),
     pytest.mark.skipif(
         os.environ.get("PF_TEST_UPGRADE") != "1",
         reason="upgrade with pipelines in flight: run with `make test-upgrade` (builds the "
