@@ -835,6 +835,7 @@ def _ts_array(prefix: str, items: list[str], suffix: str, indent: int, width: in
 
 def stories(comp: GeneratedComponent) -> str:
     from .names import pascal_case
+    from .variants import is_boolean_options
 
     m = comp.manifest
     ident = m.ident
@@ -847,18 +848,11 @@ def stories(comp: GeneratedComponent) -> str:
         f"  component: {ident},\n",
     ]
     var_props = [p for p in m.props if p.kind == "variant"]
-    # the values each variant prop takes in the component's own API (a True/False variant is a
-    # boolean prop: a checkbox control, not a select of the strings "True"/"False")
-    values: dict[str, list[Any]] = {}
-    for chk in m.variantChecks:
-        for prop, value in chk.props.items():
-            values.setdefault(prop, []).append(value)
     if var_props:
         out.append("  argTypes: {\n")
         for p in var_props:
             out.append(f"    {p.ident}: {{\n")
-            taken = values.get(p.ident) or []
-            if taken and all(isinstance(v, bool) for v in taken):
+            if is_boolean_options(p.options):  # a boolean prop: a checkbox, not "True"/"False"
                 out.append('      control: "boolean",\n')
             else:
                 out.append('      control: "select",\n')
